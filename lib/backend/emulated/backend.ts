@@ -1,0 +1,160 @@
+/**
+ * The emulated backend: dma-bufs, heaps, udmabuf, sync files and devices in pure TypeScript,
+ * behaving like awkward hardware (see models.ts) so a wrong bracket fails on any machine.
+ *
+ * Fd numbers: emulated buffers and sync files get numbers from 2^30 up (fds.ts), unique in the
+ * process and never valid kernel fds. DmaBuf.fromFd(number) finds the owning emulation through
+ * them; they cannot be passed to other processes or to the kernel.
+ */
+import { totalmem } from 'node:os';
+import { DmaBufError, MisuseCode } from '../../errors.js';
+import type { Backend, BufferHandle, HeapHandle, SegmentSpec, Supports } from '../backend.js';
+import { BufferState, EmulatedBuffer } from './buffer.js';
+import { checkDeviceName, EmulatedDevice } from './device.js';
+import { Faults, type FaultCode, type FaultOperation } from './faults.js';
+import { lookupFd } from './fds.js';
+import { EmulatedHeap } from './heap.js';
+import { createModel, type Coherency, type MemoryModel } from './models.js';
+import { poisonPage, Rng } from './rng.js';
+
+export const PAGE_SIZE = 4096;
+/** udmabuf's size_limit_mb module parameter defaults to 64 MiB: bigger totals are EINVAL. */
+export const UDMABUF_SIZE_LIMIT = 64 * 1024 * 1024;
+export const HEAPS = ['system'] as const;
+export const DEFAULT_SEED = 0x5eed;
+
+export interface EmulatedBackendOptions {
+  readonly coherency?: Coherency;
+  readonly seed?: number;
+}
+
+/** Counters for tests and curious users; read them through stats(). */
+export interface EmulationCounters {
+  /** Bytes START/END moved between device memory and CPU-side memory (exactly the regions' rows). */
+  syncedBytes: number;
+  /** Buffers with at least one open holder. */
+  liveBuffers: number;
+  /** Device jobs submitted and not yet complete. */
+  pendingJobs: number;
+  jobsCompleted: number;
+}
+
+export interface EmulationStats extends Readonly<EmulationCounters> {
+  /** EINTR/EAGAIN results of DMA_BUF_IOCTL_SYNC that the backend restarted. */
+  readonly syncRetries: number;
+}
+
+function supportsFor(coherency: Coherency): Supports {
+  return Object.freeze({
+    realFds: false,
+    heaps: true,
+    // Udmabuf.create works; Udmabuf.fromSegments needs real memfds and is refused (UNSUPPORTED).
+    udmabuf: true,
+    importFd: true,
+    syncFile: true,
+    deadline: true,
+    exactRegionSync: true,
+    detectsWriteInReadBracket: true,
+    detectsWriteOutsideRegion: true,
+    staleOutsideBracket: coherency !== 'coherent',
+    devices: true,
+    faultInjection: true,
+  });
+}
+
+export class EmulatedBackend implements Backend {
+  readonly name = 'emulated';
+  readonly pageSize = PAGE_SIZE;
+  readonly supports: Supports;
+  readonly coherency: Coherency;
+  readonly seed: number;
+  readonly model: MemoryModel;
+  readonly faults = new Faults();
+  readonly counters: EmulationCounters = { syncedBytes: 0, liveBuffers: 0, pendingJobs: 0, jobsCompleted: 0 };
+  /** Decides which side wins each word when a CPU bracket and a device job race. */
+  readonly raceRng: Rng;
+  readonly #devices = new Map<string, EmulatedDevice>();
+
+  constructor(options: { coherency: Coherency; seed: number }) {
+    this.coherency = options.coherency;
+    this.seed = options.seed;
+    this.supports = supportsFor(options.coherency);
+    this.model = createModel(options.coherency, poisonPage(Rng.derive(options.seed, 1)));
+    this.raceRng = Rng.derive(options.seed, 2);
+  }
+
+  listHeaps(): string[] {
+    return [...HEAPS];
+  }
+
+  openHeap(name: string): HeapHandle {
+    if (!(HEAPS as readonly string[]).includes(name)) {
+      throw new DmaBufError('ENOENT', `the emulation has no heap '${name}'; it offers ${HEAPS.join(', ')}`, { syscall: 'open' });
+    }
+    return new EmulatedHeap(this, name);
+  }
+
+  createUdmabuf(size: number): BufferHandle {
+    if (size > UDMABUF_SIZE_LIMIT) {
+      throw new DmaBufError('EINVAL', `UDMABUF_CREATE: ${size} bytes exceed udmabuf's size_limit_mb (64 MiB)`, { syscall: 'UDMABUF_CREATE' });
+    }
+    return this.allocateBuffer(size, 'udmabuf', 'UDMABUF_CREATE');
+  }
+
+  /** There are no memfds in the emulation: only Udmabuf.create is modelled. */
+  udmabufFromSegments(_segments: readonly SegmentSpec[]): BufferHandle {
+    throw new DmaBufError(MisuseCode.UNSUPPORTED, 'Udmabuf.fromSegments needs real memfds; the emulated backend models Udmabuf.create only', {
+      syscall: 'UDMABUF_CREATE_LIST',
+    });
+  }
+
+  /**
+   * A second holder of an emulated buffer, found by its number: dup gives it a new number, no dup
+   * takes the number over. A live number that is not a buffer of this emulation is EBADFD (not a
+   * dma-buf); a closed or never-issued one is EBADF.
+   */
+  importFd(fd: number, dup: boolean): BufferHandle {
+    const entry = lookupFd(fd);
+    if (!entry) throw new DmaBufError('EBADF', `fd ${fd} is not an open emulated fd`, { syscall: 'fstat' });
+    if (entry.kind !== 'buffer' || entry.owner !== this || !(entry.target instanceof EmulatedBuffer)) {
+      throw new DmaBufError('EBADFD', `fd ${fd} is not a dma-buf of this emulation`, { syscall: 'fstatfs' });
+    }
+    this.faults.check('importFd', dup ? 'dup' : 'fstatfs');
+    return new EmulatedBuffer(this, entry.target.state, dup ? undefined : fd);
+  }
+
+  /** Zeroed device memory of `size` rounded up to pages (heaps must return zeroed memory). */
+  allocateBuffer(size: number, exporter: string, syscall: string): EmulatedBuffer {
+    this.faults.check('allocate', syscall);
+    const rounded = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+    // The system heap refuses more than the machine's RAM; V8 may refuse less.
+    if (rounded > totalmem()) throw new DmaBufError('ENOMEM', `${syscall}: ${rounded} bytes exceed the machine's memory`, { syscall });
+    let memory;
+    try {
+      memory = this.model.allocate(rounded);
+    } catch (error) {
+      if (error instanceof RangeError) throw new DmaBufError('ENOMEM', `${syscall}: cannot allocate ${rounded} bytes`, { syscall, cause: error });
+      throw error;
+    }
+    return new EmulatedBuffer(this, new BufferState(rounded, exporter, memory));
+  }
+
+  /** The device called `name` (the same object for the same name). */
+  device(name: string): EmulatedDevice {
+    const checked = checkDeviceName(name);
+    let device = this.#devices.get(checked);
+    if (!device) {
+      device = new EmulatedDevice(this, checked);
+      this.#devices.set(checked, device);
+    }
+    return device;
+  }
+
+  failNext(operation: FaultOperation, code: FaultCode, count = 1): void {
+    this.faults.failNext(operation, code, count);
+  }
+
+  stats(): EmulationStats {
+    return { ...this.counters, syncRetries: this.faults.retries.get('sync') ?? 0 };
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The emulated backend's entry points for the rest of the package: a factory, the process-wide
+ * default instance (DMABUF_EMULATION, DMABUF_EMULATION_SEED), and fd-number routing for
+ * DmaBuf.fromFd.
+ */
+import { DmaBufError, invalidArgument, invalidType } from '../../errors.js';
+import { DEFAULT_SEED, EmulatedBackend, type EmulatedBackendOptions } from './backend.js';
+import { isEmulatedFd, lookupFd } from './fds.js';
+import { COHERENCIES, type Coherency } from './models.js';
+
+export { EmulatedBackend, DEFAULT_SEED, type EmulatedBackendOptions, type EmulationStats } from './backend.js';
+export { EmulatedDevice, type DeviceJob, type SubmitOptions } from './device.js';
+export { COHERENCIES, type Coherency } from './models.js';
+export { FAULT_CODES, FAULT_OPERATIONS, type FaultCode, type FaultOperation } from './faults.js';
+export { EMULATED_FD_BASE } from './fds.js';
+
+export function checkCoherency(syscall: string, value: unknown): Coherency {
+  if (typeof value !== 'string') throw invalidType(syscall, 'coherency', `one of ${COHERENCIES.join(', ')}`, value);
+  if (!(COHERENCIES as readonly string[]).includes(value)) {
+    throw invalidArgument(syscall, 'coherency', `must be one of ${COHERENCIES.join(', ')}, got '${value}'`);
+  }
+  return value as Coherency;
+}
+
+export function checkSeed(syscall: string, value: unknown): number {
+  if (typeof value !== 'number') throw invalidType(syscall, 'seed', 'an integer', value);
+  if (!Number.isSafeInteger(value)) throw invalidArgument(syscall, 'seed', `must be a safe integer, got ${value}`);
+  // The PRNG has 32 bits of state: fold the high bits in so every safe integer matters.
+  return ((value % 2 ** 32) ^ Math.floor(value / 2 ** 32)) >>> 0;
+}
+
+export function createEmulatedBackend(options: EmulatedBackendOptions = {}): EmulatedBackend {
+  const coherency = checkCoherency('emulation.create', options.coherency ?? 'writeback');
+  const seed = checkSeed('emulation.create', options.seed ?? DEFAULT_SEED);
+  return new EmulatedBackend({ coherency, seed });
+}
+
+let defaultBackend: EmulatedBackend | undefined;
+
+/**
+ * The process-wide emulation used when DMABUF_BACKEND selects the emulated backend. Coherency from
+ * DMABUF_EMULATION (default 'writeback': the model that exposes missing brackets), seed from
+ * DMABUF_EMULATION_SEED (default DEFAULT_SEED). Read once, at first use.
+ */
+export function getDefaultEmulatedBackend(): EmulatedBackend {
+  if (!defaultBackend) {
+    const coherency = process.env['DMABUF_EMULATION'] || 'writeback';
+    const seedText = process.env['DMABUF_EMULATION_SEED'];
+    let seed = DEFAULT_SEED;
+    if (seedText !== undefined && seedText !== '') {
+      seed = Number(seedText);
+      if (!Number.isSafeInteger(seed)) {
+        throw new DmaBufError('EINVAL', `DMABUF_EMULATION_SEED must be an integer, got '${seedText}'`, { argument: 'DMABUF_EMULATION_SEED' });
+      }
+    }
+    defaultBackend = new EmulatedBackend({
+      coherency: checkCoherency('DMABUF_EMULATION', coherency),
+      seed: checkSeed('DMABUF_EMULATION_SEED', seed),
+    });
+  }
+  return defaultBackend;
+}
+
+/**
+ * The emulated backend that issued `fd`, or undefined for a kernel fd (below 2^30). A live number
+ * routes to its owner (whose importFd says EBADFD if it is a sync_file); a closed or never-issued
+ * emulated number routes to the default emulation, whose importFd says EBADF: it is no open fd.
+ */
+export function emulatedBackendForFd(fd: number): EmulatedBackend | undefined {
+  if (!isEmulatedFd(fd)) return undefined;
+  const owner = lookupFd(fd)?.owner;
+  return owner instanceof EmulatedBackend ? owner : getDefaultEmulatedBackend();
+}

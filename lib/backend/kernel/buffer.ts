@@ -1,0 +1,137 @@
+/** A dma-buf fd held by the kernel backend: SYNC brackets over one shared mapping, poll waits, fences. */
+import { DmaBufError } from '../../errors.js';
+import type { NativeAddon, NativeMapping } from '../../native/addon.js';
+import type { ResolvedRegion } from '../../region.js';
+import type { AccessMode, FenceMode } from '../../validate.js';
+import type { Backend, BracketBytes, BufferHandle, PendingWait, SyncFileHandle } from '../backend.js';
+import { withHint } from './errors.js';
+import { accessModeOf, readFdinfo } from './fdinfo.js';
+import { KernelSyncFile, pollWait } from './sync-file.js';
+
+const O_ACCMODE_RDONLY = 0;
+
+export function syncFlags(addon: NativeAddon, mode: AccessMode | FenceMode): number {
+  const c = addon.constants;
+  return mode === 'read' ? c.DMA_BUF_SYNC_READ : mode === 'write' ? c.DMA_BUF_SYNC_WRITE : c.DMA_BUF_SYNC_RW;
+}
+
+/**
+ * poll events for a mode, as the kernel defines them on a dma-buf: POLLIN once the last writer
+ * has signalled (what a reader waits for), POLLOUT once every fence has (what a writer waits for).
+ */
+export function pollEvents(addon: NativeAddon, mode: AccessMode): number {
+  return mode === 'read' ? addon.constants.POLLIN : addon.constants.POLLOUT;
+}
+
+export class KernelBuffer implements BufferHandle {
+  readonly backend: Backend;
+  readonly fd: number;
+  readonly size: number;
+  readonly exporter: string;
+  readonly #addon: NativeAddon;
+  readonly #readOnly: boolean;
+  /** The inode: the buffer's identity across dups and imports, the key that serialises its SYNCs. */
+  readonly #ino: number;
+  #mapping: NativeMapping | undefined;
+  #closed = false;
+
+  /** Takes ownership of `fd`: if construction fails, the fd is closed. */
+  constructor(backend: Backend, addon: NativeAddon, fd: number) {
+    try {
+      this.backend = backend;
+      this.#addon = addon;
+      this.fd = fd;
+      // fstat's st_size is the buffer size since the per-buffer inode (5.3); lseek(SEEK_END) before.
+      const stat = addon.fstat(fd);
+      this.size = stat.size;
+      this.#ino = stat.ino;
+      const fdinfo = readFdinfo(fd);
+      this.exporter = fdinfo.get('exp_name') ?? '';
+      this.#readOnly = accessModeOf(fdinfo) === O_ACCMODE_RDONLY;
+    } catch (error) {
+      addon.close(fd);
+      throw error;
+    }
+  }
+
+  name(): string {
+    return readFdinfo(this.fd).get('name') ?? '';
+  }
+
+  setName(name: string): void {
+    this.#addon.dmaBufSetName(this.fd, name);
+  }
+
+  ready(mode: AccessMode, timeoutMs: number): boolean {
+    return this.#addon.poll(this.fd, pollEvents(this.#addon, mode), timeoutMs) !== 0;
+  }
+
+  wait(mode: AccessMode, timeoutMs: number): PendingWait {
+    return pollWait(this.#addon, this.fd, pollEvents(this.#addon, mode), timeoutMs);
+  }
+
+  /**
+   * The buffer is mapped once, whole and MAP_SHARED (CMA and udmabuf refuse MAP_PRIVATE), with
+   * write access when the fd allows it: mmap(PROT_WRITE) of an O_RDONLY dma-buf fails with EACCES.
+   * Each bracket gets its own external ArrayBuffer over the region's span, detached at END.
+   */
+  #map(mode: AccessMode): NativeMapping {
+    const c = this.#addon.constants;
+    if (this.#readOnly && mode !== 'read') {
+      throw new DmaBufError('EACCES', `mmap: this dma-buf fd was opened read-only; a '${mode}' bracket needs an O_RDWR fd`, {
+        syscall: 'mmap',
+      });
+    }
+    if (!this.#mapping) {
+      const prot = this.#readOnly ? c.PROT_READ : c.PROT_READ | c.PROT_WRITE;
+      try {
+        this.#mapping = new this.#addon.Mapping(this.fd, this.size, prot, 0, c.MAP_SHARED);
+      } catch (error) {
+        withHint(error, {
+          // 524 is the kernel-internal ENOTSUPP: what nv_dmabuf (CUDA) answers; EINVAL: no mmap op.
+          ENOTSUPP: `the exporter '${this.exporter}' does not support CPU mmap of its dma-bufs; only device access and fences work`,
+          EINVAL: `the exporter '${this.exporter}' refused to mmap this dma-buf for the CPU`,
+        });
+      }
+    }
+    return this.#mapping;
+  }
+
+  beginAccess(mode: AccessMode, region: ResolvedRegion): BracketBytes {
+    const mapping = this.#map(mode);
+    const flags = syncFlags(this.#addon, mode);
+    const c = this.#addon.constants;
+    this.#addon.dmaBufSync(this.fd, c.DMA_BUF_SYNC_START | flags, this.#ino);
+    try {
+      return { buffer: mapping.view(region.start, region.spanLength), byteOffset: 0, length: region.spanLength };
+    } catch (error) {
+      this.#addon.dmaBufSync(this.fd, c.DMA_BUF_SYNC_END | flags, this.#ino);
+      throw error;
+    }
+  }
+
+  endAccess(mode: AccessMode, _region: ResolvedRegion, bytes: BracketBytes): void {
+    // Detach first: no CPU access may follow the END. The kernel syncs the whole buffer; the
+    // region only scoped what was handed out.
+    this.#mapping?.detach(bytes.buffer);
+    const c = this.#addon.constants;
+    this.#addon.dmaBufSync(this.fd, c.DMA_BUF_SYNC_END | syncFlags(this.#addon, mode), this.#ino);
+  }
+
+  exportSyncFile(mode: AccessMode): SyncFileHandle {
+    const fd = this.#addon.dmaBufExportSyncFile(this.fd, syncFlags(this.#addon, mode));
+    return new KernelSyncFile(this.backend, this.#addon, fd);
+  }
+
+  importSyncFile(syncFile: SyncFileHandle, mode: FenceMode): void {
+    this.#addon.dmaBufImportSyncFile(this.fd, syncFlags(this.#addon, mode), syncFile.fd);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#mapping?.unmap();
+    this.#mapping = undefined;
+    this.#addon.close(this.fd);
+  }
+}

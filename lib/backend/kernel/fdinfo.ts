@@ -1,0 +1,20 @@
+/**
+ * /proc/self/fdinfo/<fd>: the dma-buf core prints `size:`, `count:`, `exp_name:` (the exporter:
+ * a heap name, 'udmabuf', a driver) and `name:` (set by DMA_BUF_SET_NAME); every fd has `flags:`
+ * (octal open flags). Read with plain fs: no ioctl reports these.
+ */
+import { readFileSync } from 'node:fs';
+
+export function readFdinfo(fd: number): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const line of readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1').split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+  }
+  return fields;
+}
+
+/** The open flags' access mode: O_RDONLY 0, O_WRONLY 1, O_RDWR 2. */
+export function accessModeOf(fdinfo: Map<string, string>): number {
+  return Number.parseInt(fdinfo.get('flags') ?? '2', 8) & 3;
+}

@@ -1,0 +1,199 @@
+/** The kernel backend: the public classes' operations as real syscalls through the native addon. */
+import { readdirSync } from 'node:fs';
+import { DmaBufError } from '../../errors.js';
+import type { NativeAddon } from '../../native/addon.js';
+import { requireAddon } from '../../native/load.js';
+import type { Backend, BufferHandle, HeapHandle, SegmentSpec, Supports } from '../backend.js';
+import { KernelBuffer } from './buffer.js';
+import { withHint } from './errors.js';
+
+export const HEAP_DIR = '/dev/dma_heap';
+export const UDMABUF_DEVICE = '/dev/udmabuf';
+
+const supports: Supports = Object.freeze({
+  realFds: true,
+  heaps: true,
+  udmabuf: true,
+  importFd: true,
+  syncFile: true,
+  deadline: true,
+  exactRegionSync: false,
+  detectsWriteInReadBracket: false,
+  detectsWriteOutsideRegion: false,
+  staleOutsideBracket: false,
+  devices: false,
+  faultInjection: false,
+});
+
+class KernelHeap implements HeapHandle {
+  readonly name: string;
+  readonly #backend: KernelBackend;
+  readonly #addon: NativeAddon;
+  readonly #fd: number;
+  #closed = false;
+
+  constructor(backend: KernelBackend, addon: NativeAddon, name: string, fd: number) {
+    this.#backend = backend;
+    this.#addon = addon;
+    this.name = name;
+    this.#fd = fd;
+  }
+
+  allocate(size: number): BufferHandle {
+    const c = this.#addon.constants;
+    // fd_flags may hold only O_CLOEXEC | O_ACCMODE; heap_flags must be 0 (DMA_HEAP_VALID_*_FLAGS).
+    const fd = this.#addon.heapAlloc(this.#fd, size, c.O_RDWR | c.O_CLOEXEC, 0);
+    return new KernelBuffer(this.#backend, this.#addon, fd);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#addon.close(this.#fd);
+  }
+}
+
+export class KernelBackend implements Backend {
+  readonly name = 'kernel' as const;
+  readonly supports = supports;
+  readonly pageSize: number;
+  readonly #addon: NativeAddon;
+
+  constructor(addon: NativeAddon) {
+    this.#addon = addon;
+    this.pageSize = addon.constants.PAGE_SIZE;
+  }
+
+  listHeaps(): string[] {
+    try {
+      return readdirSync(HEAP_DIR).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  openHeap(name: string): HeapHandle {
+    let fd: number;
+    try {
+      // ALLOC needs no write access to the heap device: O_RDONLY is enough (and all udev grants).
+      fd = this.#addon.open(`${HEAP_DIR}/${name}`, this.#addon.constants.O_RDONLY);
+    } catch (error) {
+      const heaps = this.listHeaps();
+      withHint(error, {
+        ENOENT: heaps.length
+          ? `no heap '${name}'; this system has: ${heaps.join(', ')}`
+          : 'this kernel has no dma-heaps (needs CONFIG_DMABUF_HEAPS, Linux 5.6+); try Udmabuf or DMABUF_BACKEND=emulated',
+        EACCES: `${HEAP_DIR}/${name} is root-only by default; run as root or add a udev rule granting your group read access`,
+      });
+    }
+    return new KernelHeap(this, this.#addon, name, fd);
+  }
+
+  #openUdmabufDevice(): number {
+    try {
+      return this.#addon.open(UDMABUF_DEVICE, this.#addon.constants.O_RDWR);
+    } catch (error) {
+      withHint(error, {
+        ENOENT: 'this kernel has no udmabuf (needs CONFIG_UDMABUF, Linux 4.20+); try DmaHeap or DMABUF_BACKEND=emulated',
+        EACCES: `${UDMABUF_DEVICE} is not accessible to this user; systemd tags it uaccess for the logged-in user, or run as root`,
+      });
+    }
+  }
+
+  createUdmabuf(size: number): BufferHandle {
+    const a = this.#addon;
+    const c = a.constants;
+    const memfd = a.memfdCreate('dmabuf-udmabuf', c.MFD_ALLOW_SEALING);
+    try {
+      a.ftruncate(memfd, size);
+      // udmabuf pins the pages and requires that the memfd can never shrink under them.
+      a.addSeals(memfd, c.F_SEAL_SHRINK);
+      return this.#createFromSegments([{ memfd, offset: 0, size }]);
+    } finally {
+      // The dma-buf holds the pages; the memfd is no longer needed.
+      a.close(memfd);
+    }
+  }
+
+  /** Check each memfd as udmabuf will, so the kernel's refusals come back before the ioctl. */
+  #checkSegment(segment: SegmentSpec, index: number, syscall: string): void {
+    const a = this.#addon;
+    const c = a.constants;
+    const where = `segments[${index}].memfd`;
+    let seals: number;
+    try {
+      seals = a.getSeals(segment.memfd);
+    } catch (error) {
+      // F_GET_SEALS fails on anything but shmem/hugetlbfs; udmabuf answers EBADFD for those and for bad fds.
+      throw new DmaBufError('EBADFD', `${where}: fd ${segment.memfd} is not a memfd (udmabuf needs shmem or hugetlbfs pages)`, {
+        syscall,
+        argument: where,
+        cause: error,
+      });
+    }
+    if ((seals & c.F_SEAL_SHRINK) === 0) {
+      throw new DmaBufError('EINVAL', `${where}: the memfd must be sealed with F_SEAL_SHRINK (create it with MFD_ALLOW_SEALING)`, {
+        syscall,
+        argument: where,
+      });
+    }
+    if ((seals & (c.F_SEAL_WRITE | c.F_SEAL_FUTURE_WRITE)) !== 0) {
+      throw new DmaBufError('EINVAL', `${where}: a memfd sealed against writes cannot back a dma-buf`, { syscall, argument: where });
+    }
+    const memfdSize = a.fstat(segment.memfd).size;
+    if (segment.offset + segment.size > memfdSize) {
+      throw new DmaBufError('EINVAL', `${where}: [${segment.offset}, ${segment.offset + segment.size}) lies past the memfd's ${memfdSize} bytes`, {
+        syscall,
+        argument: where,
+      });
+    }
+  }
+
+  #createFromSegments(segments: readonly SegmentSpec[]): BufferHandle {
+    const a = this.#addon;
+    const c = a.constants;
+    const syscall = segments.length > 1 ? 'UDMABUF_CREATE_LIST' : 'UDMABUF_CREATE';
+    segments.forEach((segment, i) => this.#checkSegment(segment, i, syscall));
+    const dev = this.#openUdmabufDevice();
+    let fd: number;
+    try {
+      const first = segments[0];
+      fd =
+        segments.length === 1 && first
+          ? a.udmabufCreate(dev, first.memfd, first.offset, first.size, c.UDMABUF_FLAGS_CLOEXEC)
+          : a.udmabufCreateList(dev, c.UDMABUF_FLAGS_CLOEXEC, segments);
+    } catch (error) {
+      withHint(error, { EINVAL: 'the total may exceed udmabuf.size_limit_mb (64 MiB by default)' });
+    } finally {
+      a.close(dev);
+    }
+    return new KernelBuffer(this, a, fd);
+  }
+
+  udmabufFromSegments(segments: readonly SegmentSpec[]): BufferHandle {
+    return this.#createFromSegments(segments);
+  }
+
+  importFd(fd: number, dup: boolean): BufferHandle {
+    const a = this.#addon;
+    // Only a dma-buf may reach dma-buf ioctls: on other fds they misbehave or mean something else.
+    const magic = a.fstatfsType(fd);
+    if (magic !== a.constants.DMA_BUF_MAGIC) {
+      throw new DmaBufError('EBADFD', `DmaBuf.fromFd: fd ${fd} is not a dma-buf (its filesystem magic is 0x${magic.toString(16)})`, {
+        syscall: 'fstatfs',
+        argument: 'fd',
+      });
+    }
+    if (dup) return new KernelBuffer(this, a, a.dup(fd));
+    a.adopt(fd);
+    return new KernelBuffer(this, a, fd);
+  }
+}
+
+let kernelBackend: KernelBackend | undefined;
+
+/** The kernel backend, or ERR_DMABUF_BACKEND_UNAVAILABLE saying why the addon cannot load. */
+export function getKernelBackend(): KernelBackend {
+  kernelBackend ??= new KernelBackend(requireAddon());
+  return kernelBackend;
+}

@@ -1,0 +1,78 @@
+/**
+ * CpuAccess: one open bracket (SYNC START … END), libcamera DmaSyncer style: the object is the
+ * bracket, and its end (explicit, `using`, or withCpuAccess) is the END.
+ */
+import { DmaBufError, MisuseCode } from './errors.js';
+import type { BracketBytes } from './backend/backend.js';
+import { rowOffsets, type Region, type ResolvedRegion } from './region.js';
+import type { AccessMode } from './validate.js';
+
+/** What a CpuAccess needs from its DmaBuf; keeps the two classes' coupling to one call. */
+export interface BracketOwner {
+  _endBracket(access: CpuAccess, region: ResolvedRegion, bytes: BracketBytes): void;
+}
+
+export class CpuAccess {
+  readonly mode: AccessMode;
+  readonly region: Region;
+  readonly #resolved: ResolvedRegion;
+  readonly #bytes: Uint8Array;
+  #owner: BracketOwner | undefined;
+  #raw: BracketBytes;
+
+  /** @internal Made by DmaBuf.beginCpuAccess/cpuAccess/withCpuAccess. */
+  constructor(owner: BracketOwner, mode: AccessMode, resolved: ResolvedRegion, raw: BracketBytes) {
+    this.#owner = owner;
+    this.mode = mode;
+    this.region = resolved.region;
+    this.#resolved = resolved;
+    this.#raw = raw;
+    this.#bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+  }
+
+  /** True once end() has run. */
+  get ended(): boolean {
+    return this.#owner === undefined;
+  }
+
+  /**
+   * The region's byte span: for a 2D or 3D region it includes the gaps between rows, which the
+   * bracket does not cover (use rows()). Detached (length 0) after end(): a view kept past the
+   * bracket cannot touch memory.
+   */
+  get bytes(): Uint8Array {
+    return this.#bytes;
+  }
+
+  /** One view per row of the region (per row of each slice for a box), in memory order. */
+  *rows(): Generator<Uint8Array> {
+    if (this.ended) {
+      throw new DmaBufError(MisuseCode.NOT_IN_BRACKET, 'rows(): this bracket has ended; begin a new one to reach the bytes');
+    }
+    const rowBytes = this.#resolved.rowBytes;
+    for (const offset of rowOffsets(this.#resolved)) {
+      if (this.ended) return;
+      yield this.#bytes.subarray(offset, offset + rowBytes);
+    }
+  }
+
+  /**
+   * END with the START flags. Detaches every view first, so no CPU access can follow the END.
+   * A second end() is an END without START and throws ERR_DMABUF_NOT_IN_BRACKET.
+   */
+  end(): void {
+    const owner = this.#owner;
+    if (!owner) {
+      throw new DmaBufError(MisuseCode.NOT_IN_BRACKET, 'end(): this bracket has already ended (END without START)', {
+        syscall: 'DMA_BUF_IOCTL_SYNC',
+      });
+    }
+    this.#owner = undefined;
+    owner._endBracket(this, this.#resolved, this.#raw);
+  }
+
+  /** `using access = buf.beginCpuAccess(…)`: ends the bracket if it is still open. */
+  [Symbol.dispose](): void {
+    if (!this.ended) this.end();
+  }
+}

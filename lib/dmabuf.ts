@@ -1,0 +1,288 @@
+/**
+ * DmaBuf: one holder of a dma-buf. It owns validation, state and the bracketing rules; the
+ * backend handle does the work. One holder has at most one bracket open at a time (a second
+ * START from the same holder is refused); two DmaBuf objects over the same buffer (for example
+ * one imported with DmaBuf.fromFd(buf.fd)) are two holders.
+ */
+import { closedError, DmaBufError, invalidType, MisuseCode } from './errors.js';
+import type { BracketBytes, BufferHandle } from './backend/backend.js';
+import { CpuAccess, type BracketOwner } from './cpu-access.js';
+import { resolveRegion, type Region, type ResolvedRegion } from './region.js';
+import { SyncFile } from './sync-file.js';
+import {
+  checkAccessMode,
+  checkFd,
+  checkFenceMode,
+  checkName,
+  checkOptions,
+  checkSignal,
+  checkTimeout,
+  type AccessMode,
+  type FenceMode,
+  type WaitOptions,
+} from './validate.js';
+import { settleWait, timeoutError } from './wait.js';
+import { backendForFd } from './backend/select.js';
+
+const SYNC = 'DMA_BUF_IOCTL_SYNC';
+
+/** Forgotten buffers are closed when collected; explicit close() is the mechanism, this the net. */
+const registry = new FinalizationRegistry<BufferHandle>((handle) => {
+  try {
+    handle.close();
+  } catch {
+    // Its environment may already have closed the fd: nothing to report to.
+  }
+});
+
+const wrapToken = Symbol('DmaBuf.wrap');
+
+/** A bracket being acquired by cpuAccess(): holds the holder's slot and can be cancelled by close(). */
+interface Acquiring {
+  cancel(): void;
+}
+
+export class DmaBuf implements BracketOwner {
+  #handle: BufferHandle | undefined;
+  #bracket: CpuAccess | Acquiring | undefined;
+
+  /** @internal Use DmaHeap.allocate, Udmabuf.create/fromSegments or DmaBuf.fromFd. */
+  constructor(token: symbol, handle: BufferHandle) {
+    if (token !== wrapToken) throw new TypeError('DmaBuf cannot be constructed directly; use DmaHeap.allocate() or DmaBuf.fromFd()');
+    this.#handle = handle;
+    registry.register(this, handle, this);
+  }
+
+  /** @internal */
+  static _wrap(handle: BufferHandle): DmaBuf {
+    return new DmaBuf(wrapToken, handle);
+  }
+
+  /**
+   * Import a dma-buf fd (for example one received from another process or exported by a driver).
+   * Anything that is not a dma-buf is refused with EBADFD before any dma-buf ioctl reaches it.
+   * With `dup: true` (the default) the DmaBuf works on its own duplicate and the caller keeps
+   * `fd`; with `dup: false` the DmaBuf takes `fd` over and closes it.
+   */
+  static fromFd(fd: number, options?: { dup?: boolean }): DmaBuf {
+    checkFd('DmaBuf.fromFd', 'fd', fd);
+    const opts = checkOptions('DmaBuf.fromFd', options);
+    const dup = opts['dup'] ?? true;
+    if (typeof dup !== 'boolean') throw invalidType('DmaBuf.fromFd', 'dup', 'a boolean', dup);
+    return DmaBuf._wrap(backendForFd(fd).importFd(fd, dup));
+  }
+
+  #live(operation: string): BufferHandle {
+    if (!this.#handle) throw closedError('DmaBuf', operation);
+    return this.#handle;
+  }
+
+  get closed(): boolean {
+    return this.#handle === undefined;
+  }
+
+  /** The dma-buf fd (kernel), or the emulated buffer's stable number. Owned by this DmaBuf. */
+  get fd(): number {
+    return this.#live('fd').fd;
+  }
+
+  get size(): number {
+    return this.#live('size').size;
+  }
+
+  /** The name set with setName (fdinfo `name:`), '' if none. */
+  get name(): string {
+    return this.#live('name').name();
+  }
+
+  /** The exporter: the heap name ('system'), 'udmabuf', or the driver's ('vgem', 'nv_dmabuf', …). */
+  get exporter(): string {
+    return this.#live('exporter').exporter;
+  }
+
+  get backend(): 'kernel' | 'emulated' {
+    return this.#live('backend').backend.name;
+  }
+
+  /** DMA_BUF_SET_NAME: at most 31 bytes of UTF-8; shows in /proc/<pid>/fdinfo and debugfs. */
+  setName(name: string): void {
+    const handle = this.#live('DMA_BUF_SET_NAME');
+    handle.setName(checkName('DMA_BUF_SET_NAME', name));
+  }
+
+  #claim(operation: string): BufferHandle {
+    const handle = this.#live(operation);
+    if (this.#bracket) {
+      throw new DmaBufError(
+        MisuseCode.BRACKET_ACTIVE,
+        `${operation}: this DmaBuf already has an open CPU-access bracket; end() it first (one bracket per holder)`,
+        { syscall: SYNC },
+      );
+    }
+    return handle;
+  }
+
+  #open(handle: BufferHandle, mode: AccessMode, region: ResolvedRegion): CpuAccess {
+    const raw = handle.beginAccess(mode, region);
+    const access = new CpuAccess(this, mode, region, raw);
+    this.#bracket = access;
+    return access;
+  }
+
+  /**
+   * SYNC START for `mode`, then the bytes of `region` (default: the whole buffer) until end().
+   * Waits for the buffer's fences first, as START does (read: pending writers; write: all users),
+   * but never past `timeoutMs`, rejecting with ETIMEDOUT. This blocks the thread while it waits:
+   * on the main thread prefer `await cpuAccess()`.
+   */
+  beginCpuAccess(mode: AccessMode, region?: Region, options?: { timeoutMs?: number }): CpuAccess {
+    const checkedMode = checkAccessMode(SYNC, mode);
+    const handle = this.#claim('beginCpuAccess');
+    const resolved = resolveRegion(SYNC, region, handle.size);
+    const timeoutMs = checkTimeout(SYNC, checkOptions(SYNC, options));
+    if (timeoutMs >= 0 && !handle.ready(checkedMode, timeoutMs)) throw timeoutError('poll', 'the dma-buf', timeoutMs);
+    return this.#open(handle, checkedMode, resolved);
+  }
+
+  /**
+   * The async form: waits for the fences with poll on the event loop (never a blocked thread),
+   * then SYNC START. Rejects with ETIMEDOUT after `timeoutMs`, with an AbortError on `signal`, and
+   * with ERR_DMABUF_CLOSED if the buffer is closed meanwhile.
+   */
+  async cpuAccess(mode: AccessMode, region?: Region, options?: WaitOptions): Promise<CpuAccess> {
+    const checkedMode = checkAccessMode(SYNC, mode);
+    const handle = this.#claim('cpuAccess');
+    const resolved = resolveRegion(SYNC, region, handle.size);
+    const opts = checkOptions(SYNC, options);
+    const timeoutMs = checkTimeout(SYNC, opts);
+    const signal = checkSignal(SYNC, opts);
+    let closedWhileWaiting = false;
+    let cancelWait: (() => void) | undefined;
+    const slot: Acquiring = {
+      cancel: () => {
+        closedWhileWaiting = true;
+        cancelWait?.();
+      },
+    };
+    this.#bracket = slot;
+    try {
+      await settleWait(
+        () => {
+          const pending = handle.wait(checkedMode, timeoutMs);
+          cancelWait = () => pending.cancel();
+          return pending;
+        },
+        timeoutMs,
+        signal,
+        'poll',
+        'the dma-buf',
+      ).catch((error: unknown) => {
+        if (closedWhileWaiting) throw closedError('DmaBuf', 'cpuAccess');
+        throw error;
+      });
+      if (closedWhileWaiting) throw closedError('DmaBuf', 'cpuAccess');
+    } finally {
+      if (this.#bracket === slot) this.#bracket = undefined;
+    }
+    return this.#open(handle, checkedMode, resolved);
+  }
+
+  /**
+   * Run `fn` inside a bracket; END is guaranteed, also when `fn` throws or its promise rejects.
+   * Returns what `fn` returns (a promise if `fn` is async).
+   */
+  withCpuAccess<T>(mode: AccessMode, region: Region | undefined, fn: (access: CpuAccess) => T): T;
+  withCpuAccess<T>(mode: AccessMode, fn: (access: CpuAccess) => T): T;
+  withCpuAccess<T>(mode: AccessMode, regionOrFn: Region | undefined | ((access: CpuAccess) => T), maybeFn?: (access: CpuAccess) => T): T {
+    const fn = typeof regionOrFn === 'function' ? regionOrFn : maybeFn;
+    const region = typeof regionOrFn === 'function' ? undefined : regionOrFn;
+    if (typeof fn !== 'function') throw invalidType(SYNC, 'fn', 'a function', fn);
+    const access = this.beginCpuAccess(mode, region);
+    let result: T;
+    try {
+      result = fn(access);
+    } catch (error) {
+      access[Symbol.dispose]();
+      throw error;
+    }
+    if (result instanceof Promise) {
+      return result.finally(() => access[Symbol.dispose]()) as T;
+    }
+    access[Symbol.dispose]();
+    return result;
+  }
+
+  /** @internal Called by CpuAccess.end(). */
+  _endBracket(access: CpuAccess, region: ResolvedRegion, raw: BracketBytes): void {
+    if (this.#bracket !== access) {
+      throw new DmaBufError(MisuseCode.NOT_IN_BRACKET, 'end(): this bracket does not belong to an open START', { syscall: SYNC });
+    }
+    this.#bracket = undefined;
+    const handle = this.#live('end');
+    handle.endAccess(access.mode, region, raw);
+  }
+
+  /**
+   * Resolves when the buffer is idle for `mode` (read: no pending writer; write/readwrite: no
+   * pending user), polling on the event loop. It does not prepare caches: CPU access still needs
+   * a bracket.
+   */
+  async waitIdle(mode: AccessMode, options?: WaitOptions): Promise<void> {
+    const checkedMode = checkAccessMode('poll', mode);
+    const handle = this.#live('waitIdle');
+    const opts = checkOptions('poll', options);
+    const timeoutMs = checkTimeout('poll', opts);
+    const signal = checkSignal('poll', opts);
+    await settleWait(() => handle.wait(checkedMode, timeoutMs), timeoutMs, signal, 'poll', 'the dma-buf');
+  }
+
+  /**
+   * DMA_BUF_IOCTL_EXPORT_SYNC_FILE: a snapshot of the fences `mode` would wait for (read: the
+   * writers; write/readwrite: every user). Fences added later are not in it. An idle buffer gives
+   * an already-signalled sync_file.
+   */
+  exportSyncFile(mode: AccessMode): SyncFile {
+    const checkedMode = checkAccessMode('DMA_BUF_IOCTL_EXPORT_SYNC_FILE', mode);
+    return SyncFile._wrap(this.#live('DMA_BUF_IOCTL_EXPORT_SYNC_FILE').exportSyncFile(checkedMode));
+  }
+
+  /** DMA_BUF_IOCTL_IMPORT_SYNC_FILE: add the sync_file's fences as read or write fences. */
+  importSyncFile(syncFile: SyncFile, mode: FenceMode): void {
+    const syscall = 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE';
+    const handle = this.#live(syscall);
+    if (!(syncFile instanceof SyncFile)) throw invalidType(syscall, 'syncFile', 'a SyncFile', syncFile);
+    const checkedMode = checkFenceMode(syscall, mode);
+    const fence = syncFile._handle(syscall);
+    if (fence.backend !== handle.backend) {
+      throw new DmaBufError('EINVAL', `${syscall}: the sync_file comes from another backend (emulated fences never reach the kernel)`, {
+        syscall,
+        argument: 'syncFile',
+      });
+    }
+    handle.importSyncFile(fence, checkedMode);
+  }
+
+  /**
+   * Close the fd and unmap. Idempotent. Refused with ERR_DMABUF_CLOSE_IN_BRACKET while a bracket
+   * is open (end it first); a pending cpuAccess() is cancelled and rejects with ERR_DMABUF_CLOSED.
+   */
+  close(): void {
+    const handle = this.#handle;
+    if (!handle) return;
+    const bracket = this.#bracket;
+    if (bracket instanceof CpuAccess) {
+      throw new DmaBufError(MisuseCode.CLOSE_IN_BRACKET, 'close(): a CPU-access bracket is open on this DmaBuf; end() it first', {
+        syscall: 'close',
+      });
+    }
+    bracket?.cancel();
+    this.#bracket = undefined;
+    this.#handle = undefined;
+    registry.unregister(this);
+    handle.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The emulation: a pure-TypeScript machine with dma-bufs, heaps, udmabuf, fences and devices that
+ * behaves like awkward hardware, so a missing or wrong bracket fails on any OS and in any CI.
+ *
+ *   const emu = emulation.create({ coherency: 'writeback', seed: 1 });
+ *   const buf = emu.heap().allocate(4096);
+ *   const done = emu.device('gpu').submit({ writes: [buf], durationMs: 5, run: (job) => job.bytes(buf).fill(7) });
+ *   await buf.cpuAccess('read');   // waits for the job, as SYNC START does
+ *
+ * Buffers of an emulation are DmaBufs like any other; DmaBuf.fromFd(buf.fd) gives a second holder.
+ */
+import type { Supports } from './backend/backend.js';
+import {
+  checkCoherency,
+  checkSeed,
+  createEmulatedBackend,
+  DEFAULT_SEED,
+  getDefaultEmulatedBackend,
+  type Coherency,
+  type EmulatedBackend,
+  type EmulatedDevice,
+  type EmulationStats,
+  type FaultCode,
+  type FaultOperation,
+} from './backend/emulated/index.js';
+import type { DmaBuf } from './dmabuf.js';
+import { invalidType } from './errors.js';
+import { DmaHeap } from './heap.js';
+import { createUdmabuf } from './udmabuf.js';
+import { checkOptions } from './validate.js';
+
+export type { Coherency, DeviceJob, EmulatedDevice, EmulationStats, FaultCode, FaultOperation, SubmitOptions } from './backend/emulated/index.js';
+
+export interface EmulationOptions {
+  /** The memory model (default 'writeback', the one that exposes missing brackets). */
+  coherency?: Coherency;
+  /** Seeds poison patterns and CPU/device race outcomes (default a fixed value): same seed, same bytes. */
+  seed?: number;
+}
+
+export interface Emulation {
+  readonly coherency: Coherency;
+  readonly seed: number;
+  readonly supports: Supports;
+  /** A heap of this emulation ('system', the only one). Unknown names are ENOENT. */
+  heap(name?: string): DmaHeap;
+  /** A udmabuf-exported buffer of `size` bytes (rounded up to pages, at most 64 MiB). */
+  udmabuf(size: number, options?: { name?: string }): DmaBuf;
+  /** The emulated device called `name` (at most 31 bytes); the same name gives the same device. */
+  device(name: string): EmulatedDevice;
+  /**
+   * Make the next `count` calls of `operation` fail with `code`. EINTR/EAGAIN on 'sync' are
+   * restarted inside the backend (see stats().syncRetries); every other fault surfaces as a
+   * DmaBufError with that code and leaves nothing behind.
+   */
+  failNext(operation: FaultOperation, code: FaultCode, count?: number): void;
+  /** Counters: bytes synced by START/END, sync restarts, live buffers, pending jobs. */
+  stats(): EmulationStats;
+}
+
+function wrap(backend: EmulatedBackend): Emulation {
+  return Object.freeze({
+    coherency: backend.coherency,
+    seed: backend.seed,
+    supports: backend.supports,
+    heap(name = 'system'): DmaHeap {
+      if (typeof name !== 'string') throw invalidType('open', 'name', 'a heap name', name);
+      return DmaHeap._wrap(backend.openHeap(name));
+    },
+    udmabuf(size: number, options?: { name?: string }): DmaBuf {
+      return createUdmabuf(backend, size, options);
+    },
+    device(name: string): EmulatedDevice {
+      return backend.device(name);
+    },
+    failNext(operation: FaultOperation, code: FaultCode, count = 1): void {
+      backend.failNext(operation, code, count);
+    },
+    stats(): EmulationStats {
+      return backend.stats();
+    },
+  });
+}
+
+const emulations = new WeakMap<EmulatedBackend, Emulation>();
+
+function emulationOf(backend: EmulatedBackend): Emulation {
+  let emu = emulations.get(backend);
+  if (!emu) {
+    emu = wrap(backend);
+    emulations.set(backend, emu);
+  }
+  return emu;
+}
+
+export const emulation = {
+  /** A fresh, independent emulation. */
+  create(options?: EmulationOptions): Emulation {
+    const opts = checkOptions('emulation.create', options);
+    const coherency = opts['coherency'] === undefined ? 'writeback' : checkCoherency('emulation.create', opts['coherency']);
+    if (opts['seed'] !== undefined) checkSeed('emulation.create', opts['seed']);
+    const seed = (opts['seed'] as number | undefined) ?? DEFAULT_SEED;
+    return emulationOf(createEmulatedBackend({ coherency, seed }));
+  },
+  /**
+   * The process-wide emulation that DmaHeap/Udmabuf use when the emulated backend is selected
+   * (DMABUF_BACKEND=emulated, or `auto` without kernel devices): reach its devices through this.
+   */
+  default(): Emulation {
+    return emulationOf(getDefaultEmulatedBackend());
+  },
+};
+

@@ -1,0 +1,14 @@
+/**
+ * dmabuf: zero-copy, correctly synchronised CPU access to Linux dma-bufs, and an emulated
+ * backend that makes a wrong bracket fail on any machine. See README.md.
+ */
+export { DmaHeap } from './heap.js';
+export { Udmabuf } from './udmabuf.js';
+export { DmaBuf } from './dmabuf.js';
+export { CpuAccess } from './cpu-access.js';
+export { SyncFile, type SyncFileStatus } from './sync-file.js';
+export { DmaBufError, AbortError, MisuseCode, type DmaBufErrorDetails } from './errors.js';
+export { region, type Region, type LinearRegion, type RectRegion, type BoxRegion } from './region.js';
+export type { AccessMode, FenceMode, WaitOptions } from './validate.js';
+export type { Supports, SyncFileInfo, FenceInfo } from './backend/backend.js';
+export { emulation } from './emulation.js';

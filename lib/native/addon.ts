@@ -1,0 +1,238 @@
+/**
+ * The raw native addon, described in one place (node-pty style).
+ *
+ * native/ is a syscall shim: numbers and fds in, numbers/fds/ArrayBuffers out. It validates
+ * nothing beyond what C++ needs to stay memory-safe (argument types, non-negative sizes); the
+ * TypeScript layer owns validation, defaults, state and messages. Every failing syscall throws
+ * an instance of the error class handed to `init()`, constructed as
+ * `new ErrorClass(code, message, { errno, syscall })` where `code` is the errno name ('EINVAL',
+ * 'EBADFD', 'ENOTSUPP' for the kernel-internal 524, …) and `syscall` names the call or ioctl
+ * ('DMA_HEAP_IOCTL_ALLOC', 'mmap', 'SYNC_IOC_MERGE', …).
+ *
+ * Every fd the addon creates is O_CLOEXEC. Fds it creates (or is told to adopt) are recorded per
+ * environment, and an env cleanup hook closes them and unmaps every live mapping when the
+ * environment (for example a worker thread) goes away. `close()` forgets an fd.
+ */
+
+/** Integers that may exceed 2^53 (flags under test) are accepted as bigint too. */
+export type U64 = number | bigint;
+
+export interface NativeErrorDetails {
+  errno: number;
+  syscall: string;
+}
+
+export type NativeErrorClass = new (code: string, message: string, details: NativeErrorDetails) => Error;
+
+export interface FstatResult {
+  size: number;
+  mode: number;
+  dev: number;
+  ino: number;
+  rdev: number;
+}
+
+/** One mmap()ed range. Views are external ArrayBuffers over [offset, offset+length) of it. */
+export interface NativeMapping {
+  readonly length: number;
+  readonly mapped: boolean;
+  /** A new external ArrayBuffer over part of the mapping; tracked so unmap() can detach it. */
+  view(offset: number, length: number): ArrayBuffer;
+  /** Detach one view (its byteLength becomes 0; every TypedArray over it reads as empty). */
+  detach(view: ArrayBuffer): void;
+  /** Detach every live view, then munmap. Idempotent. */
+  unmap(): void;
+}
+
+export interface NativeMappingConstructor {
+  /** mmap(NULL, length, prot, flags, fd, offset). flags defaults to MAP_SHARED. */
+  new (fd: number, length: number, prot: number, offset: number, flags?: number): NativeMapping;
+}
+
+export interface NativePollWaiter {
+  /**
+   * Resolves with the revents mask once any of `events` (or POLLERR/POLLHUP/POLLNVAL) is
+   * reported, with 0 when `timeoutMs` passed first, with -1 after cancel(). Rejects only when the
+   * poll could not be started (errno error). Polls a private dup of the fd with uv_poll on the
+   * calling environment's own loop; every handle and the dup are released when it settles.
+   */
+  readonly promise: Promise<number>;
+  cancel(): void;
+}
+
+export interface NativePollWaiterConstructor {
+  /** timeoutMs < 0 means no timeout. */
+  new (fd: number, events: number, timeoutMs: number): NativePollWaiter;
+}
+
+export interface NativeFenceInfo {
+  objName: string;
+  driverName: string;
+  status: number;
+  flags: number;
+  timestampNs: bigint;
+}
+
+export interface NativeSyncFileInfo {
+  name: string;
+  status: number;
+  flags: number;
+  fences: NativeFenceInfo[];
+}
+
+/** Raw overrides for SYNC_IOC_FILE_INFO, used only by tests of the kernel's own checks. */
+export interface NativeSyncFileInfoRaw {
+  flags?: number;
+  pad?: number;
+  /** Pass this num_fences in the second pass instead of the real count. */
+  numFences?: number;
+  /** Pass an invalid user pointer (expect EFAULT). */
+  badPointer?: boolean;
+}
+
+export interface NativeConstants {
+  PAGE_SIZE: number;
+  O_RDONLY: number;
+  O_WRONLY: number;
+  O_RDWR: number;
+  O_CLOEXEC: number;
+  O_NONBLOCK: number;
+  FD_CLOEXEC: number;
+  PROT_READ: number;
+  PROT_WRITE: number;
+  MAP_SHARED: number;
+  MAP_PRIVATE: number;
+  MFD_CLOEXEC: number;
+  MFD_ALLOW_SEALING: number;
+  F_SEAL_SEAL: number;
+  F_SEAL_SHRINK: number;
+  F_SEAL_GROW: number;
+  F_SEAL_WRITE: number;
+  F_SEAL_FUTURE_WRITE: number;
+  SEEK_SET: number;
+  SEEK_CUR: number;
+  SEEK_END: number;
+  POLLIN: number;
+  POLLOUT: number;
+  POLLERR: number;
+  POLLHUP: number;
+  POLLNVAL: number;
+  DMA_BUF_SYNC_READ: number;
+  DMA_BUF_SYNC_WRITE: number;
+  DMA_BUF_SYNC_RW: number;
+  DMA_BUF_SYNC_START: number;
+  DMA_BUF_SYNC_END: number;
+  DMA_BUF_MAGIC: number;
+  DMA_BUF_NAME_LEN: number;
+  UDMABUF_FLAGS_CLOEXEC: number;
+  DRM_CLOEXEC: number;
+  DRM_RDWR: number;
+  VGEM_FENCE_WRITE: number;
+  /** ioctl request numbers as computed by the kernel macros on the build target. */
+  DMA_BUF_IOCTL_SYNC: number;
+  DMA_BUF_SET_NAME: number;
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE: number;
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE: number;
+  DMA_HEAP_IOCTL_ALLOC: number;
+  UDMABUF_CREATE: number;
+  UDMABUF_CREATE_LIST: number;
+  SYNC_IOC_MERGE: number;
+  SYNC_IOC_FILE_INFO: number;
+  SYNC_IOC_SET_DEADLINE: number;
+}
+
+export interface NativeAddon {
+  /** Hand native the error class it throws. Called once per environment by the loader. */
+  init(errorClass: NativeErrorClass): void;
+  readonly constants: NativeConstants;
+
+  // --- plain fds ------------------------------------------------------------------------------
+  /** open(path, flags | O_CLOEXEC) */
+  open(path: string, flags: number): number;
+  /** close(fd); forgets the fd if the addon owned it. EBADF is reported. */
+  close(fd: number): void;
+  /** fcntl(F_DUPFD_CLOEXEC) */
+  dup(fd: number): number;
+  /** Record an fd the caller hands over, so env cleanup closes it. */
+  adopt(fd: number): void;
+  fstat(fd: number): FstatResult;
+  /** fstatfs(fd).f_type */
+  fstatfsType(fd: number): number;
+  /** fcntl(F_GETFD) */
+  getFdFlags(fd: number): number;
+  lseek(fd: number, offset: number, whence: number): number;
+  /** read(fd, n): the bytes read. For tests of the kernel's refusals. */
+  read(fd: number, length: number): Uint8Array;
+  /** write(fd, bytes): the count written. For tests of the kernel's refusals. */
+  write(fd: number, bytes: Uint8Array): number;
+  /** ioctl(fd, request, arg) with arg a byte buffer (in/out) or null (NULL pointer). Tests only. */
+  ioctlRaw(fd: number, request: U64, arg: Uint8Array | null): number;
+  /** Synchronous poll(2) on one fd; retries EINTR with the remaining time. Returns revents (0 on timeout). timeoutMs < 0: no timeout. */
+  poll(fd: number, events: number, timeoutMs: number): number;
+
+  // --- dma-heap -------------------------------------------------------------------------------
+  /** DMA_HEAP_IOCTL_ALLOC. `inputFd` fills the struct's fd field (must be 0 for the kernel; tests only). */
+  heapAlloc(heapFd: number, len: number, fdFlags: number, heapFlags: U64, inputFd?: number): number;
+
+  // --- memfd / udmabuf ------------------------------------------------------------------------
+  /** memfd_create(name, flags | MFD_CLOEXEC) */
+  memfdCreate(name: string, flags: number): number;
+  ftruncate(fd: number, size: number): void;
+  /** fcntl(F_ADD_SEALS) */
+  addSeals(fd: number, seals: number): void;
+  /** fcntl(F_GET_SEALS) */
+  getSeals(fd: number): number;
+  /** UDMABUF_CREATE; returns the dma-buf fd. */
+  udmabufCreate(devFd: number, memfd: number, offset: number, size: number, flags: number): number;
+  /** UDMABUF_CREATE_LIST; returns the dma-buf fd. */
+  udmabufCreateList(
+    devFd: number,
+    flags: number,
+    items: ReadonlyArray<{ memfd: number; offset: number; size: number }>,
+  ): number;
+
+  // --- mappings -------------------------------------------------------------------------------
+  Mapping: NativeMappingConstructor;
+
+  // --- dma-buf --------------------------------------------------------------------------------
+  /**
+   * DMA_BUF_IOCTL_SYNC with the flags as given (no checking); retries EINTR/EAGAIN. With
+   * `lockKey` (the buffer's inode number), SYNCs on one buffer are serialised across threads.
+   */
+  dmaBufSync(fd: number, flags: U64, lockKey?: number): void;
+  /** DMA_BUF_SET_NAME */
+  dmaBufSetName(fd: number, name: string): void;
+  /** DMA_BUF_IOCTL_EXPORT_SYNC_FILE; returns the sync_file fd. */
+  dmaBufExportSyncFile(fd: number, flags: number): number;
+  /** DMA_BUF_IOCTL_IMPORT_SYNC_FILE */
+  dmaBufImportSyncFile(fd: number, flags: number, syncFileFd: number): void;
+
+  // --- sync_file ------------------------------------------------------------------------------
+  /** SYNC_IOC_FILE_INFO in two passes (count, then fences). */
+  syncFileInfo(fd: number, raw?: NativeSyncFileInfoRaw): NativeSyncFileInfo;
+  /** SYNC_IOC_MERGE; returns the new sync_file fd. */
+  syncFileMerge(fd: number, fd2: number, name: string, raw?: { flags?: number; pad?: number }): number;
+  /** SYNC_IOC_SET_DEADLINE (absolute CLOCK_MONOTONIC ns). */
+  syncFileSetDeadline(fd: number, deadlineNs: bigint, pad?: number): void;
+  /** clock_gettime(CLOCK_MONOTONIC) in ns. */
+  monotonicNs(): bigint;
+
+  // --- poll waiter ----------------------------------------------------------------------------
+  PollWaiter: NativePollWaiterConstructor;
+
+  // --- DRM / vgem (the dmabuf/testing fence source) -------------------------------------------
+  /** DRM_IOCTL_VERSION: the driver name. */
+  drmDriverName(fd: number): string;
+  /** DRM_IOCTL_MODE_CREATE_DUMB */
+  drmCreateDumb(fd: number, width: number, height: number, bpp: number): { handle: number; pitch: number; size: number };
+  /** DRM_IOCTL_PRIME_HANDLE_TO_FD; returns the dma-buf fd (DRM_CLOEXEC always added). */
+  drmPrimeHandleToFd(fd: number, handle: number, flags: number): number;
+  /** DRM_IOCTL_PRIME_FD_TO_HANDLE */
+  drmPrimeFdToHandle(fd: number, dmaBufFd: number): number;
+  /** DRM_IOCTL_GEM_CLOSE */
+  drmGemClose(fd: number, handle: number): void;
+  /** DRM_IOCTL_VGEM_FENCE_ATTACH; returns the fence id. */
+  vgemFenceAttach(fd: number, handle: number, flags: number): number;
+  /** DRM_IOCTL_VGEM_FENCE_SIGNAL */
+  vgemFenceSignal(fd: number, fence: number): void;
+}

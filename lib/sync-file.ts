@@ -1,0 +1,132 @@
+/**
+ * SyncFile: an explicit fence (the kernel's sync_file). Obtained from buf.exportSyncFile(),
+ * SyncFile.merge(), or an emulated device's submit().
+ */
+import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
+import type { SyncFileHandle, SyncFileInfo } from './backend/backend.js';
+import { checkName, checkSignal, checkTimeout, type WaitOptions } from './validate.js';
+import { settleWait } from './wait.js';
+
+export type SyncFileStatus = 'active' | 'signaled' | 'error';
+
+const registry = new FinalizationRegistry<SyncFileHandle>((handle) => {
+  try {
+    handle.close();
+  } catch {
+    // A forgotten SyncFile's fd may already be gone with its environment: nothing to report to.
+  }
+});
+
+const wrapToken = Symbol('SyncFile.wrap');
+
+export class SyncFile {
+  #handle: SyncFileHandle | undefined;
+
+  /** @internal Use buf.exportSyncFile(), syncFile.merge() or device.submit(). */
+  constructor(token: symbol, handle: SyncFileHandle) {
+    if (token !== wrapToken) throw new TypeError('SyncFile cannot be constructed directly; use buf.exportSyncFile()');
+    this.#handle = handle;
+    registry.register(this, handle, this);
+  }
+
+  /** @internal */
+  static _wrap(handle: SyncFileHandle): SyncFile {
+    return new SyncFile(wrapToken, handle);
+  }
+
+  /** @internal The backend handle, for DmaBuf.importSyncFile. */
+  _handle(operation: string): SyncFileHandle {
+    if (!this.#handle) throw closedError('SyncFile', operation);
+    return this.#handle;
+  }
+
+  get closed(): boolean {
+    return this.#handle === undefined;
+  }
+
+  get fd(): number {
+    return this._handle('fd').fd;
+  }
+
+  get backend(): 'kernel' | 'emulated' {
+    return this._handle('backend').backend.name;
+  }
+
+  /** SYNC_IOC_FILE_INFO: the sync_file's name, status and fences. */
+  info(): SyncFileInfo {
+    return this._handle('SYNC_IOC_FILE_INFO').info();
+  }
+
+  get status(): SyncFileStatus {
+    const status = this._handle('SYNC_IOC_FILE_INFO').info().status;
+    return status > 0 ? 'signaled' : status === 0 ? 'active' : 'error';
+  }
+
+  /**
+   * Resolves when every fence has signalled (poll POLLIN on the event loop, never a blocked
+   * thread). A fence that signalled with an error rejects with ERR_DMABUF_FENCE_ERROR: POLLIN
+   * alone cannot tell success from failure, so the status is read after the wake-up.
+   */
+  async wait(options?: WaitOptions): Promise<void> {
+    const handle = this._handle('poll');
+    const timeoutMs = checkTimeout('poll', options);
+    const signal = checkSignal('poll', options);
+    await settleWait(() => handle.wait(timeoutMs), timeoutMs, signal, 'poll', 'the sync_file');
+    this.#throwIfFenceError(handle);
+  }
+
+  #throwIfFenceError(handle: SyncFileHandle): void {
+    const status = handle.info().status;
+    if (status < 0) {
+      throw new DmaBufError(MisuseCode.FENCE_ERROR, `a fence of this sync_file signalled with error ${-status}; the device job failed`, {
+        errno: -status,
+        syscall: 'SYNC_IOC_FILE_INFO',
+      });
+    }
+  }
+
+  /** SYNC_IOC_MERGE: a new SyncFile that signals when both this and `other` have. */
+  merge(other: SyncFile, name = 'dmabuf-merge'): SyncFile {
+    const handle = this._handle('SYNC_IOC_MERGE');
+    if (!(other instanceof SyncFile)) throw invalidType('SYNC_IOC_MERGE', 'other', 'a SyncFile', other);
+    const otherHandle = other._handle('SYNC_IOC_MERGE');
+    if (otherHandle.backend !== handle.backend) {
+      throw invalidArgument('SYNC_IOC_MERGE', 'other', 'must come from the same backend (emulated fences never reach the kernel)');
+    }
+    return SyncFile._wrap(handle.merge(otherHandle, checkName('SYNC_IOC_MERGE', name)));
+  }
+
+  /**
+   * SYNC_IOC_SET_DEADLINE: a hint that the fences should signal by `deadline`, either a bigint of
+   * absolute CLOCK_MONOTONIC nanoseconds (the kernel's unit) or a number of milliseconds from now.
+   */
+  setDeadline(deadline: bigint | number): void {
+    const handle = this._handle('SYNC_IOC_SET_DEADLINE');
+    if (typeof deadline === 'bigint') {
+      if (deadline < 0n || deadline > 0xffffffffffffffffn) throw invalidArgument('SYNC_IOC_SET_DEADLINE', 'deadline', 'must fit in 64 bits');
+      handle.setDeadline(deadline);
+      return;
+    }
+    if (typeof deadline !== 'number') throw invalidType('SYNC_IOC_SET_DEADLINE', 'deadline', 'a bigint (ns) or a number (ms from now)', deadline);
+    if (!Number.isFinite(deadline) || deadline < 0) throw invalidArgument('SYNC_IOC_SET_DEADLINE', 'deadline', `must be ≥ 0 ms, got ${deadline}`);
+    handle.setDeadline(monotonicNowNs() + BigInt(Math.round(deadline * 1e6)));
+  }
+
+  /** Close the fd. Idempotent. */
+  close(): void {
+    const handle = this.#handle;
+    if (!handle) return;
+    this.#handle = undefined;
+    registry.unregister(this);
+    handle.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** CLOCK_MONOTONIC in ns: process.hrtime.bigint() reads the same clock on Linux. */
+export function monotonicNowNs(): bigint {
+  return process.hrtime.bigint();
+}

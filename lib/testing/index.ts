@@ -1,0 +1,2 @@
+/** dmabuf/testing: helpers for tests of code that uses dmabuf, on a real kernel. */
+export { VgemFenceSource, type VgemFence } from './vgem.js';

@@ -1,0 +1,131 @@
+/**
+ * A real fence source for integration tests, built on vgem (the kernel's virtual GEM driver, the
+ * one the kernel selftests and IGT use): it exports real dma-bufs and attaches real dma_fences
+ * that userspace signals. vgem fences auto-signal after 10 s (VGEM_FENCE_TIMEOUT), because the
+ * kernel allows no indefinite fences; signalling an expired fence fails with ETIMEDOUT.
+ */
+import { readdirSync } from 'node:fs';
+import { DmaBuf } from '../dmabuf.js';
+import { closedError, DmaBufError, invalidArgument } from '../errors.js';
+import type { NativeAddon } from '../native/addon.js';
+import { requireAddon } from '../native/load.js';
+import { checkFenceMode, checkInteger, type FenceMode } from '../validate.js';
+
+export interface VgemFence {
+  readonly id: number;
+  readonly mode: FenceMode;
+}
+
+/** Find the DRM card node whose driver is vgem (DRM_IOCTL_VERSION name "vgem"). */
+function openVgemCard(addon: NativeAddon): number {
+  let names: string[] = [];
+  try {
+    names = readdirSync('/dev/dri').filter((n) => n.startsWith('card') || n.startsWith('renderD'));
+  } catch {
+    // No DRM at all: reported below.
+  }
+  for (const name of names.sort()) {
+    let fd: number;
+    try {
+      fd = addon.open(`/dev/dri/${name}`, addon.constants.O_RDWR);
+    } catch {
+      continue;
+    }
+    try {
+      if (addon.drmDriverName(fd) === 'vgem') return fd;
+    } catch {
+      // Not a DRM node we can query: try the next one.
+    }
+    addon.close(fd);
+  }
+  throw new DmaBufError('ENODEV', 'no vgem DRM device: load the vgem module (modprobe vgem, CONFIG_DRM_VGEM)', { syscall: 'open' });
+}
+
+export class VgemFenceSource {
+  readonly #addon: NativeAddon;
+  #fd: number | undefined;
+  /** GEM handles of buffers this source knows, by dma-buf inode. */
+  readonly #handles = new Map<number, number>();
+
+  private constructor(addon: NativeAddon, fd: number) {
+    this.#addon = addon;
+    this.#fd = fd;
+  }
+
+  /** Open the vgem device. Fails with ENODEV where vgem is missing. */
+  static open(): VgemFenceSource {
+    const addon = requireAddon();
+    return new VgemFenceSource(addon, openVgemCard(addon));
+  }
+
+  #live(operation: string): number {
+    if (this.#fd === undefined) throw closedError('VgemFenceSource', operation);
+    return this.#fd;
+  }
+
+  /** The vgem DRM device fd: fences are per open file, so another thread signalling them needs this fd. */
+  get fd(): number {
+    return this.#live('fd');
+  }
+
+  /** A vgem dumb buffer of at least `size` bytes, exported with PRIME as a dma-buf (exporter 'vgem'). */
+  createBuffer(size: number): DmaBuf {
+    const card = this.#live('createBuffer');
+    checkInteger('DRM_IOCTL_MODE_CREATE_DUMB', 'size', size, 1);
+    const a = this.#addon;
+    const width = 4096;
+    const dumb = a.drmCreateDumb(card, width, Math.ceil(size / width), 8);
+    let fd: number;
+    try {
+      fd = a.drmPrimeHandleToFd(card, dumb.handle, a.constants.DRM_CLOEXEC | a.constants.DRM_RDWR);
+    } catch (error) {
+      a.drmGemClose(card, dumb.handle);
+      throw error;
+    }
+    const buf = DmaBuf.fromFd(fd, { dup: false });
+    this.#handles.set(a.fstat(buf.fd).ino, dumb.handle);
+    return buf;
+  }
+
+  /** The GEM handle for `buf`, importing it into vgem with PRIME if it came from elsewhere (a heap, udmabuf). */
+  #handleFor(card: number, buf: DmaBuf): number {
+    const a = this.#addon;
+    const ino = a.fstat(buf.fd).ino;
+    let handle = this.#handles.get(ino);
+    if (handle === undefined) {
+      handle = a.drmPrimeFdToHandle(card, buf.fd);
+      this.#handles.set(ino, handle);
+    }
+    return handle;
+  }
+
+  /**
+   * Attach an unsignalled fence to `buf`'s reservation object as a reader or writer
+   * (VGEM_FENCE_ATTACH). Fails with EBUSY if a conflicting fence is pending.
+   */
+  attachFence(buf: DmaBuf, mode: FenceMode): VgemFence {
+    const card = this.#live('attachFence');
+    if (!(buf instanceof DmaBuf) || buf.backend !== 'kernel') throw invalidArgument('DRM_IOCTL_VGEM_FENCE_ATTACH', 'buf', 'must be a kernel DmaBuf');
+    const checked = checkFenceMode('DRM_IOCTL_VGEM_FENCE_ATTACH', mode);
+    const flags = checked === 'write' ? this.#addon.constants.VGEM_FENCE_WRITE : 0;
+    return { id: this.#addon.vgemFenceAttach(card, this.#handleFor(card, buf), flags), mode: checked };
+  }
+
+  /** Signal a fence (VGEM_FENCE_SIGNAL). ETIMEDOUT if it already expired, ENOENT if already signalled. */
+  signal(fence: VgemFence): void {
+    this.#addon.vgemFenceSignal(this.#live('signal'), fence.id);
+  }
+
+  /** Close the vgem device; buffers stay valid, pending fences expire on their own. Idempotent. */
+  close(): void {
+    const fd = this.#fd;
+    if (fd === undefined) return;
+    this.#fd = undefined;
+    this.#handles.clear();
+    this.#addon.close(fd);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

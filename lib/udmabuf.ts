@@ -1,0 +1,78 @@
+/** Udmabuf: dma-bufs over memfd pages (/dev/udmabuf), often usable without root. */
+import { invalidArgument, invalidType } from './errors.js';
+import type { Backend, BufferHandle, SegmentSpec } from './backend/backend.js';
+import { selectedBackend } from './backend/select.js';
+import { DmaBuf } from './dmabuf.js';
+import { checkFd, checkInteger, checkName, checkOptions } from './validate.js';
+
+/** UDMABUF_CREATE_LIST refuses more items than list_limit (module parameter, default 1024). */
+export const MAX_SEGMENTS = 1024;
+
+function named(handle: BufferHandle, name: unknown): DmaBuf {
+  if (name !== undefined) {
+    try {
+      handle.setName(name as string);
+    } catch (error) {
+      handle.close();
+      throw error;
+    }
+  }
+  return DmaBuf._wrap(handle);
+}
+
+function nameOption(syscall: string, options: unknown): unknown {
+  const name = checkOptions(syscall, options)['name'];
+  if (name !== undefined) checkName('DMA_BUF_SET_NAME', name);
+  return name;
+}
+
+export function createUdmabuf(backend: Backend, size: number, options?: { name?: string }): DmaBuf {
+  checkInteger('UDMABUF_CREATE', 'size', size, 1);
+  const name = nameOption('UDMABUF_CREATE', options);
+  const pages = Math.ceil(size / backend.pageSize);
+  return named(backend.createUdmabuf(pages * backend.pageSize), name);
+}
+
+export function udmabufFromSegments(backend: Backend, segments: readonly SegmentSpec[], options?: { name?: string }): DmaBuf {
+  const syscall = segments?.length > 1 ? 'UDMABUF_CREATE_LIST' : 'UDMABUF_CREATE';
+  if (!Array.isArray(segments)) throw invalidType(syscall, 'segments', 'an array of { memfd, offset, size }', segments);
+  if (segments.length === 0 || segments.length > MAX_SEGMENTS) {
+    throw invalidArgument(syscall, 'segments', `must hold 1 to ${MAX_SEGMENTS} segments, got ${segments.length}`);
+  }
+  const page = backend.pageSize;
+  let total = 0;
+  const checked = segments.map((segment: unknown, i) => {
+    if (typeof segment !== 'object' || segment === null) throw invalidType(syscall, `segments[${i}]`, 'an object', segment);
+    const s = segment as Record<string, unknown>;
+    const memfd = checkFd(syscall, `segments[${i}].memfd`, s['memfd']);
+    const offset = checkInteger(syscall, `segments[${i}].offset`, s['offset'], 0);
+    const size = checkInteger(syscall, `segments[${i}].size`, s['size'], 1);
+    // udmabuf pins whole pages: unaligned offsets or sizes are EINVAL in the kernel too.
+    if (offset % page !== 0) throw invalidArgument(syscall, `segments[${i}].offset`, `must be a multiple of the page size ${page}`);
+    if (size % page !== 0) throw invalidArgument(syscall, `segments[${i}].size`, `must be a multiple of the page size ${page}`);
+    total += size;
+    return { memfd, offset, size };
+  });
+  if (!Number.isSafeInteger(total)) throw invalidArgument(syscall, 'segments', 'total size overflows');
+  const name = nameOption(syscall, options);
+  return named(backend.udmabufFromSegments(checked), name);
+}
+
+export const Udmabuf = {
+  /**
+   * A dma-buf of `size` bytes (rounded up to pages) over a fresh memfd that this call creates,
+   * sizes and seals with F_SEAL_SHRINK (udmabuf requires it), then closes: the buffer keeps the
+   * pages pinned. Limited to udmabuf's size_limit_mb (64 MiB by default).
+   */
+  create(size: number, options?: { name?: string }): DmaBuf {
+    return createUdmabuf(selectedBackend(), size, options);
+  },
+  /**
+   * A dma-buf over page-aligned ranges of your own memfds (MFD_ALLOW_SEALING, sealed with
+   * F_SEAL_SHRINK and without F_SEAL_WRITE). One segment uses UDMABUF_CREATE, more use
+   * UDMABUF_CREATE_LIST. Writes through the memfd are visible through the dma-buf and back.
+   */
+  fromSegments(segments: ReadonlyArray<{ memfd: number; offset: number; size: number }>, options?: { name?: string }): DmaBuf {
+    return udmabufFromSegments(selectedBackend(), segments, options);
+  },
+};

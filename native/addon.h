@@ -1,0 +1,47 @@
+// Per-environment state shared by the translation units, and their registration functions.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <unordered_set>
+
+namespace dmabuf {
+
+class MappingState;
+
+// What an environment owns in the kernel: the fds the addon created or adopted and the live
+// mappings. Shared (not owned by AddonData alone) because a mapping can outlive both its Mapping
+// object and the instance data when views are finalized late during teardown.
+struct EnvResources {
+  std::unordered_set<int> fds;
+  std::unordered_set<MappingState *> mappings;
+
+  // Env cleanup hook: unmap every live mapping and close every owned fd.
+  void ReleaseAll();
+};
+
+struct AddonData {
+  Napi::FunctionReference errorClass;  // set by init(); empty before
+  std::shared_ptr<EnvResources> resources = std::make_shared<EnvResources>();
+};
+
+AddonData &Data(Napi::Env env);
+
+// Record an fd the addon created (or was handed), so env cleanup closes it.
+void Own(Napi::Env env, int fd);
+// Forget an fd (it was closed).
+void Forget(Napi::Env env, int fd);
+
+// Registration, one per translation unit.
+Napi::Object InitModule(Napi::Env env, Napi::Object exports);
+void InitFd(Napi::Env env, Napi::Object exports);
+void InitHeap(Napi::Env env, Napi::Object exports);
+void InitUdmabuf(Napi::Env env, Napi::Object exports);
+void InitMapping(Napi::Env env, Napi::Object exports);
+void InitDmaBuf(Napi::Env env, Napi::Object exports);
+void InitSyncFile(Napi::Env env, Napi::Object exports);
+void InitPollWaiter(Napi::Env env, Napi::Object exports);
+void InitVgem(Napi::Env env, Napi::Object exports);
+
+}  // namespace dmabuf

@@ -1,0 +1,23 @@
+// errno -> JS error, constructed with the class handed to init():
+//   new ErrorClass(code, message, { errno, syscall })
+// code is the errno name ('EINVAL', 'EBADFD', 'ENOTSUPP' for the kernel-internal 524), message is
+// "<syscall> failed: <strerror>". Callers branch on code, never on the message.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+namespace dmabuf {
+
+// 'EINVAL' for 22, 'EBADFD' for 77, 'ENOTSUPP' for 524, libuv's name otherwise, else "E<n>".
+std::string ErrnoName(int err);
+
+// The error object (not thrown), for promise rejections.
+Napi::Value MakeErrnoError(Napi::Env env, int err, const char *syscall);
+
+[[noreturn]] void ThrowErrno(Napi::Env env, int err, const char *syscall);
+[[noreturn]] void ThrowTypeError(Napi::Env env, const std::string &message);
+[[noreturn]] void ThrowRangeError(Napi::Env env, const std::string &message);
+
+}  // namespace dmabuf

@@ -1,0 +1,184 @@
+// Plain fd operations: open/close/dup/adopt, fstat/fstatfs/fcntl, lseek/read/write, raw ioctl and
+// a synchronous poll. read/write/ioctlRaw exist for tests of the kernel's own refusals.
+#include "fd.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "addon.h"
+#include "args.h"
+#include "errors.h"
+
+namespace dmabuf {
+
+int IoctlRestarting(int fd, unsigned long request, void *arg) {
+  int ret;
+  do {
+    ret = ::ioctl(fd, request, arg);
+  } while (ret == -1 && (errno == EINTR || errno == EAGAIN));
+  return ret;
+}
+
+namespace {
+
+int64_t MonotonicMs() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+Napi::Value Open(const Napi::CallbackInfo &info) {
+  std::string path = StringArg(info, 0);
+  int flags = static_cast<int>(U32Arg(info, 1));
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, 0600);
+  } while (fd == -1 && errno == EINTR);
+  if (fd == -1) ThrowErrno(info.Env(), errno, "open");
+  Own(info.Env(), fd);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+void Close(const Napi::CallbackInfo &info) {
+  int fd = FdArg(info, 0);
+  // Linux releases the fd even when close() reports EINTR or EIO, so forget it whatever happens;
+  // retrying could close an fd another thread has just been given.
+  Forget(info.Env(), fd);
+  if (::close(fd) == -1 && errno != EINTR) ThrowErrno(info.Env(), errno, "close");
+}
+
+Napi::Value Dup(const Napi::CallbackInfo &info) {
+  int fd = ::fcntl(FdArg(info, 0), F_DUPFD_CLOEXEC, 0);
+  if (fd == -1) ThrowErrno(info.Env(), errno, "fcntl");
+  Own(info.Env(), fd);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+void Adopt(const Napi::CallbackInfo &info) {
+  int fd = FdArg(info, 0);
+  // Refuse a number that is not an open fd, so env cleanup never closes a stranger's fd later.
+  if (::fcntl(fd, F_GETFD) == -1) ThrowErrno(info.Env(), errno, "fcntl");
+  Own(info.Env(), fd);
+}
+
+Napi::Value Fstat(const Napi::CallbackInfo &info) {
+  struct stat st;
+  if (::fstat(FdArg(info, 0), &st) == -1) ThrowErrno(info.Env(), errno, "fstat");
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("size", Napi::Number::New(env, static_cast<double>(st.st_size)));
+  result.Set("mode", Napi::Number::New(env, st.st_mode));
+  result.Set("dev", Napi::Number::New(env, static_cast<double>(st.st_dev)));
+  result.Set("ino", Napi::Number::New(env, static_cast<double>(st.st_ino)));
+  result.Set("rdev", Napi::Number::New(env, static_cast<double>(st.st_rdev)));
+  return result;
+}
+
+Napi::Value FstatfsType(const Napi::CallbackInfo &info) {
+  struct statfs st;
+  if (::fstatfs(FdArg(info, 0), &st) == -1) ThrowErrno(info.Env(), errno, "fstatfs");
+  // f_type is a signed long; magics such as DMA_BUF_MAGIC are 32-bit unsigned.
+  return Napi::Number::New(info.Env(), static_cast<uint32_t>(st.f_type));
+}
+
+Napi::Value GetFdFlags(const Napi::CallbackInfo &info) {
+  int flags = ::fcntl(FdArg(info, 0), F_GETFD);
+  if (flags == -1) ThrowErrno(info.Env(), errno, "fcntl");
+  return Napi::Number::New(info.Env(), flags);
+}
+
+Napi::Value Lseek(const Napi::CallbackInfo &info) {
+  off_t result = ::lseek(FdArg(info, 0), static_cast<off_t>(IntArg(info, 1)), static_cast<int>(IntArg(info, 2)));
+  if (result == -1) ThrowErrno(info.Env(), errno, "lseek");
+  return Napi::Number::New(info.Env(), static_cast<double>(result));
+}
+
+Napi::Value Read(const Napi::CallbackInfo &info) {
+  int fd = FdArg(info, 0);
+  size_t length = SizeArg(info, 1);
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(info.Env(), length);
+  ssize_t got;
+  do {
+    got = ::read(fd, buffer.Data(), length);
+  } while (got == -1 && errno == EINTR);
+  if (got == -1) ThrowErrno(info.Env(), errno, "read");
+  return Napi::Uint8Array::New(info.Env(), static_cast<size_t>(got), buffer, 0);
+}
+
+Napi::Value Write(const Napi::CallbackInfo &info) {
+  int fd = FdArg(info, 0);
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowTypeError(info.Env(), "argument 1 must be a Uint8Array");
+  }
+  Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+  ssize_t put;
+  do {
+    put = ::write(fd, bytes.Data(), bytes.ByteLength());
+  } while (put == -1 && errno == EINTR);
+  if (put == -1) ThrowErrno(info.Env(), errno, "write");
+  return Napi::Number::New(info.Env(), static_cast<double>(put));
+}
+
+Napi::Value IoctlRaw(const Napi::CallbackInfo &info) {
+  int fd = FdArg(info, 0);
+  unsigned long request = static_cast<unsigned long>(U64Arg(info, 1));
+  void *arg = nullptr;
+  if (!info[2].IsNull() && !info[2].IsUndefined()) {
+    if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      ThrowTypeError(info.Env(), "argument 2 must be a Uint8Array or null");
+    }
+    arg = info[2].As<Napi::Uint8Array>().Data();
+  }
+  // Deliberately not restarted: tests see exactly what the kernel answered.
+  int ret = ::ioctl(fd, request, arg);
+  if (ret == -1) ThrowErrno(info.Env(), errno, "ioctl");
+  return Napi::Number::New(info.Env(), ret);
+}
+
+Napi::Value Poll(const Napi::CallbackInfo &info) {
+  struct pollfd pfd = {FdArg(info, 0), static_cast<short>(U32Arg(info, 1)), 0};
+  int64_t timeoutMs = IntArg(info, 2);
+  int64_t deadline = timeoutMs < 0 ? -1 : MonotonicMs() + timeoutMs;
+  for (;;) {
+    int wait = -1;
+    if (deadline >= 0) {
+      int64_t left = deadline - MonotonicMs();
+      wait = left <= 0 ? 0 : (left > INT32_MAX ? INT32_MAX : static_cast<int>(left));
+    }
+    int ret = ::poll(&pfd, 1, wait);
+    if (ret >= 0) {
+      // A wait capped at INT32_MAX ms that ran out early is not the caller's timeout.
+      if (ret == 0 && deadline >= 0 && MonotonicMs() < deadline) continue;
+      return Napi::Number::New(info.Env(), ret == 0 ? 0 : pfd.revents);
+    }
+    // A signal interrupted the wait: wait again for the time that is left, not the whole timeout.
+    if (errno != EINTR) ThrowErrno(info.Env(), errno, "poll");
+  }
+}
+
+}  // namespace
+
+void InitFd(Napi::Env env, Napi::Object exports) {
+  exports.Set("open", Napi::Function::New(env, Open, "open"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
+  exports.Set("adopt", Napi::Function::New(env, Adopt, "adopt"));
+  exports.Set("fstat", Napi::Function::New(env, Fstat, "fstat"));
+  exports.Set("fstatfsType", Napi::Function::New(env, FstatfsType, "fstatfsType"));
+  exports.Set("getFdFlags", Napi::Function::New(env, GetFdFlags, "getFdFlags"));
+  exports.Set("lseek", Napi::Function::New(env, Lseek, "lseek"));
+  exports.Set("read", Napi::Function::New(env, Read, "read"));
+  exports.Set("write", Napi::Function::New(env, Write, "write"));
+  exports.Set("ioctlRaw", Napi::Function::New(env, IoctlRaw, "ioctlRaw"));
+  exports.Set("poll", Napi::Function::New(env, Poll, "poll"));
+}
+
+}  // namespace dmabuf

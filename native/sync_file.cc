@@ -1,0 +1,146 @@
+// sync_file fd ioctls: FILE_INFO (two passes), MERGE, SET_DEADLINE (6.8), and the clock deadlines
+// are measured against.
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "addon.h"
+#include "args.h"
+#include "errors.h"
+#include "uapi.h"
+
+namespace dmabuf {
+
+namespace {
+
+// The kernel fills these char[32] fields NUL-terminated, but do not rely on it.
+Napi::String FixedString(Napi::Env env, const char *chars, size_t size) {
+  return Napi::String::New(env, chars, strnlen(chars, size));
+}
+
+uint32_t OptionalU32(Napi::Object raw, const char *key, uint32_t fallback) {
+  Napi::Value value = raw.Get(key);
+  if (value.IsUndefined()) return fallback;
+  if (!value.IsNumber()) throw Napi::TypeError::New(raw.Env(), std::string("raw.") + key + " must be a number");
+  return static_cast<uint32_t>(value.As<Napi::Number>().Int64Value());
+}
+
+// syncFileInfo(fd, raw?)
+Napi::Value SyncFileInfo(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  uint32_t flags = 0, pad = 0;
+  bool overrideCount = false, badPointer = false;
+  uint32_t numFencesOverride = 0;
+  if (HasArg(info, 1)) {
+    if (!info[1].IsObject()) ThrowTypeError(env, "argument 1 must be an object");
+    Napi::Object raw = info[1].As<Napi::Object>();
+    flags = OptionalU32(raw, "flags", 0);
+    pad = OptionalU32(raw, "pad", 0);
+    overrideCount = !raw.Get("numFences").IsUndefined();
+    numFencesOverride = OptionalU32(raw, "numFences", 0);
+    badPointer = raw.Get("badPointer").ToBoolean().Value();
+  }
+
+  // Pass 1: num_fences == 0 asks only for the count (and the status).
+  struct sync_file_info fileInfo = {};
+  fileInfo.flags = flags;
+  fileInfo.pad = pad;
+  if (::ioctl(fd, SYNC_IOC_FILE_INFO, &fileInfo) == -1) ThrowErrno(env, errno, "SYNC_IOC_FILE_INFO");
+  uint32_t count = fileInfo.num_fences;
+
+  // Pass 2: a buffer of `count` entries. A sync_file's fences are fixed when it is created, so the
+  // count cannot grow between the passes. An overriding num_fences larger than the count is safe:
+  // the kernel writes only the real count; a smaller one makes it answer EINVAL.
+  std::vector<struct sync_fence_info> fences(count);
+  bool filled = false;
+  if (count > 0 || overrideCount || badPointer) {
+    struct sync_file_info second = {};
+    second.flags = flags;
+    second.pad = pad;
+    second.num_fences = overrideCount ? numFencesOverride : count;
+    // The kernel fills the array only when num_fences is non-zero on input.
+    filled = !badPointer && second.num_fences != 0;
+    // An unmapped user address (page 0 is never mapped) makes copy_to_user fail with EFAULT.
+    second.sync_fence_info = badPointer ? 8 : reinterpret_cast<uintptr_t>(fences.data());
+    if (::ioctl(fd, SYNC_IOC_FILE_INFO, &second) == -1) ThrowErrno(env, errno, "SYNC_IOC_FILE_INFO");
+    fileInfo = second;
+  }
+
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("name", FixedString(env, fileInfo.name, sizeof fileInfo.name));
+  result.Set("status", Napi::Number::New(env, fileInfo.status));
+  result.Set("flags", Napi::Number::New(env, fileInfo.flags));
+  size_t listed = filled ? std::min<size_t>(fileInfo.num_fences, count) : 0;
+  Napi::Array list = Napi::Array::New(env, listed);
+  for (size_t i = 0; i < listed; i++) {
+    const struct sync_fence_info &fence = fences[i];
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("objName", FixedString(env, fence.obj_name, sizeof fence.obj_name));
+    entry.Set("driverName", FixedString(env, fence.driver_name, sizeof fence.driver_name));
+    entry.Set("status", Napi::Number::New(env, fence.status));
+    entry.Set("flags", Napi::Number::New(env, fence.flags));
+    // Only meaningful once the fence has signalled.
+    entry.Set("timestampNs", Napi::BigInt::New(env, static_cast<uint64_t>(fence.timestamp_ns)));
+    list.Set(static_cast<uint32_t>(i), entry);
+  }
+  result.Set("fences", list);
+  return result;
+}
+
+// syncFileMerge(fd, fd2, name, raw?): a new sync_file that signals when both have.
+Napi::Value SyncFileMerge(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  struct sync_merge_data merge = {};
+  merge.fd2 = FdArg(info, 1);
+  std::string name = StringArg(info, 2);
+  // The kernel force-terminates name[31]; truncate here so the copy stays in bounds.
+  std::memcpy(merge.name, name.data(), std::min(name.size(), sizeof merge.name - 1));
+  merge.fence = -1;
+  if (HasArg(info, 3)) {
+    if (!info[3].IsObject()) ThrowTypeError(env, "argument 3 must be an object");
+    Napi::Object raw = info[3].As<Napi::Object>();
+    merge.flags = OptionalU32(raw, "flags", 0);
+    merge.pad = OptionalU32(raw, "pad", 0);
+  }
+  // ENOENT when fd2 is not a sync_file; EINVAL for non-zero flags/pad. The new fd is O_CLOEXEC.
+  if (::ioctl(fd, SYNC_IOC_MERGE, &merge) == -1) ThrowErrno(env, errno, "SYNC_IOC_MERGE");
+  Own(env, merge.fence);
+  return Napi::Number::New(env, merge.fence);
+}
+
+// syncFileSetDeadline(fd, deadlineNs, pad = 0): a hint only (dma_fence_set_deadline); ENOTTY before 6.8.
+void SyncFileSetDeadline(const Napi::CallbackInfo &info) {
+  int fd = FdArg(info, 0);
+  struct sync_set_deadline deadline = {};
+  deadline.deadline_ns = U64Arg(info, 1);
+  deadline.pad = HasArg(info, 2) ? U64Arg(info, 2) : 0;
+  if (::ioctl(fd, SYNC_IOC_SET_DEADLINE, &deadline) == -1) {
+    ThrowErrno(info.Env(), errno, "SYNC_IOC_SET_DEADLINE");
+  }
+}
+
+// Deadlines are absolute CLOCK_MONOTONIC times.
+Napi::Value MonotonicNs(const Napi::CallbackInfo &info) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  uint64_t ns = static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
+  return Napi::BigInt::New(info.Env(), ns);
+}
+
+}  // namespace
+
+void InitSyncFile(Napi::Env env, Napi::Object exports) {
+  exports.Set("syncFileInfo", Napi::Function::New(env, SyncFileInfo, "syncFileInfo"));
+  exports.Set("syncFileMerge", Napi::Function::New(env, SyncFileMerge, "syncFileMerge"));
+  exports.Set("syncFileSetDeadline", Napi::Function::New(env, SyncFileSetDeadline, "syncFileSetDeadline"));
+  exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs, "monotonicNs"));
+}
+
+}  // namespace dmabuf

@@ -1,0 +1,52 @@
+#!/bin/busybox sh
+# /init of the dmabuf test VM (built by scripts/vm/initramfs.mjs, booted by scripts/vm/run.mjs).
+# Loads the modules the real dma-buf devices need, mounts the host's / read-only and the repo
+# writable (two 9p shares), chroots into the host's own userland and runs the job that the host
+# wrote into $DMABUF_JOB (a host temp dir, passed on the kernel command line). The host reads the
+# job's exit status from the marker line; a failure here prints a reason and powers off without
+# a marker, which the host reports with the last console lines.
+
+# Without /dev/console in the archive the kernel starts us with no stdio: get it from devtmpfs.
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t debugfs debugfs /sys/kernel/debug
+dmesg -n 1 # keep kernel messages off the console that carries the command's output
+
+fail() {
+  echo "[vm-init] $*"
+  poweroff -f
+}
+
+# Decompressed modules in dependency order (read from modules.dep at build time).
+while read -r m; do
+  insmod "/lib/modules/$m.ko" || fail "insmod $m failed"
+done </etc/modules
+
+# cache=loose: nothing writes the host's / during a run, and it saves most 9p round trips.
+P9='trans=virtio,version=9p2000.L,msize=262144'
+mount -t 9p -o "$P9,ro,cache=loose" host /mnt || fail "cannot mount the host's / over 9p"
+job="/mnt$DMABUF_JOB"
+[ -n "$DMABUF_JOB" ] && [ -r "$job/job.sh" ] && [ -r "$job/repo" ] || fail "no job in $job"
+read -r repo <"$job/repo"
+cp "$job/job.sh" /job.sh
+# The repo is a second, writable share: tests write caches and output (PNGs, bench JSON) there.
+mount -t 9p -o "$P9" repo "/mnt$repo" || fail "cannot mount the repo share on $repo"
+
+mount -t proc proc /mnt/proc
+mount -t sysfs sysfs /mnt/sys
+mount -t debugfs debugfs /mnt/sys/kernel/debug
+mount -t devtmpfs devtmpfs /mnt/dev # /dev/dma_heap/system, /dev/udmabuf, /dev/dri/*
+mkdir -p /mnt/dev/shm /mnt/dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /mnt/dev/shm
+mount -t devpts devpts /mnt/dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /mnt/tmp
+mount -t tmpfs -o mode=755 tmpfs /mnt/run
+cp /job.sh /mnt/tmp/.dmabuf-vm-job.sh
+echo "@@DMABUF_VM_START@@"
+env -i chroot /mnt /bin/sh /tmp/.dmabuf-vm-job.sh
+rc=$?
+sync
+echo "@@DMABUF_VM_EXIT=$rc@@"
+poweroff -f

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// Runs a command, or the kernel test suite, in a throwaway VM whose kernel has the real dma-buf
+// devices (/dev/dma_heap/system, /dev/udmabuf, vgem's /dev/dri/*), which the development and CI
+// machines lack (/work/shared/reference/real-kernel.md). The guest runs the host's own userland
+// and node over 9p, in the repo root, as root, with DMABUF_REQUIRE_KERNEL=1.
+//
+//   node scripts/vm/run.mjs [options] -- <command...>   run a command (npm run vm -- <command...>)
+//   node scripts/vm/run.mjs [options] --test [args...]  vitest run [args...] (npm run test:kernel)
+//   node scripts/vm/run.mjs [options] --check           list the devices; fails if one is missing
+// options: --timeout <s> (DMABUF_VM_TIMEOUT, default 900), --verbose (DMABUF_VM_VERBOSE=1: show
+// the boot console). DMABUF_VM_ACCEL=tcg|kvm (default tcg), DMABUF_VM_MEMORY=<MiB> (default 2048).
+// Exit status: the command's; 124 on timeout; 125 when the VM failed before reporting one;
+// 1 when the host cannot run the VM (the message says what to install).
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureHost, HostError } from './host.mjs';
+import { getInitramfs } from './initramfs.mjs';
+import { getKernel } from './kernel.mjs';
+import { cleanupAll, exitAfterKill, isExiting, log, secs, temp } from './proc.mjs';
+import { boot } from './qemu.mjs';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const USAGE = 'usage: node scripts/vm/run.mjs [--timeout <s>] [--verbose] (-- <command...> | --test [vitest args...] | --check)';
+
+function parseArgs(argv) {
+  const o = {
+    timeout: Number(process.env.DMABUF_VM_TIMEOUT ?? 900),
+    verbose: process.env.DMABUF_VM_VERBOSE === '1',
+    command: null,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--timeout') o.timeout = Number(argv[++i]);
+    else if (a === '--verbose' || a === '-v') o.verbose = true;
+    else if (a === '--') o.command = argv.slice(i + 1);
+    else if (a === '--test') o.command = [process.execPath, 'node_modules/vitest/vitest.mjs', 'run', ...argv.slice(i + 1)];
+    else if (a === '--check') o.command = ['sh', 'scripts/vm/check.sh'];
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    }
+    else throw new HostError(`unknown option ${a}\n${USAGE}`);
+    if (o.command) break;
+  }
+  if (!o.command?.length) throw new HostError(USAGE);
+  if (!(o.timeout > 0)) throw new HostError(`--timeout wants a positive number of seconds\n${USAGE}`);
+  return o;
+}
+
+const shQuote = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
+
+/**
+ * Writes the job the guest's /init runs: the repo path (read with `read -r`) and a shell script
+ * with every argument single-quoted, so spaces and quotes reach the command unchanged.
+ */
+function writeJob(command) {
+  // The job dir's path goes on the kernel command line, which splits on spaces: keep it plain.
+  let base = tmpdir();
+  if (!/^\/[\w./-]*$/.test(base)) base = '/tmp';
+  const dir = temp(mkdtempSync(join(base, 'dmabuf-vm-')));
+  const env = {
+    HOME: '/tmp',
+    PATH: `${dirname(process.execPath)}:${REPO}/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    DMABUF_REQUIRE_KERNEL: '1',
+    LANG: 'C.UTF-8',
+  };
+  // Forward the package's own switches (DMABUF_BACKEND, …) and the usual output switches.
+  for (const [k, v] of Object.entries(process.env)) {
+    if ((/^DMABUF_/.test(k) && !/^DMABUF_VM_/.test(k) && !(k in env)) || ['CI', 'NO_COLOR', 'FORCE_COLOR'].includes(k)) env[k] = v;
+  }
+  const cmd = `${command.map(shQuote).join(' ')} </dev/null`; // nobody types into the guest
+  const { isTTY, columns = 120, rows = 40 } = process.stdout;
+  const script = [
+    ...Object.entries(env).map(([k, v]) => `export ${k}=${shQuote(v)}`),
+    `cd ${shQuote(REPO)} || exit 126`,
+    // The guest's stdout is always the serial console, a tty. Give it the host terminal's size
+    // (a serial line reports 0x0); when our stdout is no terminal, pipe the command through cat
+    // so that it sees no tty either and skips live redraws (vitest) that clutter logs.
+    ...(isTTY
+      ? [`stty cols ${columns} rows ${rows} 2>/dev/null`, `exec ${cmd}`]
+      : [`{ ${cmd}; echo $? >/tmp/.dmabuf-vm-rc; } 2>&1 | cat`, 'exit "$(cat /tmp/.dmabuf-vm-rc)"']),
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'job.sh'), script);
+  writeFileSync(join(dir, 'repo'), `${REPO}\n`);
+  return dir;
+}
+
+async function main() {
+  const t0 = Date.now();
+  const o = parseArgs(process.argv.slice(2));
+  // Every exit path (normal, error, timeout, signal) goes through process.exit: kill qemu and
+  // remove temp dirs there.
+  process.on('exit', cleanupAll);
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+    process.on(sig, () => {
+      log(`${sig}: stopping the VM`);
+      exitAfterKill(code);
+    });
+  }
+  setTimeout(() => {
+    log(`timed out after ${o.timeout}s (--timeout / DMABUF_VM_TIMEOUT); killing the VM`);
+    exitAfterKill(124);
+  }, o.timeout * 1000).unref();
+
+  await ensureHost();
+  const cache = join(REPO, '.cache', 'vm'); // .cache/ is gitignored
+  mkdirSync(cache, { recursive: true });
+  const kernel = await getKernel(cache);
+  const initramfs = await getInitramfs(kernel, cache);
+  const jobDir = writeJob(o.command);
+  const accel = process.env.DMABUF_VM_ACCEL || 'tcg';
+  const memory = process.env.DMABUF_VM_MEMORY || '2048';
+  log(`booting ${kernel.release} (${accel}, ${memory} MiB); ready after ${secs(t0)}s`);
+  const r = await boot({ kernel: kernel.vmlinuz, initramfs, repo: REPO, jobDir, accel, memory, verbose: o.verbose });
+  if (isExiting()) return new Promise(() => {}); // a signal or the timeout is ending the run
+  if (r.error) {
+    process.stderr.write(`[vm] ${r.error}\n[vm] last console lines:\n${r.tail.map((l) => `  | ${l}`).join('\n')}\n`);
+    log(`total ${secs(t0)}s`);
+    return 125;
+  }
+  log(`total ${secs(t0)}s`);
+  return r.status;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    if (isExiting()) return; // e.g. apt-get killed by the timeout: exitAfterKill exits
+    process.stderr.write(`[vm] ${e instanceof HostError ? e.message : e.stack}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { DmaHeap, type DmaBuf } from '../../lib/index.js';
+import { VgemFenceSource } from '../../lib/testing/index.js';
+import { addon, openFds, runVgem } from '../helpers/env.js';
+
+/** Resolves with how often a 10 ms interval fired while `work` ran: the event loop stayed free. */
+async function ticksDuring<T>(work: Promise<T>): Promise<{ value: T; ticks: number }> {
+  let ticks = 0;
+  const interval = setInterval(() => ticks++, 10);
+  try {
+    return { value: await work, ticks };
+  } finally {
+    clearInterval(interval);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM driver)', () => {
+  const c = () => addon().constants;
+
+  it('VgemFenceSource checks the driver name and exports vgem dma-bufs', () => {
+    using vgem = VgemFenceSource.open();
+    expect(addon().drmDriverName(vgem.fd)).toBe('vgem');
+    using buf = vgem.createBuffer(8192);
+    expect(buf.exporter).toBe('vgem');
+    expect(buf.size).toBeGreaterThanOrEqual(8192);
+    buf.withCpuAccess('write', (a) => a.bytes.fill(3));
+    buf.withCpuAccess('read', (a) => expect(a.bytes[8191]).toBe(3));
+  });
+
+  it('F5: await cpuAccess() stays pending while a 10 ms interval keeps firing, and resolves when the fence is signalled', async () => {
+    using vgem = VgemFenceSource.open();
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    const fence = vgem.attachFence(buf, 'write');
+    let settled = false;
+    const access = buf.cpuAccess('read').finally(() => (settled = true));
+    const { ticks } = await ticksDuring(sleep(300));
+    expect(settled).toBe(false);
+    expect(ticks).toBeGreaterThanOrEqual(10);
+    vgem.signal(fence);
+    const { value, ticks: after } = await ticksDuring(access);
+    expect(value.bytes.length).toBe(4096);
+    value.end();
+    expect(after).toBeLessThan(100);
+  });
+
+  it('poll semantics: a reader fence blocks writers only; a writer fence blocks both', async () => {
+    using vgem = VgemFenceSource.open();
+    using buf = vgem.createBuffer(4096);
+    const reader = vgem.attachFence(buf, 'read');
+    expect(addon().poll(buf.fd, c().POLLIN, 0) & c().POLLIN).toBe(c().POLLIN);
+    expect(addon().poll(buf.fd, c().POLLOUT, 0)).toBe(0);
+    await buf.waitIdle('read', { timeoutMs: 1000 });
+    buf.beginCpuAccess('read', undefined, { timeoutMs: 0 }).end();
+    await expect(buf.waitIdle('write', { timeoutMs: 50 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    expect(() => buf.beginCpuAccess('write', undefined, { timeoutMs: 20 })).toThrow(expect.objectContaining({ code: 'ETIMEDOUT' }));
+    vgem.signal(reader);
+    await buf.waitIdle('write', { timeoutMs: 1000 });
+    const writer = vgem.attachFence(buf, 'write');
+    expect(addon().poll(buf.fd, c().POLLIN, 0)).toBe(0);
+    await expect(buf.waitIdle('read', { timeoutMs: 50 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    // vgem refuses a second, conflicting fence while one is pending.
+    expect(() => vgem.attachFence(buf, 'read')).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+    vgem.signal(writer);
+    await buf.waitIdle('readwrite', { timeoutMs: 1000 });
+  });
+
+  it('export is a snapshot: fences added later are not in it; vgem fences show in FILE_INFO', async () => {
+    using vgem = VgemFenceSource.open();
+    using buf = vgem.createBuffer(4096);
+    using before = buf.exportSyncFile('read');
+    const fence = vgem.attachFence(buf, 'write');
+    using during = buf.exportSyncFile('read');
+    expect(before.status).toBe('signaled');
+    expect(during.status).toBe('active');
+    const info = during.info();
+    expect(info.fences.length).toBeGreaterThanOrEqual(1);
+    expect(info.fences[0]?.driverName).toBe('vgem');
+    await expect(during.wait({ timeoutMs: 50 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    vgem.signal(fence);
+    await during.wait({ timeoutMs: 1000 });
+    expect(during.status).toBe('signaled');
+    expect(during.info().fences[0]?.timestampNs).toBeGreaterThan(0n);
+  });
+
+  it('import bridges explicit to implicit: an active sync_file imported as a write fence makes a heap buffer busy', async () => {
+    using vgem = VgemFenceSource.open();
+    using source = vgem.createBuffer(4096);
+    using heap = DmaHeap.open();
+    using target = heap.allocate(4096);
+    const fence = vgem.attachFence(source, 'write');
+    using sync = source.exportSyncFile('read');
+    target.importSyncFile(sync, 'write');
+    await expect(target.waitIdle('read', { timeoutMs: 50 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    using merged = sync.merge(target.exportSyncFile('read'), 'merged');
+    expect(merged.status).toBe('active');
+    vgem.signal(fence);
+    await target.waitIdle('read', { timeoutMs: 1000 });
+    await merged.wait({ timeoutMs: 1000 });
+  });
+
+  it('F6: a signal during a blocking START is retried with the remaining time, not surfaced as EINTR', async () => {
+    using vgem = VgemFenceSource.open();
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    const fence = vgem.attachFence(buf, 'write');
+    let signals = 0;
+    const onSignal = () => signals++;
+    process.on('SIGUSR2', onSignal);
+    try {
+      // The main thread blocks in poll(); a worker sends SIGUSR2 (EINTR), then signals the fence.
+      const worker = new Worker(
+        `const { parentPort, workerData } = require('node:worker_threads');
+         const addon = require(workerData.addonPath);
+         setTimeout(() => process.kill(process.pid, 'SIGUSR2'), 150);
+         setTimeout(() => { addon.vgemFenceSignal(workerData.card, workerData.fence); parentPort.postMessage('signalled'); }, 400);`,
+        { eval: true, workerData: { addonPath: `${process.cwd()}/build/Release/dmabuf.node`, card: vgem.fd, fence: fence.id } },
+      );
+      await new Promise((resolve) => worker.once('online', resolve));
+      const t0 = performance.now();
+      const access = buf.beginCpuAccess('read', undefined, { timeoutMs: 5000 });
+      const elapsed = performance.now() - t0;
+      access.end();
+      await new Promise((resolve) => worker.once('exit', resolve));
+      await sleep(20);
+      expect(elapsed).toBeGreaterThan(300);
+      expect(elapsed).toBeLessThan(5000);
+      expect(signals).toBe(1);
+    } finally {
+      process.off('SIGUSR2', onSignal);
+    }
+  });
+
+  it('F7: a fence that never signals makes waits reject with ETIMEDOUT near their time, leaking nothing', async () => {
+    using vgem = VgemFenceSource.open();
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    const fdsBefore = openFds();
+    const handlesBefore = process.getActiveResourcesInfo().length;
+    const fence = vgem.attachFence(buf, 'write');
+    for (const wait of [() => buf.waitIdle('write', { timeoutMs: 100 }), () => buf.cpuAccess('read', undefined, { timeoutMs: 100 })]) {
+      const t0 = performance.now();
+      await expect(wait()).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+      const elapsed = performance.now() - t0;
+      expect(elapsed).toBeGreaterThanOrEqual(95);
+      expect(elapsed).toBeLessThan(400);
+    }
+    const ac = new AbortController();
+    const aborted = buf.waitIdle('write', { signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('stop')), 20);
+    await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+    // A bracket can be opened after the failed cpuAccess: the holder's slot was released.
+    vgem.signal(fence);
+    (await buf.cpuAccess('read', undefined, { timeoutMs: 1000 })).end();
+    await sleep(10);
+    expect(openFds()).toEqual(fdsBefore);
+    expect(process.getActiveResourcesInfo().length).toBeLessThanOrEqual(handlesBefore);
+  });
+
+  it('close() during a pending cpuAccess rejects it with ERR_DMABUF_CLOSED and releases the wait', async () => {
+    using vgem = VgemFenceSource.open();
+    using heap = DmaHeap.open();
+    const buf: DmaBuf = heap.allocate(4096);
+    const fence = vgem.attachFence(buf, 'write');
+    const pending = buf.cpuAccess('read');
+    await sleep(20);
+    buf.close();
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_DMABUF_CLOSED' });
+    vgem.signal(fence);
+  });
+
+  it('F8: vgem fences auto-expire after ~10 s: POLLOUT becomes ready, SIGNAL then says ETIMEDOUT, the sync_file status is 1', async () => {
+    using vgem = VgemFenceSource.open();
+    using buf = vgem.createBuffer(4096);
+    const fence = vgem.attachFence(buf, 'write');
+    using sync = buf.exportSyncFile('write');
+    expect(addon().poll(buf.fd, c().POLLOUT, 0)).toBe(0);
+    const t0 = performance.now();
+    await buf.waitIdle('write', { timeoutMs: 15_000 });
+    const elapsed = performance.now() - t0;
+    expect(elapsed).toBeGreaterThan(8_000);
+    expect(elapsed).toBeLessThan(12_500);
+    expect(() => vgem.signal(fence)).toThrow(expect.objectContaining({ code: 'ETIMEDOUT' }));
+    expect(sync.info().status).toBe(1);
+    await sync.wait({ timeoutMs: 100 });
+  }, 30_000);
+});

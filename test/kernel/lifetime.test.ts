@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { DmaBuf, DmaHeap, Udmabuf } from '../../lib/index.js';
+import { VgemFenceSource } from '../../lib/testing/index.js';
+import { addon, collect, dmaBufFdCount, dmaBufMappings, fdTargets, openFds, runKernel, runVgem } from '../helpers/env.js';
+
+const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
+
+describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs /dev/dma_heap/system, /dev/udmabuf)', () => {
+  const c = () => addon().constants;
+
+  it('F1: a mapping outlives its fd; SYNC works through a dup; unmapping detaches the view', () => {
+    const heapFd = addon().open('/dev/dma_heap/system', c().O_RDONLY);
+    const fd = addon().heapAlloc(heapFd, 4096, c().O_RDWR | c().O_CLOEXEC, 0);
+    addon().close(heapFd);
+    const dup = addon().dup(fd);
+    const map = new (addon().Mapping)(fd, 4096, c().PROT_READ | c().PROT_WRITE, 0);
+    const view = new Uint8Array(map.view(0, 4096));
+    addon().close(fd);
+    addon().dmaBufSync(dup, c().DMA_BUF_SYNC_START | c().DMA_BUF_SYNC_RW);
+    view.fill(0x5a);
+    expect(view[4095]).toBe(0x5a);
+    addon().dmaBufSync(dup, c().DMA_BUF_SYNC_END | c().DMA_BUF_SYNC_RW);
+    using buf = DmaBuf.fromFd(dup, { dup: false });
+    buf.withCpuAccess('read', (a) => expect(a.bytes[17]).toBe(0x5a));
+    map.unmap();
+    expect(view.length).toBe(0);
+    expect(() => map.view(0, 1)).toThrow();
+  });
+
+  it('F1: a udmabuf keeps its pages after the memfd is closed', () => {
+    using buf = Udmabuf.create(8192);
+    buf.withCpuAccess('write', (a) => a.bytes.fill(9));
+    buf.withCpuAccess('read', (a) => expect(a.bytes.every((b) => b === 9)).toBe(true));
+    expect(fdTargets().filter((t) => t.includes('memfd:dmabuf-udmabuf'))).toEqual([]);
+  });
+
+  it('F2: 10,000 alloc/map/sync/close cycles leave /proc/self/fd and /proc/self/maps as they were', () => {
+    const fds = openFds();
+    const maps = dmaBufMappings();
+    using heap = DmaHeap.open();
+    for (let i = 0; i < 10_000; i++) {
+      const buf = heap.allocate(4096);
+      buf.withCpuAccess('readwrite', (a) => {
+        a.bytes[0] = i & 0xff;
+      });
+      buf.close();
+    }
+    expect(dmaBufMappings()).toEqual(maps);
+    heap.close();
+    expect(openFds()).toEqual(fds);
+  });
+
+  it('F2: buffers dropped without close() are closed and unmapped by the finalizers after GC', async () => {
+    const fdsBefore = openFds().length;
+    const mapsBefore = dmaBufMappings().length;
+    const heap = DmaHeap.open();
+    (() => {
+      for (let i = 0; i < 200; i++) {
+        const buf = heap.allocate(4096);
+        buf.withCpuAccess('write', (a) => a.bytes.fill(1));
+      }
+    })();
+    expect(dmaBufFdCount()).toBeGreaterThan(0);
+    heap.close();
+    await collect(8);
+    expect(openFds().length).toBe(fdsBefore);
+    expect(dmaBufMappings().length).toBe(mapsBefore);
+  });
+
+  it('F3: fds are CLOEXEC: a child does not inherit them; one passed explicitly maps and shows the parent\'s writes', async () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096, { name: 'shared-with-child' });
+    buf.withCpuAccess('write', (a) => a.bytes.set([1, 2, 3, 4]));
+    const listing = spawnSync('ls', ['-l', '/proc/self/fd'], { encoding: 'utf8' });
+    expect(listing.status).toBe(0);
+    expect(listing.stdout).not.toMatch(/dmabuf/);
+    const child = spawn(process.execPath, [fixture('child-reads-fd3.mjs')], { stdio: ['ignore', 'pipe', 'inherit', buf.fd] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toEqual({ name: 'shared-with-child', first: [1, 2, 3, 4] });
+    buf.withCpuAccess('read', (a) => expect(a.bytes[4]).toBe(42));
+  });
+
+  it('F4: 8 worker threads × 10,000 START/END pairs on one heap buffer and one udmabuf', async () => {
+    using heap = DmaHeap.open();
+    for (const buf of [heap.allocate(4096), Udmabuf.create(4096)]) {
+      const workers = Array.from(
+        { length: 8 },
+        (_, index) => new Worker(new URL('../fixtures/bracket-worker.mjs', import.meta.url), { workerData: { fd: buf.fd, index, rounds: 10_000 } }),
+      );
+      const results = await Promise.all(
+        workers.map((w) => new Promise<unknown>((resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+        })),
+      );
+      expect(results).toEqual(Array.from({ length: 8 }, (_, index) => ({ index, rounds: 10_000 })));
+      buf.withCpuAccess('read', (a) => {
+        for (let i = 0; i < 8; i++) expect(new DataView(a.bytes.buffer, a.bytes.byteOffset).getUint32(i * 4, true)).toBe(10_000);
+      });
+      buf.close();
+    }
+  });
+
+  it('a worker that exits with open buffers and mappings leaves no fd and no mapping behind (env cleanup hook)', async () => {
+    const fds = openFds();
+    const maps = dmaBufMappings();
+    const worker = new Worker(new URL('../fixtures/leaky-worker.mjs', import.meta.url));
+    const message = await new Promise((resolve) => worker.once('message', resolve));
+    expect(message).toMatchObject({ opened: 3 });
+    await new Promise((resolve) => worker.once('exit', resolve));
+    expect(openFds()).toEqual(fds);
+    expect(dmaBufMappings()).toEqual(maps);
+  });
+});
+
+describe.runIf(runVgem)('kernel: exit with pending work (F10; needs vgem)', () => {
+  it('F10: a child blocked in START killed with SIGKILL leaves the parent\'s fd usable and the fence signalable', async () => {
+    using vgem = VgemFenceSource.open();
+    using buf = vgem.createBuffer(4096);
+    const fence = vgem.attachFence(buf, 'write');
+    const child = spawn(process.execPath, [fixture('child-blocks-in-start.mjs')], { stdio: ['ignore', 'pipe', 'inherit', buf.fd] });
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    child.kill('SIGKILL');
+    const signal = await new Promise((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
+    expect(signal).toBe('SIGKILL');
+    vgem.signal(fence);
+    (await buf.cpuAccess('readwrite', undefined, { timeoutMs: 1000 })).end();
+  });
+
+  it('F10: a process whose only work is a pending cpuAccess exits by itself once the wait settles', () => {
+    const t0 = performance.now();
+    const result = spawnSync(process.execPath, [fixture('child-pending-access.mjs')], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim().split('\n')).toEqual(['pending', 'resolved', 'timed out: ETIMEDOUT']);
+    expect(performance.now() - t0).toBeLessThan(60_000);
+  });
+});
+
+it('fixtures exist', () => {
+  expect(readdirSync(new URL('../fixtures/', import.meta.url))).toEqual(
+    expect.arrayContaining(['child-reads-fd3.mjs', 'bracket-worker.mjs', 'leaky-worker.mjs', 'child-blocks-in-start.mjs', 'child-pending-access.mjs']),
+  );
+});

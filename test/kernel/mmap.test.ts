@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { DmaHeap } from '../../lib/index.js';
+import { addon, dmaBufMappings, runKernel } from '../helpers/env.js';
+
+describe.runIf(runKernel)('kernel: mmap, llseek, read/write and unknown ioctls on dma-buf and sync_file fds (needs /dev/dma_heap/system)', () => {
+  const c = () => addon().constants;
+
+  it('#34 mmap length > size, offset + length > size → EINVAL; an unaligned offset → EINVAL; nothing stays mapped', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(2 * 4096);
+    const before = dmaBufMappings().length;
+    const rw = c().PROT_READ | c().PROT_WRITE;
+    expect(() => new (addon().Mapping)(buf.fd, 3 * 4096, rw, 0)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'mmap' }));
+    expect(() => new (addon().Mapping)(buf.fd, 2 * 4096, rw, 4096)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'mmap' }));
+    expect(() => new (addon().Mapping)(buf.fd, 4096, rw, 100)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'mmap' }));
+    expect(dmaBufMappings().length).toBe(before);
+  });
+
+  it('#35 mmap after the fd is closed → EBADF', () => {
+    const heap = DmaHeap.open();
+    const buf = heap.allocate(4096);
+    const fd = buf.fd;
+    buf.close();
+    heap.close();
+    expect(() => new (addon().Mapping)(fd, 4096, c().PROT_READ, 0)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'mmap' }));
+  });
+
+  it('#36 lseek(1,SET), (0,CUR), (-1,END), read(), write() → EINVAL; lseek(0,END) = size', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(3 * 4096);
+    expect(addon().lseek(buf.fd, 0, c().SEEK_END)).toBe(3 * 4096);
+    expect(addon().lseek(buf.fd, 0, c().SEEK_SET)).toBe(0);
+    for (const [offset, whence] of [[1, c().SEEK_SET], [0, c().SEEK_CUR], [-1, c().SEEK_END]] as const) {
+      expect(() => addon().lseek(buf.fd, offset, whence)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'lseek' }));
+    }
+    expect(() => addon().read(buf.fd, 16)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'read' }));
+    expect(() => addon().write(buf.fd, new Uint8Array(16))).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'write' }));
+  });
+
+  it('#43 mmap of a sync_file → ENODEV; lseek on it → ESPIPE', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    using fence = buf.exportSyncFile('read');
+    expect(() => new (addon().Mapping)(fence.fd, 4096, c().PROT_READ, 0)).toThrow(expect.objectContaining({ code: 'ENODEV' }));
+    expect(() => addon().lseek(fence.fd, 0, c().SEEK_SET)).toThrow(expect.objectContaining({ code: 'ESPIPE' }));
+  });
+
+  it('#44 an unknown ioctl, or SYNC with the wrong struct size → ENOTTY', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    const arg = new Uint8Array(16);
+    // _IOW('b', 0x7f, u64): a dma-buf ioctl number that does not exist.
+    const unknown = (1 << 30) | (8 << 16) | (0x62 << 8) | 0x7f;
+    expect(() => addon().ioctlRaw(buf.fd, unknown, arg)).toThrow(expect.objectContaining({ code: 'ENOTTY', syscall: 'ioctl' }));
+    // DMA_BUF_IOCTL_SYNC's number with a 16-byte size field.
+    const wrongSize = (c().DMA_BUF_IOCTL_SYNC & ~(0x3fff << 16)) | (16 << 16);
+    expect(() => addon().ioctlRaw(buf.fd, wrongSize >>> 0, arg)).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
+    // The correct number with the same bytes works: the struct is 8 bytes of flags.
+    new DataView(arg.buffer).setBigUint64(0, BigInt(c().DMA_BUF_SYNC_READ), true);
+    expect(addon().ioctlRaw(buf.fd, c().DMA_BUF_IOCTL_SYNC, arg)).toBe(0);
+    new DataView(arg.buffer).setBigUint64(0, BigInt(c().DMA_BUF_SYNC_END | c().DMA_BUF_SYNC_READ), true);
+    expect(addon().ioctlRaw(buf.fd, c().DMA_BUF_IOCTL_SYNC, arg)).toBe(0);
+  });
+});

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { DmaBuf, DmaHeap, SyncFile } from '../../lib/index.js';
+import { addon, openFds, runKernel } from '../helpers/env.js';
+
+describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls (needs /dev/dma_heap/system)', () => {
+  const c = () => addon().constants;
+
+  it('#38 EXPORT with flags 0, END, 8, READ|END, 0x80000001 → EINVAL; a NULL argument → EFAULT', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    const before = openFds();
+    for (const flags of [0, 4, 8, 1 | 4, 0x80000001]) {
+      expect(() => addon().dmaBufExportSyncFile(buf.fd, flags), `flags ${flags}`).toThrow(
+        expect.objectContaining({ code: 'EINVAL', syscall: 'DMA_BUF_IOCTL_EXPORT_SYNC_FILE' }),
+      );
+    }
+    expect(() => addon().ioctlRaw(buf.fd, c().DMA_BUF_IOCTL_EXPORT_SYNC_FILE, null)).toThrow(expect.objectContaining({ code: 'EFAULT' }));
+    expect(openFds()).toEqual(before);
+    expect(() => buf.exportSyncFile('both' as never)).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'mode' }));
+  });
+
+  it('#38 valid READ/WRITE/RW exports of an idle buffer are signalled, POLLIN-ready and FD_CLOEXEC', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    for (const mode of ['read', 'write', 'readwrite'] as const) {
+      using fence = buf.exportSyncFile(mode);
+      expect(fence.status).toBe('signaled');
+      expect(fence.info().status).toBe(1);
+      expect(addon().poll(fence.fd, c().POLLIN, 0) & c().POLLIN).toBe(c().POLLIN);
+      expect(addon().getFdFlags(fence.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
+    }
+  });
+
+  it('#41 FILE_INFO flags=1, pad=1 → EINVAL; a bad pointer → EFAULT', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    using fence = buf.exportSyncFile('read');
+    expect(() => addon().syncFileInfo(fence.fd, { flags: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'SYNC_IOC_FILE_INFO' }));
+    expect(() => addon().syncFileInfo(fence.fd, { pad: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => addon().syncFileInfo(fence.fd, { badPointer: true })).toThrow(expect.objectContaining({ code: 'EFAULT' }));
+  });
+
+  it('#42 SET_DEADLINE pad=1 → EINVAL; a valid deadline → ok (6.12 has it)', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    using fence = buf.exportSyncFile('read');
+    expect(() => addon().syncFileSetDeadline(fence.fd, addon().monotonicNs() + 1_000_000n, 1)).toThrow(
+      expect.objectContaining({ code: 'EINVAL', syscall: 'SYNC_IOC_SET_DEADLINE' }),
+    );
+    fence.setDeadline(5);
+    fence.setDeadline(addon().monotonicNs() + 1_000_000n);
+    expect(() => fence.setDeadline(-1)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  it('MERGE: signalled + signalled is signalled; a non-sync_file fd2 → ENOENT; flags/pad → EINVAL', async () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    using a = buf.exportSyncFile('read');
+    using b = buf.exportSyncFile('write');
+    using merged = a.merge(b, 'both');
+    expect(merged.info().name).toBe('both');
+    expect(merged.status).toBe('signaled');
+    await merged.wait({ timeoutMs: 1000 });
+    expect(addon().getFdFlags(merged.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
+    expect(() => addon().syncFileMerge(a.fd, buf.fd, 'x')).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'SYNC_IOC_MERGE' }));
+    expect(() => addon().syncFileMerge(a.fd, b.fd, 'x', { flags: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => addon().syncFileMerge(a.fd, b.fd, 'x', { pad: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => a.merge({} as SyncFile)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+
+  it('IMPORT: a non-sync_file fd → EINVAL; bad flags → EINVAL', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    using other = heap.allocate(4096);
+    using fence = buf.exportSyncFile('read');
+    expect(() => addon().dmaBufImportSyncFile(buf.fd, c().DMA_BUF_SYNC_READ, other.fd)).toThrow(
+      expect.objectContaining({ code: 'EINVAL', syscall: 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE' }),
+    );
+    expect(() => addon().dmaBufImportSyncFile(buf.fd, 0, fence.fd)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => buf.importSyncFile(fence, 'readwrite' as never)).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'mode' }));
+    expect(() => buf.importSyncFile(fence, 'read')).not.toThrow();
+  });
+
+  it('a closed SyncFile throws ERR_DMABUF_CLOSED everywhere; close twice is fine', async () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    const fence = buf.exportSyncFile('read');
+    fence.close();
+    fence.close();
+    const closed = expect.objectContaining({ code: 'ERR_DMABUF_CLOSED' });
+    expect(() => fence.fd).toThrow(closed);
+    expect(() => fence.info()).toThrow(closed);
+    expect(() => fence.status).toThrow(closed);
+    await expect(fence.wait()).rejects.toThrow(closed);
+    expect(() => buf.importSyncFile(fence, 'read')).toThrow(closed);
+    expect(() => DmaBuf.fromFd(-1)).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'fd' }));
+  });
+});

@@ -1,0 +1,209 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DmaBuf, DmaHeap, Udmabuf, region } from '../../lib/index.js';
+import { addon, makeFifo, openFds, runKernel } from '../helpers/env.js';
+
+describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs /dev/dma_heap/system, /dev/udmabuf)', () => {
+  const c = () => addon().constants;
+  let fdsBefore: number[];
+  beforeEach(() => {
+    fdsBefore = openFds();
+  });
+  afterEach(() => {
+    expect(openFds()).toEqual(fdsBefore);
+  });
+
+  it('the done-when scenario: heap and udmabuf, 2D write, read back through a second import, sync file out and in', () => {
+    using heap = DmaHeap.open('system');
+    for (const buf of [heap.allocate(64 * 64 * 4, { name: 'scenario-heap' }), Udmabuf.create(64 * 64 * 4, { name: 'scenario-udmabuf' })]) {
+      const rect = region.rect({ x: 10, y: 20, width: 8, height: 5, stride: 64 * 4, bytesPerPixel: 4 });
+      buf.withCpuAccess('write', rect, (access) => {
+        let row = 0;
+        for (const bytes of access.rows()) {
+          expect(bytes.length).toBe(32);
+          bytes.fill(0x10 + row++);
+        }
+        expect(row).toBe(5);
+      });
+      const second = DmaBuf.fromFd(buf.fd);
+      expect(second.fd).not.toBe(buf.fd);
+      expect(second.size).toBe(buf.size);
+      expect(second.name).toBe(buf.name);
+      second.withCpuAccess('read', (access) => {
+        for (let y = 0; y < 64; y++) {
+          for (let x = 0; x < 64; x++) {
+            const inside = x >= 10 && x < 18 && y >= 20 && y < 25;
+            const expected = inside ? 0x10 + (y - 20) : 0;
+            expect(access.bytes[(y * 64 + x) * 4 + 3]).toBe(expected);
+          }
+        }
+      });
+      const fence = buf.exportSyncFile('readwrite');
+      expect(fence.status).toBe('signaled');
+      expect(addon().getFdFlags(fence.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
+      second.importSyncFile(fence, 'write');
+      expect(buf.exportSyncFile('read').status).toBe('signaled');
+      fence.close();
+      second.close();
+      buf.close();
+    }
+  });
+
+  it('#27 #28 #29 SYNC with flags 0, END only, 8, 1<<32|3, ~0 → EINVAL', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    for (const flags of [0, 4, 8, 2 ** 32 + 3, 0xffffffffffffffffn]) {
+      expect(() => addon().dmaBufSync(buf.fd, flags), `flags ${flags}`).toThrow(
+        expect.objectContaining({ code: 'EINVAL', errno: 22, syscall: 'DMA_BUF_IOCTL_SYNC' }),
+      );
+    }
+  });
+
+  it('#31 SYNC on a sync_file or a memfd → ENOTTY; DmaBuf.fromFd refuses both before any ioctl (EBADFD)', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    using fence = buf.exportSyncFile('read');
+    const memfd = addon().memfdCreate('not-a-dmabuf', 0);
+    try {
+      const start = c().DMA_BUF_SYNC_START | c().DMA_BUF_SYNC_READ;
+      expect(() => addon().dmaBufSync(fence.fd, start)).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
+      expect(() => addon().dmaBufSync(memfd, start)).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
+      const heapDev = addon().open('/dev/dma_heap/system', c().O_RDONLY);
+      const [readEnd, writeEnd] = makeFifo();
+      try {
+        for (const fd of [fence.fd, memfd, heapDev, readEnd]) {
+          expect(() => DmaBuf.fromFd(fd), `fd ${fd}`).toThrow(expect.objectContaining({ code: 'EBADFD', syscall: 'fstatfs' }));
+        }
+      } finally {
+        for (const fd of [heapDev, readEnd, writeEnd]) addon().close(fd);
+      }
+    } finally {
+      addon().close(memfd);
+    }
+  });
+
+  it('#33 SYNC and EXPORT on a closed fd → EBADF; fromFd of a closed fd → EBADF', () => {
+    const heap = DmaHeap.open();
+    const buf = heap.allocate(4096);
+    const fd = buf.fd;
+    buf.close();
+    heap.close();
+    expect(() => addon().dmaBufSync(fd, c().DMA_BUF_SYNC_START | c().DMA_BUF_SYNC_READ)).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    expect(() => addon().dmaBufExportSyncFile(fd, c().DMA_BUF_SYNC_READ)).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    expect(() => DmaBuf.fromFd(fd)).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+
+  it('END without START on udmabuf is EINVAL in the kernel; the public layer makes it a misuse error instead', () => {
+    using buf = Udmabuf.create(4096);
+    // udmabuf builds its sg table on the first START: an END before any START is refused.
+    expect(() => addon().dmaBufSync(buf.fd, c().DMA_BUF_SYNC_END | c().DMA_BUF_SYNC_READ)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    const access = buf.beginCpuAccess('read');
+    access.end();
+    expect(() => access.end()).toThrow(expect.objectContaining({ code: 'ERR_DMABUF_NOT_IN_BRACKET' }));
+  });
+
+  it('views are detached at end: bytes and rows read as empty and writes cannot land', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    const access = buf.beginCpuAccess('write', region.linear({ offset: 100, length: 50 }));
+    const bytes = access.bytes;
+    const row = [...access.rows()][0]!;
+    expect(bytes.length).toBe(50);
+    access.end();
+    expect(bytes.length).toBe(0);
+    expect(row.length).toBe(0);
+    expect(access.bytes.length).toBe(0);
+    bytes[0] = 99; // a detached view ignores writes
+    buf.withCpuAccess('read', (a) => expect(a.bytes[100]).toBe(0));
+    expect(() => [...access.rows()]).toThrow(expect.objectContaining({ code: 'ERR_DMABUF_NOT_IN_BRACKET' }));
+  });
+
+  it('one bracket per holder; close refused while open; two holders may bracket at once', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    using other = DmaBuf.fromFd(buf.fd);
+    const access = buf.beginCpuAccess('readwrite');
+    expect(() => buf.beginCpuAccess('read')).toThrow(expect.objectContaining({ code: 'ERR_DMABUF_BRACKET_ACTIVE' }));
+    expect(() => buf.close()).toThrow(expect.objectContaining({ code: 'ERR_DMABUF_CLOSE_IN_BRACKET' }));
+    const second = other.beginCpuAccess('read');
+    access.bytes[0] = 5;
+    expect(second.bytes[0]).toBe(5);
+    second.end();
+    access.end();
+  });
+
+  it('region validation happens before any syscall', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    expect(() => buf.beginCpuAccess('read', region.linear({ offset: 4000, length: 97 }))).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'region' }));
+    expect(() => buf.beginCpuAccess('read', region.rect({ x: 0, y: 0, width: 16, height: 17, stride: 256, bytesPerPixel: 1 }))).toThrow(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
+    expect(() => buf.beginCpuAccess('rw' as never)).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'mode' }));
+    // Nothing was started: a bracket opens normally afterwards.
+    buf.withCpuAccess('read', (a) => expect(a.bytes.length).toBe(4096));
+  });
+
+  it('END carries the START flags: a write bracket reaches the other holder for every mode', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    using reader = DmaBuf.fromFd(buf.fd);
+    for (const [mode, value] of [['write', 1], ['readwrite', 2]] as const) {
+      buf.withCpuAccess(mode, (a) => a.bytes.fill(value));
+      reader.withCpuAccess('read', (a) => expect(a.bytes[4095]).toBe(value));
+    }
+  });
+
+  it('3D box regions hand out one row per row of each slice', () => {
+    using buf = Udmabuf.create(4 * 8 * 16);
+    const box = region.box({ x: 1, y: 2, z: 1, width: 2, height: 3, depth: 2, rowPitch: 16, slicePitch: 128, bytesPerPixel: 2 });
+    buf.withCpuAccess('write', box, (a) => {
+      const rows = [...a.rows()];
+      expect(rows.length).toBe(6);
+      rows.forEach((r, i) => r.fill(i + 1));
+    });
+    buf.withCpuAccess('read', (a) => {
+      for (let z = 0; z < 4; z++)
+        for (let y = 0; y < 8; y++)
+          for (let x = 0; x < 16; x++) {
+            const inside = z >= 1 && z < 3 && y >= 2 && y < 5 && x >= 2 && x < 6;
+            const expected = inside ? (z - 1) * 3 + (y - 2) + 1 : 0;
+            expect(a.bytes[z * 128 + y * 16 + x]).toBe(expected);
+          }
+    });
+  });
+
+  it('withCpuAccess ends the bracket when the callback throws or rejects', async () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    expect(() => buf.withCpuAccess('write', () => { throw new Error('boom'); })).toThrow('boom');
+    await expect(buf.withCpuAccess('write', async () => { throw new Error('later'); })).rejects.toThrow('later');
+    buf.withCpuAccess('read', (a) => expect(a.bytes.length).toBe(4096));
+  });
+
+  it('setName: 31 bytes of UTF-8 is the limit; the kernel refuses 32', () => {
+    using heap = DmaHeap.open();
+    using buf = heap.allocate(4096);
+    buf.setName('é'.repeat(15) + 'x');
+    expect(buf.name).toBe('é'.repeat(15) + 'x');
+    expect(() => buf.setName('x'.repeat(32))).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'name' }));
+    // The kernel's own check (strndup_user with DMA_BUF_NAME_LEN):
+    expect(() => addon().dmaBufSetName(buf.fd, 'y'.repeat(32))).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'DMA_BUF_SET_NAME' }));
+  });
+
+  it('every method on a closed DmaBuf throws ERR_DMABUF_CLOSED; close twice is fine', async () => {
+    const heap = DmaHeap.open();
+    const buf = heap.allocate(4096);
+    heap.close();
+    buf.close();
+    buf.close();
+    const closed = expect.objectContaining({ code: 'ERR_DMABUF_CLOSED' });
+    expect(() => buf.fd).toThrow(closed);
+    expect(() => buf.size).toThrow(closed);
+    expect(() => buf.name).toThrow(closed);
+    expect(() => buf.setName('a')).toThrow(closed);
+    expect(() => buf.beginCpuAccess('read')).toThrow(closed);
+    await expect(buf.cpuAccess('read')).rejects.toThrow(closed);
+    await expect(buf.waitIdle('read')).rejects.toThrow(closed);
+    expect(() => buf.exportSyncFile('read')).toThrow(closed);
+  });
+});

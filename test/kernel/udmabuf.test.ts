@@ -1,0 +1,169 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DmaBufError, Udmabuf } from '../../lib/index.js';
+import { addon, fdinfo, openFds, runKernel } from '../helpers/env.js';
+
+const PAGE = 4096;
+
+describe.runIf(runKernel)('kernel: udmabuf (needs /dev/udmabuf)', () => {
+  const c = () => addon().constants;
+  let dev = -1;
+  let fdsBefore: number[];
+  const toClose: number[] = [];
+  beforeEach(() => {
+    fdsBefore = openFds();
+    dev = addon().open('/dev/udmabuf', c().O_RDWR);
+  });
+  afterEach(() => {
+    for (const fd of toClose.splice(0)) addon().close(fd);
+    addon().close(dev);
+    expect(openFds()).toEqual(fdsBefore);
+  });
+
+  function memfd(size: number, seals: number, flags = c().MFD_ALLOW_SEALING): number {
+    const fd = addon().memfdCreate('udmabuf-test', flags);
+    toClose.push(fd);
+    addon().ftruncate(fd, size);
+    if (seals) addon().addSeals(fd, seals);
+    return fd;
+  }
+
+  /** The kernel's answer to UDMABUF_CREATE, and that no fd was created. */
+  function rawCreate(fd: number, offset: number, size: number): DmaBufError {
+    const before = openFds();
+    let caught: unknown;
+    try {
+      addon().close(addon().udmabufCreate(dev, fd, offset, size, c().UDMABUF_FLAGS_CLOEXEC));
+    } catch (error) {
+      caught = error;
+    }
+    expect(openFds()).toEqual(before);
+    expect(caught).toBeInstanceOf(DmaBufError);
+    return caught as DmaBufError;
+  }
+
+  /** The public API's answer, which must match the kernel's and come first. */
+  function publicCreate(fd: number, offset: number, size: number): DmaBufError {
+    const before = openFds();
+    let caught: unknown;
+    try {
+      Udmabuf.fromSegments([{ memfd: fd, offset, size }]).close();
+    } catch (error) {
+      caught = error;
+    }
+    expect(openFds()).toEqual(before);
+    expect(caught).toBeInstanceOf(DmaBufError);
+    return caught as DmaBufError;
+  }
+
+  it('#11 a memfd without MFD_ALLOW_SEALING → EINVAL', () => {
+    const fd = memfd(PAGE, 0, 0);
+    expect(rawCreate(fd, 0, PAGE).code).toBe('EINVAL');
+    expect(publicCreate(fd, 0, PAGE).code).toBe('EINVAL');
+  });
+
+  it('#12 a sealable memfd without F_SEAL_SHRINK → EINVAL', () => {
+    const fd = memfd(PAGE, 0);
+    expect(rawCreate(fd, 0, PAGE).code).toBe('EINVAL');
+    expect(publicCreate(fd, 0, PAGE).code).toBe('EINVAL');
+  });
+
+  it('#13 sealed F_SEAL_SHRINK|F_SEAL_WRITE → EINVAL', () => {
+    const fd = memfd(PAGE, c().F_SEAL_SHRINK | c().F_SEAL_WRITE);
+    expect(rawCreate(fd, 0, PAGE).code).toBe('EINVAL');
+    expect(publicCreate(fd, 0, PAGE).code).toBe('EINVAL');
+  });
+
+  it('#14 sealed F_SEAL_SHRINK|F_SEAL_FUTURE_WRITE → EINVAL', () => {
+    const fd = memfd(PAGE, c().F_SEAL_SHRINK | c().F_SEAL_FUTURE_WRITE);
+    expect(rawCreate(fd, 0, PAGE).code).toBe('EINVAL');
+    expect(publicCreate(fd, 0, PAGE).code).toBe('EINVAL');
+  });
+
+  it('#15 #16 #17 #18 unaligned offset, unaligned size, size 0, past EOF → EINVAL', () => {
+    const fd = memfd(2 * PAGE, c().F_SEAL_SHRINK);
+    expect(rawCreate(fd, 2048, PAGE).code).toBe('EINVAL');
+    expect(rawCreate(fd, 0, 2048).code).toBe('EINVAL');
+    expect(rawCreate(fd, 0, 0).code).toBe('EINVAL');
+    expect(rawCreate(fd, PAGE, 2 * PAGE).code).toBe('EINVAL');
+    expect(publicCreate(fd, 2048, PAGE)).toMatchObject({ code: 'EINVAL', argument: 'segments[0].offset' });
+    expect(publicCreate(fd, 0, 2048)).toMatchObject({ code: 'EINVAL', argument: 'segments[0].size' });
+    expect(publicCreate(fd, 0, 0)).toMatchObject({ code: 'EINVAL', argument: 'segments[0].size' });
+    expect(publicCreate(fd, PAGE, 2 * PAGE)).toMatchObject({ code: 'EINVAL', argument: 'segments[0].memfd' });
+  });
+
+  it('#19 a regular file or a pipe instead of a memfd → EBADFD (77), not EBADF', () => {
+    const file = addon().open('/proc/self/exe', c().O_RDONLY);
+    toClose.push(file);
+    expect(rawCreate(file, 0, PAGE)).toMatchObject({ code: 'EBADFD', errno: 77 });
+    expect(publicCreate(file, 0, PAGE)).toMatchObject({ code: 'EBADFD', errno: 77 });
+  });
+
+  it('#20 a closed fd as memfd → EBADFD', () => {
+    const fd = memfd(PAGE, c().F_SEAL_SHRINK);
+    toClose.pop();
+    addon().close(fd);
+    expect(rawCreate(fd, 0, PAGE)).toMatchObject({ code: 'EBADFD', errno: 77 });
+    expect(publicCreate(fd, 0, PAGE)).toMatchObject({ code: 'EBADFD', errno: 77 });
+  });
+
+  it('#22 CREATE_LIST with count 0 and 1025 → EINVAL (kernel and public)', () => {
+    const fd = memfd(PAGE, c().F_SEAL_SHRINK);
+    expect(() => addon().udmabufCreateList(dev, c().UDMABUF_FLAGS_CLOEXEC, [])).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    const many = Array.from({ length: 1025 }, () => ({ memfd: fd, offset: 0, size: PAGE }));
+    expect(() => addon().udmabufCreateList(dev, c().UDMABUF_FLAGS_CLOEXEC, many)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => Udmabuf.fromSegments([])).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'segments' }));
+    expect(() => Udmabuf.fromSegments(many)).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'segments' }));
+  });
+
+  it('#26 MAP_PRIVATE of a udmabuf → EINVAL; the wrapper maps MAP_SHARED', () => {
+    using buf = Udmabuf.create(PAGE);
+    expect(() => new (addon().Mapping)(buf.fd, PAGE, c().PROT_READ, 0, c().MAP_PRIVATE)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    buf.withCpuAccess('readwrite', (a) => {
+      a.bytes[0] = 1;
+      expect(a.bytes[0]).toBe(1);
+    });
+  });
+
+  it('create(): page-rounded, exporter udmabuf, FD_CLOEXEC, the memfd already closed', () => {
+    const before = openFds();
+    const buf = Udmabuf.create(5000, { name: 'udma' });
+    expect(buf.size).toBe(2 * PAGE);
+    expect(buf.exporter).toBe('udmabuf');
+    expect(fdinfo(buf.fd)['exp_name']).toBe('udmabuf');
+    expect(buf.name).toBe('udma');
+    expect(addon().getFdFlags(buf.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
+    expect(openFds().length).toBe(before.length + 1);
+    buf.close();
+  });
+
+  it('fromSegments: memfd pages are aliased both ways, across a CREATE_LIST of two segments', () => {
+    const a = memfd(2 * PAGE, c().F_SEAL_SHRINK);
+    const b = memfd(PAGE, c().F_SEAL_SHRINK);
+    using buf = Udmabuf.fromSegments([
+      { memfd: a, offset: PAGE, size: PAGE },
+      { memfd: b, offset: 0, size: PAGE },
+    ]);
+    expect(buf.size).toBe(2 * PAGE);
+    const mapA = new (addon().Mapping)(a, 2 * PAGE, c().PROT_READ | c().PROT_WRITE, 0);
+    const mapB = new (addon().Mapping)(b, PAGE, c().PROT_READ | c().PROT_WRITE, 0);
+    try {
+      new Uint8Array(mapA.view(PAGE, PAGE)).fill(0x61); // 'a' through the memfd
+      new Uint8Array(mapB.view(0, PAGE)).fill(0x62);
+      buf.withCpuAccess('readwrite', (access) => {
+        expect(access.bytes[0]).toBe(0x61);
+        expect(access.bytes[PAGE]).toBe(0x62);
+        access.bytes[PAGE + 1] = 0x63;
+      });
+      expect(new Uint8Array(mapB.view(0, 2))[1]).toBe(0x63);
+    } finally {
+      mapA.unmap();
+      mapB.unmap();
+    }
+  });
+
+  it('refuses sizes over the 64 MiB size_limit_mb default with EINVAL and leaves nothing', () => {
+    const before = openFds();
+    expect(() => Udmabuf.create(65 * 1024 * 1024)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(openFds()).toEqual(before);
+  });
+});

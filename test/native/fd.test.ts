@@ -1,0 +1,159 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DmaBufError } from '../../lib/errors.js';
+import { addon, expectErrno, fdTarget, isLinux, makeFifo, openFds } from './helpers.js';
+
+describe.runIf(isLinux)('native fd operations (Linux only: the addon builds only there)', () => {
+  const opened: number[] = [];
+  const track = (fd: number): number => {
+    opened.push(fd);
+    return fd;
+  };
+  afterEach(() => {
+    const a = addon();
+    for (const fd of opened.splice(0)) {
+      try {
+        a.close(fd);
+      } catch {
+        // already closed by the test
+      }
+    }
+  });
+
+  it('open adds O_CLOEXEC; close releases the fd; close twice reports EBADF', () => {
+    const a = addon();
+    const fd = a.open('/dev/null', a.constants.O_RDONLY);
+    expect(fdTarget(fd)).toBe('/dev/null');
+    expect(a.getFdFlags(fd) & a.constants.FD_CLOEXEC).toBe(a.constants.FD_CLOEXEC);
+    a.close(fd);
+    expect(fdTarget(fd)).toBeUndefined();
+    const error = expectErrno(() => a.close(fd), 'EBADF', 'close');
+    expect(error).toBeInstanceOf(DmaBufError);
+    expect(error.errno).toBe(9);
+    expect(error.message).toBe('close failed: Bad file descriptor');
+  });
+
+  it('errors carry code, errno and syscall', () => {
+    const a = addon();
+    const error = expectErrno(() => a.close(-1), 'EBADF', 'close');
+    expect(error.errno).toBe(9);
+    const missing = expectErrno(() => a.open('/nonexistent/dmabuf', a.constants.O_RDONLY), 'ENOENT', 'open');
+    expect(missing.errno).toBe(2);
+  });
+
+  it('dup gives a new O_CLOEXEC fd on the same file', () => {
+    const a = addon();
+    const fd = track(a.open('/dev/null', a.constants.O_RDWR));
+    const copy = track(a.dup(fd));
+    expect(copy).not.toBe(fd);
+    expect(a.getFdFlags(copy) & a.constants.FD_CLOEXEC).toBe(a.constants.FD_CLOEXEC);
+    expect(a.fstat(copy).rdev).toBe(a.fstat(fd).rdev);
+    expectErrno(() => a.dup(-1), 'EBADF', 'fcntl');
+  });
+
+  it('adopt accepts open fds and refuses numbers that are not', () => {
+    const a = addon();
+    const fd = track(a.open('/dev/null', a.constants.O_RDONLY));
+    a.adopt(fd);
+    expectErrno(() => a.adopt(1 << 20), 'EBADF', 'fcntl');
+  });
+
+  it('fstat, fstatfsType, lseek, read and write work on a memfd', () => {
+    const a = addon();
+    const fd = track(a.memfdCreate('fd-test', 0));
+    a.ftruncate(fd, 8192);
+    const st = a.fstat(fd);
+    expect(st.size).toBe(8192);
+    expect(st.mode & 0o170000).toBe(0o100000); // S_IFREG
+    expect(typeof st.dev).toBe('number');
+    expect(typeof st.ino).toBe('number');
+    expect(a.fstatfsType(fd)).toBe(0x01021994); // TMPFS_MAGIC: memfds live on shmem
+    expect(a.lseek(fd, 0, a.constants.SEEK_END)).toBe(8192);
+    expect(a.lseek(fd, 0, a.constants.SEEK_SET)).toBe(0);
+    expect(a.write(fd, new Uint8Array([1, 2, 3]))).toBe(3);
+    expect(a.lseek(fd, 0, a.constants.SEEK_SET)).toBe(0);
+    expect([...a.read(fd, 4)]).toEqual([1, 2, 3, 0]);
+    expect(a.lseek(fd, 0, a.constants.SEEK_END)).toBe(8192);
+    expect(a.read(fd, 16).length).toBe(0);
+    expectErrno(() => a.lseek(fd, -1, a.constants.SEEK_SET), 'EINVAL', 'lseek');
+    expectErrno(() => a.read(-1, 1), 'EBADF', 'read');
+    expectErrno(() => a.write(-1, new Uint8Array(1)), 'EBADF', 'write');
+  });
+
+  it('ioctlRaw passes the buffer (or NULL) and reports errors as syscall "ioctl"', () => {
+    const a = addon();
+    const fd = track(a.memfdCreate('ioctl-test', 0));
+    expectErrno(() => a.ioctlRaw(fd, a.constants.DMA_BUF_IOCTL_SYNC, new Uint8Array(8)), 'ENOTTY', 'ioctl');
+    expectErrno(() => a.ioctlRaw(fd, BigInt(a.constants.DMA_BUF_IOCTL_SYNC), null), 'ENOTTY', 'ioctl');
+    // FIONREAD on a FIFO writes an int through the pointer.
+    const fifo = track(a.open(makeFifo(), a.constants.O_RDWR | a.constants.O_NONBLOCK));
+    a.write(fifo, new Uint8Array(5));
+    const count = new Uint8Array(4);
+    expect(a.ioctlRaw(fifo, 0x541b /* FIONREAD */, count)).toBe(0);
+    expect(new DataView(count.buffer).getInt32(0, true)).toBe(5);
+    expectErrno(() => a.ioctlRaw(fifo, 0x541b, null), 'EFAULT', 'ioctl');
+  });
+
+  it('poll returns revents, or 0 after the timeout', () => {
+    const a = addon();
+    const { POLLIN, POLLOUT, O_RDWR, O_NONBLOCK } = a.constants;
+    const fifo = track(a.open(makeFifo(), O_RDWR | O_NONBLOCK));
+    expect(a.poll(fifo, POLLOUT, 0)).toBe(POLLOUT);
+    const start = performance.now();
+    expect(a.poll(fifo, POLLIN, 60)).toBe(0);
+    const elapsed = performance.now() - start;
+    expect(elapsed).toBeGreaterThanOrEqual(55);
+    expect(elapsed).toBeLessThan(1000);
+    a.write(fifo, new Uint8Array([1]));
+    expect(a.poll(fifo, POLLIN, -1)).toBe(POLLIN);
+  });
+
+  it('poll retries EINTR with the remaining time, not the whole timeout', async () => {
+    const a = addon();
+    const { POLLIN, O_RDWR, O_NONBLOCK } = a.constants;
+    const fifo = track(a.open(makeFifo(), O_RDWR | O_NONBLOCK));
+    let signals = 0;
+    const onSignal = (): void => {
+      signals++;
+    };
+    process.on('SIGUSR2', onSignal);
+    try {
+      const { spawn } = await import('node:child_process');
+      const killer = spawn('sh', ['-c', `sleep 0.4; kill -USR2 ${process.pid}`], { stdio: 'ignore' });
+      const exited = new Promise((resolve) => killer.once('exit', resolve));
+      // Give the child time to start before blocking the thread.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const start = performance.now();
+      expect(a.poll(fifo, POLLIN, 1000)).toBe(0);
+      const elapsed = performance.now() - start;
+      expect(elapsed).toBeGreaterThanOrEqual(995);
+      // Restarting with the full timeout after the signal (~400 ms in) would take ~1400 ms.
+      expect(elapsed).toBeLessThan(1300);
+      await exited;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(signals).toBe(1);
+    } finally {
+      process.off('SIGUSR2', onSignal);
+    }
+  });
+
+  it('wrong JS types throw TypeError, negative sizes RangeError', () => {
+    const a = addon();
+    expect(() => a.close('3' as unknown as number)).toThrow(TypeError);
+    expect(() => a.open(3 as unknown as string, 0)).toThrow(TypeError);
+    expect(() => a.write(0, [1] as unknown as Uint8Array)).toThrow(TypeError);
+    expect(() => a.ioctlRaw(0, 0, new Uint16Array(2) as unknown as Uint8Array)).toThrow(TypeError);
+    expect(() => a.read(0, -1)).toThrow(RangeError);
+    expect(() => a.ftruncate(0, -1)).toThrow(RangeError);
+  });
+
+  it('does not leak fds across open/dup/close', () => {
+    const a = addon();
+    const before = openFds().length;
+    for (let i = 0; i < 200; i++) {
+      const fd = a.open('/dev/null', a.constants.O_RDONLY);
+      a.close(a.dup(fd));
+      a.close(fd);
+    }
+    expect(openFds().length).toBe(before);
+  });
+});
