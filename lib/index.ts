@@ -11,4 +11,13 @@ export { DmaBufError, AbortError, MisuseCode, type DmaBufErrorDetails } from './
 export { region, type Region, type LinearRegion, type RectRegion, type BoxRegion } from './region.js';
 export type { AccessMode, FenceMode, WaitOptions } from './validate.js';
 export type { Supports, SyncFileInfo, FenceInfo } from './backend/backend.js';
-export { emulation } from './emulation.js';
+export {
+  emulation,
+  type Emulation,
+  type EmulationOptions,
+  type EmulatedDevice,
+  type Coherency,
+  type SubmitOptions,
+  type DeviceJob,
+  type EmulationStats,
+} from './emulation.js';

@@ -91,8 +91,10 @@ Napi::Object Constants(Napi::Env env) {
   // ioctl numbers as the kernel macros compute them for this target.
   SetNumber(c, "DMA_BUF_IOCTL_SYNC", static_cast<unsigned long>(DMA_BUF_IOCTL_SYNC));
   SetNumber(c, "DMA_BUF_SET_NAME", static_cast<unsigned long>(DMA_BUF_SET_NAME));
-  SetNumber(c, "DMA_BUF_IOCTL_EXPORT_SYNC_FILE", static_cast<unsigned long>(DMA_BUF_IOCTL_EXPORT_SYNC_FILE));
-  SetNumber(c, "DMA_BUF_IOCTL_IMPORT_SYNC_FILE", static_cast<unsigned long>(DMA_BUF_IOCTL_IMPORT_SYNC_FILE));
+  SetNumber(c, "DMA_BUF_IOCTL_EXPORT_SYNC_FILE",
+            static_cast<unsigned long>(DMA_BUF_IOCTL_EXPORT_SYNC_FILE));
+  SetNumber(c, "DMA_BUF_IOCTL_IMPORT_SYNC_FILE",
+            static_cast<unsigned long>(DMA_BUF_IOCTL_IMPORT_SYNC_FILE));
   SetNumber(c, "DMA_HEAP_IOCTL_ALLOC", static_cast<unsigned long>(DMA_HEAP_IOCTL_ALLOC));
   SetNumber(c, "UDMABUF_CREATE", static_cast<unsigned long>(UDMABUF_CREATE));
   SetNumber(c, "UDMABUF_CREATE_LIST", static_cast<unsigned long>(UDMABUF_CREATE_LIST));
@@ -128,7 +130,9 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
 }  // namespace dmabuf
 
 namespace {
-Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return dmabuf::InitModule(env, exports); }
+Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  return dmabuf::InitModule(env, exports);
+}
 }  // namespace
 
 NODE_API_MODULE(dmabuf, InitAddon)

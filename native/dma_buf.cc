@@ -77,8 +77,10 @@ void DmaBufImportSyncFile(const Napi::CallbackInfo &info) {
 void InitDmaBuf(Napi::Env env, Napi::Object exports) {
   exports.Set("dmaBufSync", Napi::Function::New(env, DmaBufSync, "dmaBufSync"));
   exports.Set("dmaBufSetName", Napi::Function::New(env, DmaBufSetName, "dmaBufSetName"));
-  exports.Set("dmaBufExportSyncFile", Napi::Function::New(env, DmaBufExportSyncFile, "dmaBufExportSyncFile"));
-  exports.Set("dmaBufImportSyncFile", Napi::Function::New(env, DmaBufImportSyncFile, "dmaBufImportSyncFile"));
+  exports.Set("dmaBufExportSyncFile",
+              Napi::Function::New(env, DmaBufExportSyncFile, "dmaBufExportSyncFile"));
+  exports.Set("dmaBufImportSyncFile",
+              Napi::Function::New(env, DmaBufImportSyncFile, "dmaBufImportSyncFile"));
 }
 
 }  // namespace dmabuf

@@ -20,18 +20,24 @@ struct ErrnoEntry {
 // udmabuf's "not a memfd") and ENOTSUPP (524, kernel-internal but it leaks to userspace from some
 // drivers).
 constexpr ErrnoEntry kErrnoNames[] = {
-    {EPERM, "EPERM"},         {ENOENT, "ENOENT"},         {EINTR, "EINTR"},
-    {EIO, "EIO"},             {ENXIO, "ENXIO"},           {E2BIG, "E2BIG"},
-    {EBADF, "EBADF"},         {EAGAIN, "EAGAIN"},         {ENOMEM, "ENOMEM"},
-    {EACCES, "EACCES"},       {EFAULT, "EFAULT"},         {EBUSY, "EBUSY"},
-    {EEXIST, "EEXIST"},       {ENODEV, "ENODEV"},         {ENOTDIR, "ENOTDIR"},
-    {EISDIR, "EISDIR"},       {EINVAL, "EINVAL"},         {ENFILE, "ENFILE"},
-    {EMFILE, "EMFILE"},       {ENOTTY, "ENOTTY"},         {EFBIG, "EFBIG"},
-    {ENOSPC, "ENOSPC"},       {ESPIPE, "ESPIPE"},         {EROFS, "EROFS"},
-    {EPIPE, "EPIPE"},         {ERANGE, "ERANGE"},         {EDEADLK, "EDEADLK"},
-    {ENOSYS, "ENOSYS"},       {EOVERFLOW, "EOVERFLOW"},   {EBADFD, "EBADFD"},
-    {EOPNOTSUPP, "EOPNOTSUPP"}, {ETIMEDOUT, "ETIMEDOUT"}, {ECANCELED, "ECANCELED"},
-    {EPROTO, "EPROTO"},       {ENODATA, "ENODATA"},       {ENOLINK, "ENOLINK"},
+    {EPERM, "EPERM"},           {ENOENT, "ENOENT"},
+    {EINTR, "EINTR"},           {EIO, "EIO"},
+    {ENXIO, "ENXIO"},           {E2BIG, "E2BIG"},
+    {EBADF, "EBADF"},           {EAGAIN, "EAGAIN"},
+    {ENOMEM, "ENOMEM"},         {EACCES, "EACCES"},
+    {EFAULT, "EFAULT"},         {EBUSY, "EBUSY"},
+    {EEXIST, "EEXIST"},         {ENODEV, "ENODEV"},
+    {ENOTDIR, "ENOTDIR"},       {EISDIR, "EISDIR"},
+    {EINVAL, "EINVAL"},         {ENFILE, "ENFILE"},
+    {EMFILE, "EMFILE"},         {ENOTTY, "ENOTTY"},
+    {EFBIG, "EFBIG"},           {ENOSPC, "ENOSPC"},
+    {ESPIPE, "ESPIPE"},         {EROFS, "EROFS"},
+    {EPIPE, "EPIPE"},           {ERANGE, "ERANGE"},
+    {EDEADLK, "EDEADLK"},       {ENOSYS, "ENOSYS"},
+    {EOVERFLOW, "EOVERFLOW"},   {EBADFD, "EBADFD"},
+    {EOPNOTSUPP, "EOPNOTSUPP"}, {ETIMEDOUT, "ETIMEDOUT"},
+    {ECANCELED, "ECANCELED"},   {EPROTO, "EPROTO"},
+    {ENODATA, "ENODATA"},       {ENOLINK, "ENOLINK"},
     {524, "ENOTSUPP"},
 };
 
@@ -61,7 +67,8 @@ Napi::Value MakeErrnoError(Napi::Env env, int err, const char *syscall) {
     Napi::Object details = Napi::Object::New(env);
     details.Set("errno", Napi::Number::New(env, err));
     details.Set("syscall", Napi::String::New(env, syscall));
-    return data.errorClass.New({Napi::String::New(env, code), Napi::String::New(env, message), details});
+    return data.errorClass.New(
+        {Napi::String::New(env, code), Napi::String::New(env, message), details});
   }
   // init() not called yet: still give the caller something to branch on.
   Napi::Error error = Napi::Error::New(env, message);

@@ -96,7 +96,8 @@ Napi::Value GetFdFlags(const Napi::CallbackInfo &info) {
 }
 
 Napi::Value Lseek(const Napi::CallbackInfo &info) {
-  off_t result = ::lseek(FdArg(info, 0), static_cast<off_t>(IntArg(info, 1)), static_cast<int>(IntArg(info, 2)));
+  off_t result = ::lseek(FdArg(info, 0), static_cast<off_t>(IntArg(info, 1)),
+                         static_cast<int>(IntArg(info, 2)));
   if (result == -1) ThrowErrno(info.Env(), errno, "lseek");
   return Napi::Number::New(info.Env(), static_cast<double>(result));
 }
@@ -115,7 +116,8 @@ Napi::Value Read(const Napi::CallbackInfo &info) {
 
 Napi::Value Write(const Napi::CallbackInfo &info) {
   int fd = FdArg(info, 0);
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  if (!info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     ThrowTypeError(info.Env(), "argument 1 must be a Uint8Array");
   }
   Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
@@ -132,7 +134,8 @@ Napi::Value IoctlRaw(const Napi::CallbackInfo &info) {
   unsigned long request = static_cast<unsigned long>(U64Arg(info, 1));
   void *arg = nullptr;
   if (!info[2].IsNull() && !info[2].IsUndefined()) {
-    if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    if (!info[2].IsTypedArray() ||
+        info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
       ThrowTypeError(info.Env(), "argument 2 must be a Uint8Array or null");
     }
     arg = info[2].As<Napi::Uint8Array>().Data();

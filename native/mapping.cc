@@ -58,7 +58,8 @@ Mapping::Mapping(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Mapping>(inf
   // mmap(2) itself answers EINVAL for length 0; a negative length must never reach it as a huge
   // size_t. Same error either way, without the syscall.
   if (length <= 0) ThrowErrno(env, EINVAL, "mmap");
-  void *address = ::mmap(nullptr, static_cast<size_t>(length), prot, flags, fd, static_cast<off_t>(offset));
+  void *address =
+      ::mmap(nullptr, static_cast<size_t>(length), prot, flags, fd, static_cast<off_t>(offset));
   if (address == MAP_FAILED) ThrowErrno(env, errno, "mmap");
   length_ = static_cast<size_t>(length);
   state_ = std::make_shared<MappingState>(address, length_, Data(env).resources);
@@ -134,6 +135,8 @@ void Mapping::Unmap(const Napi::CallbackInfo &info) {
   if (err != 0) ThrowErrno(info.Env(), err, "munmap");
 }
 
-void InitMapping(Napi::Env env, Napi::Object exports) { exports.Set("Mapping", Mapping::Define(env)); }
+void InitMapping(Napi::Env env, Napi::Object exports) {
+  exports.Set("Mapping", Mapping::Define(env));
+}
 
 }  // namespace dmabuf

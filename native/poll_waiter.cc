@@ -149,7 +149,8 @@ void PollOp::Abandon() {
     }
     CloseHandles();
   }
-  // Otherwise the handles are already closing; OnClose removes the hook, which ends teardown's wait.
+  // Otherwise the handles are already closing; OnClose removes the hook, which ends teardown's
+  // wait.
 }
 
 void PollOp::CloseHandles() {
@@ -186,7 +187,9 @@ void PollOp::OnTimer(uv_timer_t *handle) {
   static_cast<PollOp *>(handle->data)->Settle(0, 0, nullptr, false);
 }
 
-void PollOp::OnEnvTeardown(napi_async_cleanup_hook_handle, void *arg) { static_cast<PollOp *>(arg)->Abandon(); }
+void PollOp::OnEnvTeardown(napi_async_cleanup_hook_handle, void *arg) {
+  static_cast<PollOp *>(arg)->Abandon();
+}
 
 Napi::Function PollWaiter::Define(Napi::Env env) {
   return DefineClass(env, "PollWaiter", {InstanceMethod<&PollWaiter::Cancel>("cancel")});
@@ -273,6 +276,8 @@ void PollWaiter::Cancel(const Napi::CallbackInfo &) {
   if (op_ != nullptr) op_->Settle(-1, 0, nullptr, true);
 }
 
-void InitPollWaiter(Napi::Env env, Napi::Object exports) { exports.Set("PollWaiter", PollWaiter::Define(env)); }
+void InitPollWaiter(Napi::Env env, Napi::Object exports) {
+  exports.Set("PollWaiter", PollWaiter::Define(env));
+}
 
 }  // namespace dmabuf

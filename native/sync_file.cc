@@ -26,7 +26,8 @@ Napi::String FixedString(Napi::Env env, const char *chars, size_t size) {
 uint32_t OptionalU32(Napi::Object raw, const char *key, uint32_t fallback) {
   Napi::Value value = raw.Get(key);
   if (value.IsUndefined()) return fallback;
-  if (!value.IsNumber()) throw Napi::TypeError::New(raw.Env(), std::string("raw.") + key + " must be a number");
+  if (!value.IsNumber())
+    throw Napi::TypeError::New(raw.Env(), std::string("raw.") + key + " must be a number");
   return static_cast<uint32_t>(value.As<Napi::Number>().Int64Value());
 }
 
@@ -51,7 +52,8 @@ Napi::Value SyncFileInfo(const Napi::CallbackInfo &info) {
   struct sync_file_info fileInfo = {};
   fileInfo.flags = flags;
   fileInfo.pad = pad;
-  if (::ioctl(fd, SYNC_IOC_FILE_INFO, &fileInfo) == -1) ThrowErrno(env, errno, "SYNC_IOC_FILE_INFO");
+  if (::ioctl(fd, SYNC_IOC_FILE_INFO, &fileInfo) == -1)
+    ThrowErrno(env, errno, "SYNC_IOC_FILE_INFO");
   uint32_t count = fileInfo.num_fences;
 
   // Pass 2: a buffer of `count` entries. A sync_file's fences are fixed when it is created, so the
@@ -68,7 +70,8 @@ Napi::Value SyncFileInfo(const Napi::CallbackInfo &info) {
     filled = !badPointer && second.num_fences != 0;
     // An unmapped user address (page 0 is never mapped) makes copy_to_user fail with EFAULT.
     second.sync_fence_info = badPointer ? 8 : reinterpret_cast<uintptr_t>(fences.data());
-    if (::ioctl(fd, SYNC_IOC_FILE_INFO, &second) == -1) ThrowErrno(env, errno, "SYNC_IOC_FILE_INFO");
+    if (::ioctl(fd, SYNC_IOC_FILE_INFO, &second) == -1)
+      ThrowErrno(env, errno, "SYNC_IOC_FILE_INFO");
     fileInfo = second;
   }
 
@@ -115,7 +118,8 @@ Napi::Value SyncFileMerge(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, merge.fence);
 }
 
-// syncFileSetDeadline(fd, deadlineNs, pad = 0): a hint only (dma_fence_set_deadline); ENOTTY before 6.8.
+// syncFileSetDeadline(fd, deadlineNs, pad = 0): a hint only (dma_fence_set_deadline); ENOTTY
+// before 6.8.
 void SyncFileSetDeadline(const Napi::CallbackInfo &info) {
   int fd = FdArg(info, 0);
   struct sync_set_deadline deadline = {};
@@ -130,7 +134,8 @@ void SyncFileSetDeadline(const Napi::CallbackInfo &info) {
 Napi::Value MonotonicNs(const Napi::CallbackInfo &info) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  uint64_t ns = static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
+  uint64_t ns =
+      static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
   return Napi::BigInt::New(info.Env(), ns);
 }
 
@@ -139,7 +144,8 @@ Napi::Value MonotonicNs(const Napi::CallbackInfo &info) {
 void InitSyncFile(Napi::Env env, Napi::Object exports) {
   exports.Set("syncFileInfo", Napi::Function::New(env, SyncFileInfo, "syncFileInfo"));
   exports.Set("syncFileMerge", Napi::Function::New(env, SyncFileMerge, "syncFileMerge"));
-  exports.Set("syncFileSetDeadline", Napi::Function::New(env, SyncFileSetDeadline, "syncFileSetDeadline"));
+  exports.Set("syncFileSetDeadline",
+              Napi::Function::New(env, SyncFileSetDeadline, "syncFileSetDeadline"));
   exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs, "monotonicNs"));
 }
 

@@ -155,9 +155,9 @@ struct VgemFenceSignal {  // struct drm_vgem_fence_signal
 };
 
 constexpr char kIoctlBase = 'd';
-constexpr unsigned kCommandBase = 0x40;  // DRM_COMMAND_BASE: driver-private ioctls start here
-constexpr unsigned kCloexec = O_CLOEXEC;  // DRM_CLOEXEC
-constexpr unsigned kRdwr = O_RDWR;        // DRM_RDWR
+constexpr unsigned kCommandBase = 0x40;    // DRM_COMMAND_BASE: driver-private ioctls start here
+constexpr unsigned kCloexec = O_CLOEXEC;   // DRM_CLOEXEC
+constexpr unsigned kRdwr = O_RDWR;         // DRM_RDWR
 constexpr unsigned kVgemFenceWrite = 0x1;  // VGEM_FENCE_WRITE
 
 constexpr unsigned long kIoctlVersion = _IOWR(kIoctlBase, 0x00, Version);
@@ -165,8 +165,10 @@ constexpr unsigned long kIoctlGemClose = _IOW(kIoctlBase, 0x09, GemClose);
 constexpr unsigned long kIoctlPrimeHandleToFd = _IOWR(kIoctlBase, 0x2d, PrimeHandle);
 constexpr unsigned long kIoctlPrimeFdToHandle = _IOWR(kIoctlBase, 0x2e, PrimeHandle);
 constexpr unsigned long kIoctlModeCreateDumb = _IOWR(kIoctlBase, 0xB2, ModeCreateDumb);
-constexpr unsigned long kIoctlVgemFenceAttach = _IOWR(kIoctlBase, kCommandBase + 0x1, VgemFenceAttach);
-constexpr unsigned long kIoctlVgemFenceSignal = _IOW(kIoctlBase, kCommandBase + 0x2, VgemFenceSignal);
+constexpr unsigned long kIoctlVgemFenceAttach =
+    _IOWR(kIoctlBase, kCommandBase + 0x1, VgemFenceAttach);
+constexpr unsigned long kIoctlVgemFenceSignal =
+    _IOW(kIoctlBase, kCommandBase + 0x2, VgemFenceSignal);
 
 }  // namespace dmabuf::drm
 

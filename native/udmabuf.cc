@@ -109,7 +109,8 @@ void InitUdmabuf(Napi::Env env, Napi::Object exports) {
   exports.Set("addSeals", Napi::Function::New(env, AddSeals, "addSeals"));
   exports.Set("getSeals", Napi::Function::New(env, GetSeals, "getSeals"));
   exports.Set("udmabufCreate", Napi::Function::New(env, UdmabufCreate, "udmabufCreate"));
-  exports.Set("udmabufCreateList", Napi::Function::New(env, UdmabufCreateList, "udmabufCreateList"));
+  exports.Set("udmabufCreateList",
+              Napi::Function::New(env, UdmabufCreateList, "udmabufCreateList"));
 }
 
 }  // namespace dmabuf

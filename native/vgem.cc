@@ -89,7 +89,8 @@ void DrmGemClose(const Napi::CallbackInfo &info) {
   }
 }
 
-// vgemFenceAttach(fd, handle, flags) -> fence id. EBUSY when a conflicting unsignalled fence exists.
+// vgemFenceAttach(fd, handle, flags) -> fence id. EBUSY when a conflicting unsignalled fence
+// exists.
 Napi::Value VgemFenceAttach(const Napi::CallbackInfo &info) {
   int fd = FdArg(info, 0);
   drm::VgemFenceAttach attach = {};
@@ -116,8 +117,10 @@ void VgemFenceSignal(const Napi::CallbackInfo &info) {
 void InitVgem(Napi::Env env, Napi::Object exports) {
   exports.Set("drmDriverName", Napi::Function::New(env, DrmDriverName, "drmDriverName"));
   exports.Set("drmCreateDumb", Napi::Function::New(env, DrmCreateDumb, "drmCreateDumb"));
-  exports.Set("drmPrimeHandleToFd", Napi::Function::New(env, DrmPrimeHandleToFd, "drmPrimeHandleToFd"));
-  exports.Set("drmPrimeFdToHandle", Napi::Function::New(env, DrmPrimeFdToHandle, "drmPrimeFdToHandle"));
+  exports.Set("drmPrimeHandleToFd",
+              Napi::Function::New(env, DrmPrimeHandleToFd, "drmPrimeHandleToFd"));
+  exports.Set("drmPrimeFdToHandle",
+              Napi::Function::New(env, DrmPrimeFdToHandle, "drmPrimeFdToHandle"));
   exports.Set("drmGemClose", Napi::Function::New(env, DrmGemClose, "drmGemClose"));
   exports.Set("vgemFenceAttach", Napi::Function::New(env, VgemFenceAttach, "vgemFenceAttach"));
   exports.Set("vgemFenceSignal", Napi::Function::New(env, VgemFenceSignal, "vgemFenceSignal"));

@@ -31,8 +31,10 @@ export interface Supports {
   readonly realFds: boolean;
   /** DmaHeap.list/open/allocate. */
   readonly heaps: boolean;
-  /** Udmabuf.create and Udmabuf.fromSegments. */
+  /** Udmabuf.create. */
   readonly udmabuf: boolean;
+  /** Udmabuf.fromSegments: needs real memfds. */
+  readonly udmabufSegments: boolean;
   /** DmaBuf.fromFd: importing a foreign dma-buf fd. */
   readonly importFd: boolean;
   /** exportSyncFile/importSyncFile and SyncFile. */

@@ -50,6 +50,7 @@ function supportsFor(coherency: Coherency): Supports {
     heaps: true,
     // Udmabuf.create works; Udmabuf.fromSegments needs real memfds and is refused (UNSUPPORTED).
     udmabuf: true,
+    udmabufSegments: false,
     importFd: true,
     syncFile: true,
     deadline: true,

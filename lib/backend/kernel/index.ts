@@ -14,6 +14,7 @@ const supports: Supports = Object.freeze({
   realFds: true,
   heaps: true,
   udmabuf: true,
+  udmabufSegments: true,
   importFd: true,
   syncFile: true,
   deadline: true,
