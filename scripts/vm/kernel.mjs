@@ -104,8 +104,8 @@ export async function getKernel(cacheRoot) {
   } finally {
     dropTemp(tmp);
   }
-  // A new point release replaces the old one: drop the older kernels.
-  for (const d of readdirSync(root)) if (d !== dirName(want)) rmSync(join(root, d), { recursive: true, force: true });
+  // A new point release replaces the old one: drop the older kernels (not another run's .tmp-*).
+  for (const d of cached()) if (d !== dirName(want)) rmSync(join(root, d), { recursive: true, force: true });
   log(`kernel downloaded and unpacked in ${secs(t0)}s`);
   return describe(dir);
 }
