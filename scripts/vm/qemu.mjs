@@ -12,12 +12,11 @@ const opt = (s) => s.replaceAll(',', ',,');
 
 /**
  * Boots `kernel` + `initramfs` with the host's / (read-only) and `repo` (writable) shared, and
- * runs the job in `jobDir`. Resolves to { status } (the command's exit status) or { error, tail }
- * when the guest stopped without reporting one.
+ * runs the job in `jobDir`. Resolves to { status } (the command's exit status) or { error, tail,
+ * booted } when the guest stopped without reporting one (booted: the command had started).
  */
 export function boot({ kernel, initramfs, repo, jobDir, accel, memory = '2048', verbose = false }) {
   const args = [
-    // /dev/kvm here is a paravirtual flavour a stock guest kernel hangs under (real-kernel.md): TCG.
     '-accel', accel,
     '-cpu', 'max',
     '-m', memory,
@@ -95,6 +94,7 @@ export function boot({ kernel, initramfs, repo, jobDir, accel, memory = '2048', 
       resolve({
         error: `qemu ${how} before the guest reported an exit status (guest crash, panic or failing /init)${err}`,
         tail,
+        booted: tStart > 0,
       });
     });
   });

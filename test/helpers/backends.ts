@@ -1,0 +1,159 @@
+/**
+ * The backends the conformance and differential suites run against (serialport/abstract-level
+ * style: one suite, every backend). Each entry supplies the same few operations; the tests branch
+ * on `supports`, never on the entry's name.
+ *
+ * - the emulated backend in each coherency model (always);
+ * - the kernel backend: DmaHeap.open('system') and Udmabuf (when `runKernel`; inside the VM it
+ *   always runs, with DMABUF_REQUIRE_KERNEL=1, so a missing device is a failure).
+ *
+ * A "fence source" makes a buffer busy with a pending reader or writer fence and releases it:
+ * on the kernel, a vgem fence (VGEM_FENCE_ATTACH … VGEM_FENCE_SIGNAL, released on demand); on the
+ * emulator, a device job that reads or writes the buffer for HOLD_MS and changes no byte (the
+ * emulated device has no release-on-demand: release() awaits the job). Either way a hold lasts
+ * well under a second and the checks made while it is held must finish well inside HOLD_MS.
+ */
+import { DmaHeap, Udmabuf, emulation, type Coherency, type DmaBuf, type FenceMode, type SyncFile, type Supports } from '../../lib/index.js';
+import { getKernelBackend } from '../../lib/backend/kernel/index.js';
+import { VgemFenceSource, type VgemFence } from '../../lib/testing/index.js';
+import { fdTargets, runKernel, runVgem } from './env.js';
+
+/** How long an emulated fence is held (the job's duration). The VM runs node 10–50× slower. */
+export const HOLD_MS = 600;
+
+export interface FenceHold {
+  readonly mode: FenceMode;
+  /** Signal the fence (kernel) or let the job finish (emulator); resolves once it has signalled. */
+  release(): Promise<void>;
+}
+
+export interface ConformanceBackend {
+  /** For titles only: tests branch on `supports`. */
+  readonly name: string;
+  /** Whether this machine can run it (describe.runIf); the title says what it needs. */
+  readonly available: boolean;
+  /** Whether busy() works here (the kernel needs vgem). */
+  readonly fences: boolean;
+  readonly supports: Supports;
+  /** 'kernel' or 'emulated': what buf.backend must say. */
+  readonly kind: 'kernel' | 'emulated';
+  allocate(size: number, options?: { name?: string }): DmaBuf;
+  udmabuf(size: number, options?: { name?: string }): DmaBuf;
+  /** Attach a pending `mode` fence to `buf` (a reader or a writer) until release(). */
+  busy(buf: DmaBuf, mode: FenceMode): FenceHold;
+  /** Release every hold still pending and close what this entry opened (the heap, vgem). */
+  settle(): Promise<void>;
+}
+
+export function emulatedBackend(coherency: Coherency, seed = 1): ConformanceBackend {
+  const emu = emulation.create({ coherency, seed });
+  const heap = emu.heap('system');
+  const device = emu.device('conformance');
+  const pending = new Set<SyncFile>();
+  return {
+    name: `emulated (${coherency})`,
+    available: true,
+    fences: true,
+    supports: emu.supports,
+    kind: 'emulated',
+    allocate: (size, options) => heap.allocate(size, options),
+    udmabuf: (size, options) => emu.udmabuf(size, options),
+    busy(buf, mode) {
+      const job = device.submit(mode === 'write' ? { writes: [buf], durationMs: HOLD_MS } : { reads: [buf], durationMs: HOLD_MS });
+      pending.add(job);
+      let released: Promise<void> | undefined;
+      return {
+        mode,
+        release: () =>
+          (released ??= job.wait().finally(() => {
+            pending.delete(job);
+            job.close();
+          })),
+      };
+    },
+    async settle() {
+      const jobs = [...pending];
+      pending.clear();
+      for (const job of jobs) {
+        await job.wait();
+        job.close();
+      }
+    },
+  };
+}
+
+export function kernelBackend(): ConformanceBackend {
+  let heap: DmaHeap | undefined;
+  let vgem: VgemFenceSource | undefined;
+  const pending = new Set<VgemFence>();
+  const expectKernel = (buf: DmaBuf): DmaBuf => {
+    if (buf.backend !== 'kernel') {
+      buf.close();
+      throw new Error('the kernel entry got an emulated buffer: unset DMABUF_BACKEND');
+    }
+    return buf;
+  };
+  return {
+    name: 'kernel (dma-heap system and udmabuf; needs /dev/dma_heap/system and /dev/udmabuf, fences need vgem)',
+    available: runKernel,
+    fences: runVgem,
+    get supports() {
+      return getKernelBackend().supports;
+    },
+    kind: 'kernel',
+    allocate(size, options) {
+      heap ??= DmaHeap.open('system');
+      return expectKernel(heap.allocate(size, options));
+    },
+    udmabuf: (size, options) => expectKernel(Udmabuf.create(size, options)),
+    busy(buf, mode) {
+      vgem ??= VgemFenceSource.open();
+      const source = vgem;
+      const fence = source.attachFence(buf, mode);
+      pending.add(fence);
+      return {
+        mode,
+        release: async () => {
+          if (!pending.delete(fence)) return;
+          source.signal(fence);
+        },
+      };
+    },
+    async settle() {
+      for (const fence of pending) {
+        try {
+          vgem?.signal(fence);
+        } catch {
+          // Already expired (ETIMEDOUT after vgem's 10 s): signalled either way.
+        }
+      }
+      pending.clear();
+      vgem?.close();
+      vgem = undefined;
+      heap?.close();
+      heap = undefined;
+    },
+  };
+}
+
+/** Every backend entry, in a fixed order: the four emulated models, then the kernel. */
+export function conformanceBackends(): ConformanceBackend[] {
+  return [
+    emulatedBackend('coherent'),
+    emulatedBackend('writeback'),
+    emulatedBackend('bounce'),
+    emulatedBackend('tiled'),
+    kernelBackend(),
+  ];
+}
+
+/** Open fds now, with their targets (for a readable leak message). */
+export function fdSnapshot(): string[] {
+  return fdTargets();
+}
+
+/** process.getActiveResourcesInfo(), sorted, once pending closes have run. */
+export async function activeResources(): Promise<string[]> {
+  await new Promise((resolve) => setImmediate(resolve));
+  return [...process.getActiveResourcesInfo()].sort();
+}
