@@ -95,7 +95,7 @@ export class DmaBuf implements BracketOwner {
     return this.#live('name').name();
   }
 
-  /** The exporter: the heap name ('system'), 'udmabuf', or the driver's ('vgem', 'nv_dmabuf', …). */
+  /** The exporter (fdinfo exp_name): the heap name ('system'), 'udmabuf', 'drm' for DRM PRIME exports, 'nv_dmabuf' for CUDA, … */
   get exporter(): string {
     return this.#live('exporter').exporter;
   }

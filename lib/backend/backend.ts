@@ -104,7 +104,7 @@ export interface BufferHandle {
   readonly fd: number;
   /** Size in bytes as the exporter reports it (page-aligned for heaps and udmabuf). */
   readonly size: number;
-  /** The exporter's name: the heap name ('system'), 'udmabuf', 'vgem', 'nv_dmabuf', … */
+  /** The exporter's name: the heap name ('system'), 'udmabuf', 'drm' (PRIME exports), 'nv_dmabuf', … */
   readonly exporter: string;
   /** The name set with setName (the kernel's fdinfo `name:`), '' if none. */
   name(): string;

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, MisuseCode, region, type CpuAccess, type Region, type SyncFile } from '../../lib/index.js';
-import { activeResources, conformanceBackends, fdSnapshot, HOLD_MS, type ConformanceBackend } from '../helpers/backends.js';
+import { activeResources, conformanceBackends, leftoverResources, fdSnapshot, HOLD_MS, type ConformanceBackend } from '../helpers/backends.js';
 
 const KiB = 1024;
 
@@ -70,13 +70,17 @@ const backends = conformanceBackends();
 describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
   describe.runIf(b.available)('the suite', () => {
     let fdsBefore: string[] | undefined;
-    beforeEach(() => {
+    let resourcesBefore: string[];
+    beforeEach(async () => {
       fdsBefore = b.supports.realFds ? fdSnapshot() : undefined;
+      resourcesBefore = await activeResources();
     });
     afterEach(async () => {
       await b.settle();
-      // Every test closes what it opened: on real fds, /proc/self/fd is as it was.
+      // Every test closes what it opened: on real fds, /proc/self/fd is as it was, and on every
+      // backend no timer or handle outlives the waits.
       if (fdsBefore) expect(fdSnapshot()).toEqual(fdsBefore);
+      expect(await leftoverResources(resourcesBefore)).toEqual([]);
     });
 
     const page = (): number => {
@@ -418,6 +422,40 @@ describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
         expect(await buf.withCpuAccess('read', async (access) => access.bytes.length)).toBe(4096);
         expect(thrown(() => buf.withCpuAccess('read', undefined, 'nope' as never)).code).toBe('ERR_INVALID_ARG_TYPE');
         buf.close(); // no bracket left open
+      });
+
+      it('a write inside a read bracket, or between the rows of a region, is reported where the backend can detect it', () => {
+        using buf = b.allocate(4096, { name: 'violations' });
+        buf.withCpuAccess('write', (access) => access.bytes.fill(1));
+
+        const reading = buf.beginCpuAccess('read', region.linear({ offset: 100, length: 50 }));
+        (reading.bytes as Uint8Array)[7] = 2;
+        if (b.supports.detectsWriteInReadBracket) {
+          const error = thrown(() => reading.end());
+          expect(error.code).toBe(MisuseCode.WRITE_IN_READ_BRACKET);
+          expect(error.bufferName).toBe('violations');
+          expect(error.offset).toBe(107);
+        } else {
+          reading.end();
+        }
+        // Either way the END happened: the holder is free and its views are detached.
+        expect(reading.ended).toBe(true);
+        expect(reading.bytes.length).toBe(0);
+
+        const rect = region.rect({ x: 0, y: 0, width: 4, height: 2, stride: 64, bytesPerPixel: 1 });
+        const writing = buf.beginCpuAccess('readwrite', rect);
+        for (const row of writing.rows()) row.fill(3);
+        writing.bytes[10] = 4; // in the span, between the two rows
+        if (b.supports.detectsWriteOutsideRegion) {
+          const error = thrown(() => writing.end());
+          expect(error.code).toBe(MisuseCode.WRITE_OUTSIDE_REGION);
+          expect(error.offset).toBe(10);
+        } else {
+          writing.end();
+        }
+        // The rows of the region were written back on every backend.
+        expect(buf.withCpuAccess('read', rect, rowsOf)).toEqual(Array(8).fill(3));
+        buf.close();
       });
 
       it('`using` ends the bracket at the end of the scope', () => {
@@ -811,7 +849,7 @@ describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
         await hold.release();
         await resolved;
         (await buf.cpuAccess('readwrite', undefined, { timeoutMs: 60_000 })).end();
-        expect(await activeResources()).toEqual(before);
+        expect(await leftoverResources(before)).toEqual([]);
       });
 
       it(`holds last well under a second (the emulated hold is ${HOLD_MS} ms)`, async () => {

@@ -16,10 +16,14 @@
 import { DmaHeap, Udmabuf, emulation, type Coherency, type DmaBuf, type FenceMode, type SyncFile, type Supports } from '../../lib/index.js';
 import { getKernelBackend } from '../../lib/backend/kernel/index.js';
 import { VgemFenceSource, type VgemFence } from '../../lib/testing/index.js';
-import { fdTargets, runKernel, runVgem } from './env.js';
+import { fdTargets, requireKernel, runKernel, runVgem } from './env.js';
 
-/** How long an emulated fence is held (the job's duration). The VM runs node 10–50× slower. */
-export const HOLD_MS = 600;
+/**
+ * How long an emulated fence is held (the job's duration): long enough for the checks a test makes
+ * while it is held (≤ ~150 ms of timeouts), short because every fence test waits it out. The VM
+ * runs node 10–50× slower (software CPU), so it gets more.
+ */
+export const HOLD_MS = requireKernel ? 800 : 300;
 
 export interface FenceHold {
   readonly mode: FenceMode;
@@ -156,4 +160,24 @@ export function fdSnapshot(): string[] {
 export async function activeResources(): Promise<string[]> {
   await new Promise((resolve) => setImmediate(resolve));
   return [...process.getActiveResourcesInfo()].sort();
+}
+
+/**
+ * What is active now and was not in `before` (a multiset difference). Only growth counts, and only
+ * growth that lasts: the test runner's own timers (its report throttling) come and go meanwhile,
+ * so a difference is looked at again for up to `graceMs` before it is reported.
+ */
+export async function leftoverResources(before: readonly string[], graceMs = 1000): Promise<string[]> {
+  const deadline = performance.now() + graceMs;
+  for (;;) {
+    const remaining = [...before];
+    const extra: string[] = [];
+    for (const resource of await activeResources()) {
+      const i = remaining.indexOf(resource);
+      if (i >= 0) remaining.splice(i, 1);
+      else extra.push(resource);
+    }
+    if (extra.length === 0 || performance.now() > deadline) return extra;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

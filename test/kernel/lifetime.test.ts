@@ -95,8 +95,11 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs /dev/d
       );
       const results = await Promise.all(
         workers.map((w) => new Promise<unknown>((resolve, reject) => {
-          w.once('message', resolve);
+          let result: unknown;
+          w.once('message', (m) => (result = m));
           w.once('error', reject);
+          // Wait for the exit, not just the message: a worker's loop fds close during its teardown.
+          w.once('exit', () => resolve(result));
         })),
       );
       expect(results).toEqual(Array.from({ length: 8 }, (_, index) => ({ index, rounds: 10_000 })));

@@ -41,7 +41,8 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs /dev/d
       expect(fence.status).toBe('signaled');
       expect(addon().getFdFlags(fence.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
       second.importSyncFile(fence, 'write');
-      expect(buf.exportSyncFile('read').status).toBe('signaled');
+      using after = buf.exportSyncFile('read');
+      expect(after.status).toBe('signaled');
       fence.close();
       second.close();
       buf.close();

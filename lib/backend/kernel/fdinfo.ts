@@ -7,9 +7,10 @@ import { readFileSync } from 'node:fs';
 
 export function readFdinfo(fd: number): Map<string, string> {
   const fields = new Map<string, string>();
-  for (const line of readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1').split('\n')) {
+  for (const line of readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').split('\n')) {
     const colon = line.indexOf(':');
-    if (colon > 0) fields.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+    // The kernel prints "key:\tvalue": strip exactly that tab, since a name may begin or end with spaces.
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).replace(/^\t/, ''));
   }
   return fields;
 }
