@@ -5,7 +5,7 @@
 // and node over 9p, in the repo root, as root, with DMABUF_REQUIRE_KERNEL=1.
 //
 //   node scripts/vm/run.mjs [options] -- <command...>   run a command (npm run vm -- <command...>)
-//   node scripts/vm/run.mjs [options] --test [args...]  vitest run [args...] (npm run test:kernel)
+//   node scripts/vm/run.mjs [options] --test [args...]  the vitest suite via suite.mjs (npm run test:kernel)
 //   node scripts/vm/run.mjs [options] --check           list the devices; fails if one is missing
 // options: --timeout <s> (DMABUF_VM_TIMEOUT, default 900), --verbose (DMABUF_VM_VERBOSE=1: show
 // the boot console). DMABUF_VM_ACCEL=<qemu -accel value> (default tcg,thread=single),
@@ -36,7 +36,7 @@ function parseArgs(argv) {
     if (a === '--timeout') o.timeout = Number(argv[++i]);
     else if (a === '--verbose' || a === '-v') o.verbose = true;
     else if (a === '--') o.command = argv.slice(i + 1);
-    else if (a === '--test') o.command = [process.execPath, 'node_modules/vitest/vitest.mjs', 'run', ...argv.slice(i + 1)];
+    else if (a === '--test') o.command = [process.execPath, 'scripts/vm/suite.mjs', ...argv.slice(i + 1)];
     else if (a === '--check') o.command = ['sh', 'scripts/vm/check.sh'];
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DmaBuf, DmaHeap, Udmabuf, region } from '../../lib/index.js';
 import { addon, makeFifo, openFds, runKernel } from '../helpers/env.js';
 
@@ -151,6 +151,27 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs /dev/d
     for (const [mode, value] of [['write', 1], ['readwrite', 2]] as const) {
       buf.withCpuAccess(mode, (a) => a.bytes.fill(value));
       reader.withCpuAccess('read', (a) => expect(a.bytes[4095]).toBe(value));
+    }
+  });
+
+  it('END carries exactly the START flags, for every mode, on heap and udmabuf (the SYNC calls as issued)', () => {
+    const a = addon();
+    const spy = vi.spyOn(a, 'dmaBufSync');
+    try {
+      using heap = DmaHeap.open();
+      for (const buf of [heap.allocate(4096), Udmabuf.create(4096)]) {
+        for (const [mode, bits] of [['read', c().DMA_BUF_SYNC_READ], ['write', c().DMA_BUF_SYNC_WRITE], ['readwrite', c().DMA_BUF_SYNC_RW]] as const) {
+          spy.mockClear();
+          buf.beginCpuAccess(mode, region.linear({ offset: 8, length: 8 })).end();
+          expect(spy.mock.calls.map((call) => [call[0], Number(call[1])]), mode).toEqual([
+            [buf.fd, c().DMA_BUF_SYNC_START | bits],
+            [buf.fd, c().DMA_BUF_SYNC_END | bits],
+          ]);
+        }
+        buf.close();
+      }
+    } finally {
+      spy.mockRestore();
     }
   });
 

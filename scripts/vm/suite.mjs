@@ -1,0 +1,36 @@
+// Runs inside the VM (`run.mjs --test`): the whole vitest suite, then a count of what ran. In the
+// VM every device is present, so a skipped test means a gate is wrong: it fails the run, as does
+// a kernel suite that ran no test at all.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const dir = mkdtempSync(join(tmpdir(), 'dmabuf-suite-'));
+const report = join(dir, 'vitest.json');
+let status;
+let results;
+try {
+  const args = ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
+  status = spawnSync(process.execPath, args, { stdio: 'inherit' }).status ?? 1;
+  results = JSON.parse(readFileSync(report, 'utf8'));
+} catch (error) {
+  console.error(`suite: no vitest report (${error.message})`);
+  process.exit(status || 1);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const tests = results.testResults.flatMap((file) =>
+  file.assertionResults.map((t) => ({ file: file.name, name: [...t.ancestorTitles, t.title].join(' > '), status: t.status })),
+);
+const isKernel = (t) => /\/test\/kernel\//.test(t.file) || /\bkernel\b/.test(t.name);
+const count = (list, status) => list.filter((t) => t.status === status).length;
+const kernel = tests.filter(isKernel);
+const skipped = tests.filter((t) => t.status !== 'passed' && t.status !== 'failed');
+
+console.log(`\nkernel tests: ${count(kernel, 'passed')} passed, ${count(kernel, 'failed')} failed, ${kernel.length - count(kernel, 'passed') - count(kernel, 'failed')} skipped`);
+for (const t of skipped) console.log(`  not run (${t.status}): ${t.name}`);
+const failed = count(tests, 'failed');
+console.log(`vm suite: ${count(tests, 'passed')} passed, ${failed} failed, ${skipped.length} skipped`);
+process.exit(status !== 0 || failed > 0 || skipped.length > 0 || count(kernel, 'passed') === 0 ? 1 : 0);
