@@ -87,6 +87,25 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     expect(during.info().fences[0]?.timestampNs).toBeGreaterThan(0n);
   });
 
+  it('#41 FILE_INFO with num_fences smaller than the real count → EINVAL (a merge of two pending vgem fences)', () => {
+    using vgem = VgemFenceSource.open();
+    using a = vgem.createBuffer(4096);
+    using b = vgem.createBuffer(4096);
+    const fa = vgem.attachFence(a, 'write');
+    const fb = vgem.attachFence(b, 'write');
+    using sa = a.exportSyncFile('read');
+    using sb = b.exportSyncFile('read');
+    using merged = sa.merge(sb, 'two');
+    const info = merged.info();
+    expect(info.fences.length).toBe(2);
+    expect(info.status).toBe(0);
+    expect(() => addon().syncFileInfo(merged.fd, { numFences: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'SYNC_IOC_FILE_INFO' }));
+    vgem.signal(fa);
+    expect(merged.status).toBe('active');
+    vgem.signal(fb);
+    expect(merged.status).toBe('signaled');
+  });
+
   it('import bridges explicit to implicit: an active sync_file imported as a write fence makes a heap buffer busy', async () => {
     using vgem = VgemFenceSource.open();
     using source = vgem.createBuffer(4096);
