@@ -4,6 +4,7 @@
  * START from the same holder is refused); two DmaBuf objects over the same buffer (for example
  * one imported with DmaBuf.fromFd(buf.fd)) are two holders.
  */
+import { closeOnCollect, closedExplicitly } from './lifecycle.js';
 import { closedError, DmaBufError, invalidType, MisuseCode } from './errors.js';
 import type { BracketBytes, BufferHandle } from './backend/backend.js';
 import { CpuAccess, type BracketOwner } from './cpu-access.js';
@@ -26,15 +27,6 @@ import { backendForFd } from './backend/select.js';
 
 const SYNC = 'DMA_BUF_IOCTL_SYNC';
 
-/** Forgotten buffers are closed when collected; explicit close() is the mechanism, this the net. */
-const registry = new FinalizationRegistry<BufferHandle>((handle) => {
-  try {
-    handle.close();
-  } catch {
-    // Its environment may already have closed the fd: nothing to report to.
-  }
-});
-
 const wrapToken = Symbol('DmaBuf.wrap');
 
 /** A bracket being acquired by cpuAccess(): holds the holder's slot and can be cancelled by close(). */
@@ -50,7 +42,7 @@ export class DmaBuf implements BracketOwner {
   constructor(token: symbol, handle: BufferHandle) {
     if (token !== wrapToken) throw new TypeError('DmaBuf cannot be constructed directly; use DmaHeap.allocate() or DmaBuf.fromFd()');
     this.#handle = handle;
-    registry.register(this, handle, this);
+    closeOnCollect(this, handle);
   }
 
   /** @internal */
@@ -278,7 +270,7 @@ export class DmaBuf implements BracketOwner {
     bracket?.cancel();
     this.#bracket = undefined;
     this.#handle = undefined;
-    registry.unregister(this);
+    closedExplicitly(this);
     handle.close();
   }
 

@@ -1,4 +1,5 @@
 /** DmaHeap: a dma-heap (/dev/dma_heap/<name> on the kernel backend) to allocate buffers from. */
+import { closeOnCollect, closedExplicitly, nameOrClose } from './lifecycle.js';
 import { closedError, invalidArgument, invalidType } from './errors.js';
 import type { HeapHandle } from './backend/backend.js';
 import { selectedBackend } from './backend/select.js';
@@ -7,13 +8,6 @@ import { checkInteger, checkName, checkOptions } from './validate.js';
 
 const ALLOC = 'DMA_HEAP_IOCTL_ALLOC';
 
-const registry = new FinalizationRegistry<HeapHandle>((handle) => {
-  try {
-    handle.close();
-  } catch {
-    // Already gone with its environment.
-  }
-});
 
 const wrapToken = Symbol('DmaHeap.wrap');
 
@@ -24,7 +18,7 @@ export class DmaHeap {
   constructor(token: symbol, handle: HeapHandle) {
     if (token !== wrapToken) throw new TypeError('DmaHeap cannot be constructed directly; use DmaHeap.open()');
     this.#handle = handle;
-    registry.register(this, handle, this);
+    closeOnCollect(this, handle);
   }
 
   /** @internal */
@@ -72,16 +66,7 @@ export class DmaHeap {
     checkInteger(ALLOC, 'size', size, 1);
     const name = checkOptions(ALLOC, options)['name'];
     if (name !== undefined) checkName('DMA_BUF_SET_NAME', name);
-    const buffer = handle.allocate(size);
-    if (name !== undefined) {
-      try {
-        buffer.setName(name as string);
-      } catch (error) {
-        buffer.close();
-        throw error;
-      }
-    }
-    return DmaBuf._wrap(buffer);
+    return DmaBuf._wrap(nameOrClose(handle.allocate(size), name as string | undefined));
   }
 
   /** Close the heap device. Buffers already allocated stay valid. Idempotent. */
@@ -89,7 +74,7 @@ export class DmaHeap {
     const handle = this.#handle;
     if (!handle) return;
     this.#handle = undefined;
-    registry.unregister(this);
+    closedExplicitly(this);
     handle.close();
   }
 

@@ -2,20 +2,14 @@
  * SyncFile: an explicit fence (the kernel's sync_file). Obtained from buf.exportSyncFile(),
  * SyncFile.merge(), or an emulated device's submit().
  */
+import { closeOnCollect, closedExplicitly } from './lifecycle.js';
 import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
 import type { SyncFileHandle, SyncFileInfo } from './backend/backend.js';
-import { checkName, checkSignal, checkTimeout, type WaitOptions } from './validate.js';
+import { checkName, checkOptions, checkSignal, checkTimeout, type WaitOptions } from './validate.js';
 import { settleWait } from './wait.js';
 
 export type SyncFileStatus = 'active' | 'signaled' | 'error';
 
-const registry = new FinalizationRegistry<SyncFileHandle>((handle) => {
-  try {
-    handle.close();
-  } catch {
-    // A forgotten SyncFile's fd may already be gone with its environment: nothing to report to.
-  }
-});
 
 const wrapToken = Symbol('SyncFile.wrap');
 
@@ -26,7 +20,7 @@ export class SyncFile {
   constructor(token: symbol, handle: SyncFileHandle) {
     if (token !== wrapToken) throw new TypeError('SyncFile cannot be constructed directly; use buf.exportSyncFile()');
     this.#handle = handle;
-    registry.register(this, handle, this);
+    closeOnCollect(this, handle);
   }
 
   /** @internal */
@@ -69,8 +63,9 @@ export class SyncFile {
    */
   async wait(options?: WaitOptions): Promise<void> {
     const handle = this._handle('poll');
-    const timeoutMs = checkTimeout('poll', options);
-    const signal = checkSignal('poll', options);
+    const opts = checkOptions('poll', options);
+    const timeoutMs = checkTimeout('poll', opts);
+    const signal = checkSignal('poll', opts);
     await settleWait(() => handle.wait(timeoutMs), timeoutMs, signal, 'poll', 'the sync_file');
     this.#throwIfFenceError(handle);
   }
@@ -117,7 +112,7 @@ export class SyncFile {
     const handle = this.#handle;
     if (!handle) return;
     this.#handle = undefined;
-    registry.unregister(this);
+    closedExplicitly(this);
     handle.close();
   }
 

@@ -3,21 +3,14 @@ import { invalidArgument, invalidType } from './errors.js';
 import type { Backend, BufferHandle, SegmentSpec } from './backend/backend.js';
 import { selectedBackend } from './backend/select.js';
 import { DmaBuf } from './dmabuf.js';
+import { nameOrClose } from './lifecycle.js';
 import { checkFd, checkInteger, checkName, checkOptions } from './validate.js';
 
 /** UDMABUF_CREATE_LIST refuses more items than list_limit (module parameter, default 1024). */
 export const MAX_SEGMENTS = 1024;
 
 function named(handle: BufferHandle, name: unknown): DmaBuf {
-  if (name !== undefined) {
-    try {
-      handle.setName(name as string);
-    } catch (error) {
-      handle.close();
-      throw error;
-    }
-  }
-  return DmaBuf._wrap(handle);
+  return DmaBuf._wrap(nameOrClose(handle, name as string | undefined));
 }
 
 function nameOption(syscall: string, options: unknown): unknown {

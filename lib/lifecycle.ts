@@ -1,0 +1,40 @@
+/**
+ * Shared lifecycle pieces of the public classes. Explicit close() is the mechanism; closing what
+ * a program forgot when it is garbage collected is only the safety net (STYLE.md, practice 7).
+ */
+import type { BufferHandle } from './backend/backend.js';
+
+interface Closable {
+  close(): void;
+}
+
+const registry = new FinalizationRegistry<Closable>((handle) => {
+  try {
+    handle.close();
+  } catch {
+    // Its environment may already have closed the fd: nothing is left to report to.
+  }
+});
+
+/** Close `handle` when `owner` is collected without having been closed. */
+export function closeOnCollect(owner: object, handle: Closable): void {
+  registry.register(owner, handle, owner);
+}
+
+/** `owner` was closed explicitly: the safety net is no longer needed. */
+export function closedExplicitly(owner: object): void {
+  registry.unregister(owner);
+}
+
+/** Name a new buffer (DMA_BUF_SET_NAME); if that fails, close it so nothing is left behind. */
+export function nameOrClose(handle: BufferHandle, name: string | undefined): BufferHandle {
+  if (name !== undefined) {
+    try {
+      handle.setName(name);
+    } catch (error) {
+      handle.close();
+      throw error;
+    }
+  }
+  return handle;
+}
