@@ -89,10 +89,10 @@ int PollNow(int fd, short events) {
 void PollOp::Settle(int value, int err, const char *syscall, bool inJs) {
   if (settled) return;
   settled = true;
-  if (openHandles > 0) {
-    uv_poll_stop(&poll);
-    uv_timer_stop(&timer);
-  }
+  // Close (and close the dup) before settling: code after the caller's `await` runs inside the
+  // resolve below and must already see the fd gone. The close callbacks that delete this op run
+  // in a later loop phase, so the rest of Settle may still use it.
+  CloseHandles();
   Napi::Env jsEnv(env);
   {
     Napi::HandleScope scope(jsEnv);
@@ -134,7 +134,6 @@ void PollOp::Settle(int value, int err, const char *syscall, bool inJs) {
     uint32_t count;
     napi_reference_unref(env, ref, &count);  // the JS object may now be collected
   }
-  CloseHandles();
 }
 
 void PollOp::Abandon() {

@@ -116,9 +116,9 @@ export class EmulatedBackend implements Backend {
    */
   importFd(fd: number, dup: boolean): BufferHandle {
     const entry = lookupFd(fd);
-    if (!entry) throw new DmaBufError('EBADF', `fd ${fd} is not an open emulated fd`, { syscall: 'fstat' });
+    if (!entry) throw new DmaBufError('EBADF', `fd ${fd} is not an open emulated fd`, { syscall: 'fstatfs' });
     if (entry.kind !== 'buffer' || entry.owner !== this || !(entry.target instanceof EmulatedBuffer)) {
-      throw new DmaBufError('EBADFD', `fd ${fd} is not a dma-buf of this emulation`, { syscall: 'fstatfs' });
+      throw new DmaBufError('EBADFD', `fd ${fd} is not a dma-buf of this emulation`, { syscall: 'fstatfs', argument: 'fd' });
     }
     this.faults.check('importFd', dup ? 'dup' : 'fstatfs');
     return new EmulatedBuffer(this, entry.target.state, dup ? undefined : fd);

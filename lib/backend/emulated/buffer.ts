@@ -2,17 +2,19 @@
  * An emulated dma-buf. BufferState is the buffer itself (memories, fences, name), shared by every
  * holder; EmulatedBuffer is one holder of it under one emulated fd number, like one dma-buf fd.
  *
- * Each bracket gets its own ArrayBuffer covering the region's span, filled from the CPU-side
- * memory after the model's START, and detached at END by transferring its backing store away
- * (structuredClone with transfer: a few µs, no copy). So two holders can each have a bracket open
- * on the same buffer, and each holder's views die at its own END only.
+ * Each bracket gets its own ArrayBuffer covering the region's span: the model's START puts the
+ * region's rows in it, its gaps (the span's bytes between rows) hold a known poison pattern (they
+ * are not the device's data), and at END it is detached by transferring its backing store away (no
+ * copy), then only the rows go back. So two holders can each have a bracket open on the same
+ * buffer, each holder's views die at its own END only, and START/END work is proportional to the
+ * region (plus one memcmp of the gaps).
  */
 import { DmaBufError } from '../../errors.js';
 import { rowOffsets, type ResolvedRegion } from '../../region.js';
 import type { AccessMode, FenceMode } from '../../validate.js';
 import type { BracketBytes, BufferHandle, PendingWait, SyncFileHandle } from '../backend.js';
 import type { EmulatedBackend } from './backend.js';
-import { findViolation } from './detect.js';
+import { copyRows, fillGaps, findViolation, hasGaps } from './detect.js';
 import { allocateFd, registerFd, releaseFd } from './fds.js';
 import { Resv, waitAsync, waitSync } from './fences.js';
 import type { Memory } from './models.js';
@@ -41,13 +43,41 @@ export class BufferState {
 
 interface Bracket {
   readonly buffer: ArrayBuffer;
-  readonly snapshot: Uint8Array;
+  /** A 'read' bracket's rows as handed out, back to back: END finds writes against them. */
+  readonly rows: Uint8Array | undefined;
   readonly deviceWrites: number;
 }
 
-/** Detach `buffer` and every view over it; the returned ArrayBuffer owns the same bytes. */
+/** A detached bracket's ArrayBuffer kept for the next bracket, and whether its gaps still hold the pattern for `layout`. */
+interface Spare {
+  readonly buffer: ArrayBuffer;
+  readonly layout: ResolvedRegion | undefined;
+}
+
+type Transferable = ArrayBuffer & { transfer?: () => ArrayBuffer };
+
+/**
+ * Detach `buffer` and every view over it; the returned ArrayBuffer owns the same bytes.
+ * ArrayBuffer.prototype.transfer (Node 22+) where it exists, else structuredClone with transfer
+ * (a few µs); neither copies.
+ */
 export function detach(buffer: ArrayBuffer): ArrayBuffer {
+  const transferable = buffer as Transferable;
+  if (typeof transferable.transfer === 'function') return transferable.transfer();
   return structuredClone(buffer, { transfer: [buffer] });
+}
+
+/** The same row layout at the same page alignment: the gaps are where they were, with the same pattern. */
+function sameLayout(a: ResolvedRegion, b: ResolvedRegion, pageLength: number): boolean {
+  return (
+    a.spanLength === b.spanLength &&
+    a.rowBytes === b.rowBytes &&
+    a.rowPitch === b.rowPitch &&
+    a.rowCount === b.rowCount &&
+    a.slicePitch === b.slicePitch &&
+    a.sliceCount === b.sliceCount &&
+    a.start % pageLength === b.start % pageLength
+  );
 }
 
 export class EmulatedBuffer implements BufferHandle {
@@ -57,7 +87,7 @@ export class EmulatedBuffer implements BufferHandle {
   #closed = false;
   #bracket: Bracket | undefined;
   /** The last bracket's detached-and-recovered ArrayBuffer, reused when the next span is as long. */
-  #spare: ArrayBuffer | undefined;
+  #spare: Spare | undefined;
 
   /** A new holder of `state`; with `fd` it takes that number over (DmaBuf.fromFd dup: false). */
   constructor(backend: EmulatedBackend, state: BufferState, fd?: number) {
@@ -100,16 +130,20 @@ export class EmulatedBuffer implements BufferHandle {
 
   beginAccess(mode: AccessMode, region: ResolvedRegion): BracketBytes {
     const { memory } = this.state;
+    const { model } = this.backend;
     this.backend.faults.restarting('sync', SYNC);
     // SYNC START waits for the implicit fences (read: writers; write: everyone), blocking.
     waitSync(() => this.state.resv.fences(mode), -1);
-    this.backend.counters.syncedBytes += this.backend.model.start(memory, mode, region);
     const span = region.spanLength;
-    const buffer = this.#spare?.byteLength === span ? this.#spare : new ArrayBuffer(span);
+    const spare = this.#spare;
     this.#spare = undefined;
+    const reuse = spare?.buffer.byteLength === span;
+    const buffer = reuse ? spare.buffer : new ArrayBuffer(span);
     const view = new Uint8Array(buffer, 0, span);
-    view.set(memory.cpu.subarray(region.start, region.start + span));
-    this.#bracket = { buffer, snapshot: view.slice(), deviceWrites: this.state.deviceWrites };
+    this.backend.counters.syncedBytes += model.startInto(memory, mode, region, view);
+    const gapsReady = reuse && spare.layout !== undefined && sameLayout(spare.layout, region, model.poison.length);
+    if (hasGaps(region) && !gapsReady) fillGaps(view, region, model.poison);
+    this.#bracket = { buffer, rows: mode === 'read' ? copyRows(view, region) : undefined, deviceWrites: this.state.deviceWrites };
     return { buffer, byteOffset: 0, length: span };
   }
 
@@ -121,18 +155,16 @@ export class EmulatedBuffer implements BufferHandle {
     this.#bracket = undefined;
     // Detach first: no CPU access may follow the END.
     const recovered = detach(bytes.buffer);
-    this.#spare = recovered;
     const data = new Uint8Array(recovered, bytes.byteOffset, bytes.length);
     this.backend.faults.restarting('sync', SYNC);
-    const violation = findViolation(mode, region, data, bracket.snapshot);
+    const { model } = this.backend;
+    const violation = findViolation(mode, region, data, model.poison, bracket.rows);
+    // Without a violation the gaps still hold the pattern: the next bracket of this layout keeps them.
+    this.#spare = { buffer: recovered, layout: violation ? undefined : region };
     if (mode !== 'read') {
       if (this.state.deviceWrites !== bracket.deviceWrites) this.#race(region, data);
       // Only the region's rows go back: writes in the gaps between rows are dropped here.
-      const { cpu } = this.state.memory;
-      for (const offset of rowOffsets(region)) {
-        cpu.set(data.subarray(offset, offset + region.rowBytes), region.start + offset);
-      }
-      this.backend.counters.syncedBytes += this.backend.model.end(this.state.memory, mode, region);
+      this.backend.counters.syncedBytes += model.endFrom(this.state.memory, mode, region, data);
     }
     if (violation) {
       const offset = region.start + violation.offset;

@@ -1,10 +1,16 @@
 /**
- * Finding bracket violations at END. The kernel cannot see them; the emulator compares the bytes
- * it handed out with a snapshot taken at START. Cost is proportional to the span: one memcmp per
- * row and per gap, and a byte loop only inside the first segment that differs.
+ * Finding bracket violations at END. The kernel cannot see them; the emulator can, because each
+ * bracket has its own bytes:
+ * - the gaps of the span (between the region's rows) are handed out holding a known pattern, the
+ *   buffer's poison aligned to absolute offsets (what a never-synced cache line shows), so a write
+ *   there is any byte that no longer matches it;
+ * - a 'read' bracket keeps a copy of its rows (not of the gaps), so a write there is any row byte
+ *   that no longer matches the copy.
+ * Work is one native memcmp per row and per gap (a byte loop only inside the first segment that
+ * differs): proportional to the span, at memcmp speed; no copy of the span is ever taken.
  */
 import { MisuseCode } from '../../errors.js';
-import { rowOffsets, type ResolvedRegion } from '../../region.js';
+import type { ResolvedRegion } from '../../region.js';
 import type { AccessMode } from '../../validate.js';
 
 export interface Violation {
@@ -13,28 +19,102 @@ export interface Violation {
   readonly offset: number;
 }
 
-function firstDifference(a: Uint8Array, b: Uint8Array, from: number, to: number): number {
-  if (to <= from || Buffer.compare(a.subarray(from, to), b.subarray(from, to)) === 0) return -1;
-  for (let i = from; i < to; i++) if (a[i] !== b[i]) return i;
+/** The region's rows leave gaps in its span (a 2D/3D region whose rows are not back to back). */
+export function hasGaps(region: ResolvedRegion): boolean {
+  return region.byteCount !== region.spanLength;
+}
+
+/** `page` repeated, at least `length` bytes long, cached per page: the source of gap fills and checks. */
+const patterns = new WeakMap<Uint8Array, Uint8Array>();
+function pattern(page: Uint8Array, length: number): Uint8Array {
+  let p = patterns.get(page);
+  if (!p || p.length < length) {
+    let size = Math.max(p?.length ?? 0, 16 * page.length);
+    while (size < length) size *= 2;
+    p = new Uint8Array(size);
+    for (let at = 0; at < size; at += page.length) p.set(page.subarray(0, Math.min(page.length, size - at)), at);
+    patterns.set(page, p);
+  }
+  return p;
+}
+
+/** Call `fn(gapStart, gapEnd)` (span offsets) for every gap before a row, in memory order. */
+function eachGap(region: ResolvedRegion, fn: (from: number, to: number) => boolean | void): void {
+  const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
+  let gapStart = 0;
+  for (let s = 0; s < sliceCount; s++) {
+    for (let r = 0, row = s * slicePitch; r < rowCount; r++, row += rowPitch) {
+      if (row > gapStart && fn(gapStart, row)) return;
+      gapStart = row + rowBytes;
+    }
+  }
+}
+
+/** Fill the gaps of `span` with the pattern (page aligned to absolute offsets). */
+export function fillGaps(span: Uint8Array, region: ResolvedRegion, page: Uint8Array): void {
+  const p = pattern(page, region.spanLength + page.length);
+  eachGap(region, (from, to) => {
+    const k = (region.start + from) % page.length;
+    span.set(p.subarray(k, k + to - from), from);
+  });
+}
+
+/** The region's rows of `span`, back to back: what a 'read' bracket compares with at END. */
+export function copyRows(span: Uint8Array, region: ResolvedRegion): Uint8Array {
+  if (!hasGaps(region)) return span.slice(0, region.spanLength);
+  const out = new Uint8Array(region.byteCount);
+  const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
+  let at = 0;
+  for (let s = 0; s < sliceCount; s++) {
+    for (let r = 0, row = s * slicePitch; r < rowCount; r++, row += rowPitch, at += rowBytes) {
+      out.set(span.subarray(row, row + rowBytes), at);
+    }
+  }
+  return out;
+}
+
+/** Index in [0, length) of the first byte where a[aFrom + i] ≠ b[bFrom + i], or -1. */
+function firstDifference(a: Uint8Array, aFrom: number, b: Uint8Array, bFrom: number, length: number): number {
+  if (length <= 0 || Buffer.compare(a.subarray(aFrom, aFrom + length), b.subarray(bFrom, bFrom + length)) === 0) return -1;
+  for (let i = 0; i < length; i++) if (a[aFrom + i] !== b[bFrom + i]) return i;
   return -1;
 }
 
 /**
  * The first write the bracket was not allowed to make, in memory order: any change in a 'read'
- * bracket (rows included), or a change in the gaps between the region's rows in any bracket.
+ * bracket's rows (against `rows`, from copyRows at START), or a change in a gap (against the
+ * pattern fillGaps put there) in any bracket.
  */
-export function findViolation(mode: AccessMode, region: ResolvedRegion, now: Uint8Array, before: Uint8Array): Violation | undefined {
-  if (Buffer.compare(now, before) === 0) return undefined;
+export function findViolation(
+  mode: AccessMode,
+  region: ResolvedRegion,
+  now: Uint8Array,
+  page: Uint8Array,
+  rows: Uint8Array | undefined,
+): Violation | undefined {
+  const gaps = hasGaps(region);
+  if (!gaps && mode !== 'read') return undefined;
+  if (mode === 'read' && rows && !gaps) {
+    const write = firstDifference(now, 0, rows, 0, region.spanLength);
+    return write >= 0 ? { code: MisuseCode.WRITE_IN_READ_BRACKET, offset: write } : undefined;
+  }
+  const p = gaps ? pattern(page, region.spanLength + page.length) : page;
+  const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
   let gapStart = 0;
-  for (const rowStart of rowOffsets(region)) {
-    const gap = firstDifference(now, before, gapStart, rowStart);
-    if (gap >= 0) return { code: MisuseCode.WRITE_OUTSIDE_REGION, offset: gap };
-    const rowEnd = rowStart + region.rowBytes;
-    if (mode === 'read') {
-      const write = firstDifference(now, before, rowStart, rowEnd);
-      if (write >= 0) return { code: MisuseCode.WRITE_IN_READ_BRACKET, offset: write };
+  let at = 0;
+  for (let s = 0; s < sliceCount; s++) {
+    for (let r = 0, row = s * slicePitch; r < rowCount; r++, row += rowPitch, at += rowBytes) {
+      if (row > gapStart) {
+        const k = (region.start + gapStart) % page.length;
+        const gap = firstDifference(now, gapStart, p, k, row - gapStart);
+        if (gap >= 0) return { code: MisuseCode.WRITE_OUTSIDE_REGION, offset: gapStart + gap };
+      }
+      if (mode === 'read' && rows) {
+        const write = firstDifference(now, row, rows, at, rowBytes);
+        if (write >= 0) return { code: MisuseCode.WRITE_IN_READ_BRACKET, offset: row + write };
+      }
+      gapStart = row + rowBytes;
     }
-    gapStart = rowEnd;
   }
   return undefined;
 }

@@ -13,12 +13,13 @@
  *   stale cache contents to the device, as a real write-back of whole lines would.
  * - bounce:    device memory is not CPU-visible (vmwgfx): START(read/readwrite) copies the rows
  *   into a bounce buffer, START(write) poisons them there, END(write/readwrite) copies them back.
+ *   The bounce buffer is the bracket's own bytes (nothing else ever sees it), so each direction
+ *   is one copy, as in a real bounce.
  * - tiled:     device memory is stored in tiles (see tiling.ts); START(read/readwrite) untiles
  *   the rows into a linear CPU view, END(write/readwrite) re-tiles them. Device memory read as
  *   if it were linear is garbage.
  */
 import type { ResolvedRegion } from '../../region.js';
-import { rowOffsets } from '../../region.js';
 import type { AccessMode } from '../../validate.js';
 import { fillPoison } from './rng.js';
 import { retile, untile } from './tiling.js';
@@ -40,6 +41,15 @@ export interface MemoryModel {
   start(memory: Memory, mode: AccessMode, region: ResolvedRegion): number;
   /** END: hand the region's rows back to the device. Returns the bytes moved. */
   end(memory: Memory, mode: AccessMode, region: ResolvedRegion): number;
+  /**
+   * START, then the region's rows as the CPU now sees them into `into` (indexed from the span
+   * start). Only the rows are written. Returns the bytes START moved.
+   */
+  startInto(memory: Memory, mode: AccessMode, region: ResolvedRegion, into: Uint8Array): number;
+  /** The region's rows of `from` (indexed from the span start) into CPU memory, then END. Returns the bytes END moved. */
+  endFrom(memory: Memory, mode: AccessMode, region: ResolvedRegion, from: Uint8Array): number;
+  /** A page of this emulation's seeded poison (0xA0..0xAF). */
+  readonly poison: Uint8Array;
   /** The device's own linear reading of bytes [at, at + into.length) (a device knows its tiling). */
   readDevice(memory: Memory, at: number, into: Uint8Array): void;
   /** The whole buffer, written linearly by a device. */
@@ -51,12 +61,59 @@ const writes = (mode: AccessMode): boolean => mode !== 'read';
 
 /** Call `fn(absoluteOffset, length)` for every row of the region, and return the bytes covered. */
 function eachRow(region: ResolvedRegion, fn: (offset: number, length: number) => void): number {
-  for (const offset of rowOffsets(region)) fn(region.start + offset, region.rowBytes);
+  const { start, rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
+  for (let s = 0; s < sliceCount; s++) {
+    for (let r = 0, at = start + s * slicePitch; r < rowCount; r++, at += rowPitch) fn(at, rowBytes);
+  }
   return region.byteCount;
 }
 
-class Coherent implements MemoryModel {
+/** Copy the region's rows of `memory` (absolute offsets) to `span` (offsets from the span start). */
+function rowsOut(memory: Uint8Array, region: ResolvedRegion, span: Uint8Array): void {
+  const base = region.start;
+  if (region.byteCount === region.spanLength) {
+    span.set(memory.subarray(base, base + region.spanLength));
+    return;
+  }
+  eachRow(region, (at, n) => span.set(memory.subarray(at, at + n), at - base));
+}
+
+/** Copy the region's rows of `span` (offsets from the span start) into `memory` (absolute offsets). */
+function rowsIn(span: Uint8Array, region: ResolvedRegion, memory: Uint8Array): void {
+  const base = region.start;
+  if (region.byteCount === region.spanLength) {
+    memory.set(span.subarray(0, region.spanLength), base);
+    return;
+  }
+  eachRow(region, (at, n) => memory.set(span.subarray(at - base, at - base + n), at));
+}
+
+/** startInto/endFrom for models whose CPU-side memory persists between brackets: through it. */
+abstract class ThroughCpu {
+  abstract start(memory: Memory, mode: AccessMode, region: ResolvedRegion): number;
+  abstract end(memory: Memory, mode: AccessMode, region: ResolvedRegion): number;
+
+  startInto(memory: Memory, mode: AccessMode, region: ResolvedRegion, into: Uint8Array): number {
+    const moved = this.start(memory, mode, region);
+    rowsOut(memory.cpu, region, into);
+    return moved;
+  }
+
+  endFrom(memory: Memory, mode: AccessMode, region: ResolvedRegion, from: Uint8Array): number {
+    rowsIn(from, region, memory.cpu);
+    return this.end(memory, mode, region);
+  }
+}
+
+class Coherent extends ThroughCpu implements MemoryModel {
   readonly coherency = 'coherent';
+  readonly poison: Uint8Array;
+
+  constructor(poison: Uint8Array) {
+    super();
+    this.poison = poison;
+  }
+
   allocate(size: number): Memory {
     const memory = new Uint8Array(size);
     return { device: memory, cpu: memory };
@@ -75,29 +132,25 @@ class Coherent implements MemoryModel {
   }
 }
 
-/** writeback and bounce: a separate CPU-side copy, rows copied as they are. */
-class Copying implements MemoryModel {
-  readonly coherency: 'writeback' | 'bounce';
-  readonly #poison: Uint8Array;
+/** writeback: a CPU cache over device memory, rows copied as they are. */
+class Writeback extends ThroughCpu implements MemoryModel {
+  readonly coherency = 'writeback';
+  readonly poison: Uint8Array;
 
-  constructor(coherency: 'writeback' | 'bounce', poison: Uint8Array) {
-    this.coherency = coherency;
-    this.#poison = poison;
+  constructor(poison: Uint8Array) {
+    super();
+    this.poison = poison;
   }
 
   allocate(size: number): Memory {
     const cpu = new Uint8Array(size);
-    fillPoison(cpu, 0, size, this.#poison);
+    fillPoison(cpu, 0, size, this.poison);
     return { device: new Uint8Array(size), cpu };
   }
 
   start(memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
-    if (reads(mode)) {
-      return eachRow(region, (at, n) => memory.cpu.set(memory.device.subarray(at, at + n), at));
-    }
-    // A write-only START copies nothing in: the bounce buffer holds garbage, the cache stale lines.
-    if (this.coherency === 'bounce') eachRow(region, (at, n) => fillPoison(memory.cpu, at, at + n, this.#poison));
-    return 0;
+    if (!reads(mode)) return 0; // a write-only START copies nothing in: the cache keeps stale lines
+    return eachRow(region, (at, n) => memory.cpu.set(memory.device.subarray(at, at + n), at));
   }
 
   end(memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
@@ -114,17 +167,69 @@ class Copying implements MemoryModel {
   }
 }
 
-class Tiled implements MemoryModel {
-  readonly coherency = 'tiled';
-  readonly #poison: Uint8Array;
+/**
+ * bounce: the bounce buffer is the bracket's own bytes, so the CPU side has no memory that
+ * outlives a bracket (`cpu` is empty). START(read/readwrite) copies the rows device → bracket,
+ * START(write) fills them with poison (the garbage a fresh bounce buffer holds), END(write/
+ * readwrite) copies them bracket → device. start()/end() alone move nothing.
+ */
+class Bounce implements MemoryModel {
+  readonly coherency = 'bounce';
+  readonly poison: Uint8Array;
 
   constructor(poison: Uint8Array) {
-    this.#poison = poison;
+    this.poison = poison;
+  }
+
+  allocate(size: number): Memory {
+    return { device: new Uint8Array(size), cpu: new Uint8Array(0) };
+  }
+
+  start(memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
+    return reads(mode) ? region.byteCount : 0;
+  }
+
+  end(memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
+    return writes(mode) ? region.byteCount : 0;
+  }
+
+  startInto(memory: Memory, mode: AccessMode, region: ResolvedRegion, into: Uint8Array): number {
+    if (reads(mode)) {
+      rowsOut(memory.device, region, into);
+      return region.byteCount;
+    }
+    const base = region.start;
+    eachRow(region, (at, n) => fillPoison(into, at - base, at - base + n, this.poison, base));
+    return 0;
+  }
+
+  endFrom(memory: Memory, mode: AccessMode, region: ResolvedRegion, from: Uint8Array): number {
+    if (!writes(mode)) return 0;
+    rowsIn(from, region, memory.device);
+    return region.byteCount;
+  }
+
+  readDevice(memory: Memory, at: number, into: Uint8Array): void {
+    into.set(memory.device.subarray(at, at + into.length));
+  }
+
+  writeDevice(memory: Memory, from: Uint8Array): void {
+    memory.device.set(from);
+  }
+}
+
+class Tiled extends ThroughCpu implements MemoryModel {
+  readonly coherency = 'tiled';
+  readonly poison: Uint8Array;
+
+  constructor(poison: Uint8Array) {
+    super();
+    this.poison = poison;
   }
 
   allocate(size: number): Memory {
     const cpu = new Uint8Array(size);
-    fillPoison(cpu, 0, size, this.#poison);
+    fillPoison(cpu, 0, size, this.poison);
     return { device: new Uint8Array(size), cpu };
   }
 
@@ -150,10 +255,11 @@ class Tiled implements MemoryModel {
 export function createModel(coherency: Coherency, poison: Uint8Array): MemoryModel {
   switch (coherency) {
     case 'coherent':
-      return new Coherent();
+      return new Coherent(poison);
     case 'writeback':
+      return new Writeback(poison);
     case 'bounce':
-      return new Copying(coherency, poison);
+      return new Bounce(poison);
     case 'tiled':
       return new Tiled(poison);
   }

@@ -35,11 +35,14 @@ export function poisonPage(rng: Rng, size = 4096): Uint8Array {
   return page;
 }
 
-/** Fill `target[start, end)` with `page` repeated, aligned to absolute offsets. */
-export function fillPoison(target: Uint8Array, start: number, end: number, page: Uint8Array): void {
+/**
+ * Fill `target[start, end)` with `page` repeated, aligned to absolute offsets: `target[i]` gets
+ * `page[(base + i) % page.length]`, where `base` is the absolute offset of `target[0]`.
+ */
+export function fillPoison(target: Uint8Array, start: number, end: number, page: Uint8Array, base = 0): void {
   let at = start;
   while (at < end) {
-    const inPage = at % page.length;
+    const inPage = (base + at) % page.length;
     const n = Math.min(page.length - inPage, end - at);
     target.set(page.subarray(inPage, inPage + n), at);
     at += n;

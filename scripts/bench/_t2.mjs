@@ -1,0 +1,12 @@
+import { performance } from 'node:perf_hooks';
+const bench = (name, f, n = 200000) => { for (let k = 0; k < 3; k++) { const t0 = performance.now(); for (let i = 0; i < n; i++) f(); if (k == 2) console.log(name, ((performance.now() - t0) / n * 1000).toFixed(3), 'µs'); } };
+let ab = new ArrayBuffer(57640);
+bench('structuredClone transfer 57K', () => { ab = structuredClone(ab, { transfer: [ab] }); });
+let ab2 = new ArrayBuffer(4096);
+bench('structuredClone transfer 4K', () => { ab2 = structuredClone(ab2, { transfer: [ab2] }); });
+const { port1 } = new MessageChannel();
+let ab3 = new ArrayBuffer(4096);
+bench('postMessage transfer', () => { const x = ab3; port1.postMessage(null, [x]); ab3 = new ArrayBuffer(4096); }, 20000);
+port1.close();
+const m = new WebAssembly.Memory({ initial: 1, maximum: 2 });
+bench('wasm grow(0)', () => { m.grow(0); });

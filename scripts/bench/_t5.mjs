@@ -1,0 +1,11 @@
+import { performance } from 'node:perf_hooks';
+const bench = (name, f, n = 200000) => { for (let k = 0; k < 3; k++) { const t0 = performance.now(); for (let i = 0; i < n; i++) f(); if (k == 2) console.log(name, ((performance.now() - t0) / n * 1000).toFixed(3), 'µs'); } };
+const a = new Uint8Array(57640), b = new Uint8Array(65536);
+const cmp = Buffer.prototype.compare, copy = Buffer.prototype.copy;
+a[100]=1; console.log('cmp works', cmp.call(a, b, 0, 200, 0, 200), cmp.call(a, b, 0, 50, 0, 50));
+copy.call(a, b, 5000, 100, 101); console.log('copy works', b[5000]);
+bench('cmp.call 9x', () => { for (let g = 0; g < 9; g++) cmp.call(a, b, g*100, g*100+6360, g * 6400 + 40, g * 6400 + 6400); });
+bench('copy.call 10x40', () => { for (let g = 0; g < 10; g++) copy.call(a, b, g*6400, g*40, g*40+40); });
+bench('set+subarray 10x40', () => { for (let g = 0; g < 10; g++) b.set(a.subarray(g*40, g*40+40), g*6400); });
+bench('loop 10x40', () => { for (let g = 0; g < 10; g++) { const s = g*40, d = g*6400; for (let i = 0; i < 40; i++) b[d+i] = a[s+i]; } });
+bench('copyWithin-ish n/a', () => {});

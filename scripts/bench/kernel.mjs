@@ -1,0 +1,174 @@
+/**
+ * Figures on the kernel backend (a machine or VM with /dev/dma_heap/system and vgem): P1 bracket
+ * cost, P2 zero copy, P5 fence wake-up, P6 event loop, P7 allocation; each against a C baseline
+ * or a second measurement in the same run.
+ */
+import { Worker } from 'node:worker_threads';
+import { DmaHeap } from 'dmabuf';
+import { VgemFenceSource } from 'dmabuf/testing';
+import { calibrate, median, paired, runC, timeLoop } from './measure.mjs';
+import { eventLoopGaps } from './loop.mjs';
+
+const MiB = 1024 * 1024;
+const bracket = (buf) => () => buf.beginCpuAccess('readwrite').end();
+
+/** P1: beginCpuAccess('readwrite') + end() on 1 MiB against C's SYNC START/END (RW) pair. */
+export async function p1Bracket({ rounds, targetMs, bin }) {
+  const heap = DmaHeap.open('system');
+  const buf = heap.allocate(MiB);
+  const op = bracket(buf);
+  const n = calibrate(op, targetMs);
+  const result = await paired({
+    rounds,
+    subject: () => timeLoop(op, n),
+    baseline: () => runC(bin.sync, [MiB, n]).nsPerOp,
+  });
+  buf.close();
+  heap.close();
+  return {
+    id: 'P1',
+    title: 'kernel bracket: begin+end vs C SYNC START/END, 1 MiB heap buffer',
+    subject: 'beginCpuAccess(readwrite)+end()',
+    baseline: 'C: ioctl SYNC START|RW + END|RW',
+    ...result,
+    kind: 'ratio',
+    goal: { op: '<=', value: 1.3 },
+  };
+}
+
+/** P2 (kernel): the same bracket over 64 MiB against 4 KiB. */
+export async function p2Kernel({ rounds, targetMs }) {
+  const heap = DmaHeap.open('system');
+  const big = heap.allocate(64 * MiB);
+  const small = heap.allocate(4096);
+  const nBig = calibrate(bracket(big), targetMs);
+  const nSmall = calibrate(bracket(small), targetMs);
+  const result = await paired({
+    rounds,
+    subject: () => timeLoop(bracket(big), nBig),
+    baseline: () => timeLoop(bracket(small), nSmall),
+  });
+  big.close();
+  small.close();
+  heap.close();
+  return {
+    id: 'P2k',
+    title: 'zero copy, kernel: bracket 64 MiB vs 4 KiB heap buffer',
+    subject: 'readwrite begin+end, 64 MiB',
+    baseline: 'readwrite begin+end, 4 KiB',
+    ...result,
+    kind: 'ratio',
+    goal: { op: '<=', value: 2 },
+  };
+}
+
+/** P7: heap allocate + close of 4 KiB against C's ALLOC + close. */
+export async function p7Alloc({ rounds, targetMs, bin }) {
+  const heap = DmaHeap.open('system');
+  const op = () => heap.allocate(4096).close();
+  const n = calibrate(op, targetMs);
+  const result = await paired({
+    rounds,
+    subject: () => timeLoop(op, n),
+    baseline: () => runC(bin.alloc, [4096, n]).nsPerOp,
+  });
+  heap.close();
+  return {
+    id: 'P7',
+    title: 'allocation: heap.allocate(4 KiB)+close vs C ALLOC+close',
+    subject: 'DmaHeap#allocate(4096) + close()',
+    baseline: 'C: DMA_HEAP_IOCTL_ALLOC + close',
+    ...result,
+    kind: 'ratio',
+    goal: { op: '<=', value: 1.5 },
+  };
+}
+
+/**
+ * P5: from VGEM_FENCE_SIGNAL (issued by a worker thread, timestamped just before the ioctl) to
+ * the resolution of syncFile.wait() on the main thread, against C's poll() on a sync_file from
+ * the same kind of fence. Both sides sleep `delayMs` before signalling, so the waiter is parked.
+ */
+export async function p5Wake({ rounds, perRound, delayMs, bin }) {
+  const vgem = VgemFenceSource.open();
+  const buf = vgem.createBuffer(4096);
+  const sab = new SharedArrayBuffer(32);
+  const ctrl = new Int32Array(sab, 0, 4); // [0] go counter, [1] fence id, [2] sleep cell, [3] stop
+  const stamp = new BigInt64Array(sab, 16, 1);
+  const worker = new Worker(new URL('./wake-worker.mjs', import.meta.url), {
+    workerData: { sab, card: vgem.fd, delayMs, load: new URL('native/load.js', import.meta.resolve('dmabuf')).href },
+  });
+  await new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const once = async () => {
+    const fence = vgem.attachFence(buf, 'write');
+    const file = buf.exportSyncFile('read');
+    const done = file.wait({ timeoutMs: 5000 });
+    Atomics.store(ctrl, 1, fence.id);
+    Atomics.add(ctrl, 0, 1);
+    Atomics.notify(ctrl, 0);
+    await done;
+    const woke = process.hrtime.bigint();
+    file.close();
+    return Number(woke - Atomics.load(stamp, 0));
+  };
+  await once(); // warm-up
+  await once();
+  const result = await paired({
+    rounds,
+    subject: async () => {
+      const samples = [];
+      for (let i = 0; i < perRound; i++) samples.push(await once());
+      return median(samples);
+    },
+    baseline: () => runC(bin.wake, [perRound, Math.round(delayMs * 1000)]).nsPerOp,
+  });
+  Atomics.store(ctrl, 3, 1);
+  Atomics.add(ctrl, 0, 1);
+  Atomics.notify(ctrl, 0);
+  await new Promise((resolve) => worker.once('exit', resolve));
+  buf.close();
+  vgem.close();
+  return {
+    id: 'P5',
+    title: 'wake-up: vgem fence signal → syncFile.wait() resolves, vs C poll()',
+    subject: `syncFile.wait() (signal from a worker; median of ${perRound} per round)`,
+    baseline: `C: poll(POLLIN) on the exported sync_file (median of ${perRound})`,
+    ...result,
+    kind: 'ratio',
+    goal: { op: '<=', value: 3 },
+  };
+}
+
+/** P6 (kernel): the largest 1 ms-interval gap while 100 waits on pending vgem fences are outstanding. */
+export async function p6Kernel({ rounds, windowMs, goal }) {
+  const vgem = VgemFenceSource.open();
+  const bufs = Array.from({ length: 100 }, () => vgem.createBuffer(4096));
+  const result = await eventLoopGaps({
+    rounds,
+    windowMs,
+    arm: () => {
+      const fences = bufs.map((buf) => vgem.attachFence(buf, 'write'));
+      const files = bufs.map((buf) => buf.exportSyncFile('read'));
+      const waits = files.map((f) => f.wait({ timeoutMs: 60_000 }));
+      return async () => {
+        for (const fence of fences) vgem.signal(fence);
+        await Promise.all(waits);
+        for (const f of files) f.close();
+      };
+    },
+  });
+  for (const buf of bufs) buf.close();
+  vgem.close();
+  return {
+    id: 'P6k',
+    title: 'event loop, kernel: largest 1 ms-interval gap, 100 vgem fence waits pending',
+    subject: '100 × syncFile.wait() on pending vgem fences',
+    baseline: 'no waits pending',
+    ...result,
+    kind: 'ms',
+    goal,
+  };
+}
