@@ -164,7 +164,7 @@ async function main() {
   const say = (s = '') => process.stdout.write(`${s}\n`);
   say(`dmabuf benchmarks — ${where}: node ${header.node}, kernel ${header.kernel}, ${header.cpu}`);
   if (header.note) say(header.note);
-  say(`each figure: the median over rounds of measured/baseline (P3: baseline/… inverted: whole ÷ region), P6: the median largest gap`);
+  say(`each figure: the median over rounds of measured ÷ baseline (P3: whole ÷ region); P6: the median of the largest gaps`);
   say();
   say(table(figures));
   const missed = figures.filter((f) => f.met === false).map((f) => f.id);

@@ -75,7 +75,10 @@ function rowsOut(memory: Uint8Array, region: ResolvedRegion, span: Uint8Array): 
     span.set(memory.subarray(base, base + region.spanLength));
     return;
   }
-  eachRow(region, (at, n) => span.set(memory.subarray(at, at + n), at - base));
+  const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
+  for (let s = 0; s < sliceCount; s++) {
+    for (let r = 0, at = s * slicePitch; r < rowCount; r++, at += rowPitch) span.set(memory.subarray(base + at, base + at + rowBytes), at);
+  }
 }
 
 /** Copy the region's rows of `span` (offsets from the span start) into `memory` (absolute offsets). */
@@ -85,7 +88,10 @@ function rowsIn(span: Uint8Array, region: ResolvedRegion, memory: Uint8Array): v
     memory.set(span.subarray(0, region.spanLength), base);
     return;
   }
-  eachRow(region, (at, n) => memory.set(span.subarray(at - base, at - base + n), at));
+  const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
+  for (let s = 0; s < sliceCount; s++) {
+    for (let r = 0, at = s * slicePitch; r < rowCount; r++, at += rowPitch) memory.set(span.subarray(at, at + rowBytes), base + at);
+  }
 }
 
 /** startInto/endFrom for models whose CPU-side memory persists between brackets: through it. */

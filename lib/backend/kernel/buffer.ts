@@ -35,8 +35,13 @@ export class KernelBuffer implements BufferHandle {
   #mapping: NativeMapping | undefined;
   #closed = false;
 
-  /** Takes ownership of `fd`: if construction fails, the fd is closed. */
-  constructor(backend: Backend, addon: NativeAddon, fd: number) {
+  /**
+   * Takes ownership of `fd`: if construction fails, the fd is closed. `known` skips reading
+   * /proc/self/fdinfo when the creator already knows the exporter and access mode (a heap names
+   * its buffers' exporter after itself and allocates them O_RDWR): that read is most of the cost
+   * of a small allocation.
+   */
+  constructor(backend: Backend, addon: NativeAddon, fd: number, known?: { exporter: string; readOnly: boolean }) {
     try {
       this.backend = backend;
       this.#addon = addon;
@@ -45,9 +50,14 @@ export class KernelBuffer implements BufferHandle {
       const stat = addon.fstat(fd);
       this.size = stat.size;
       this.#ino = stat.ino;
-      const fdinfo = readFdinfo(fd);
-      this.exporter = fdinfo.get('exp_name') ?? '';
-      this.#readOnly = accessModeOf(fdinfo) === O_ACCMODE_RDONLY;
+      if (known) {
+        this.exporter = known.exporter;
+        this.#readOnly = known.readOnly;
+      } else {
+        const fdinfo = readFdinfo(fd);
+        this.exporter = fdinfo.get('exp_name') ?? '';
+        this.#readOnly = accessModeOf(fdinfo) === O_ACCMODE_RDONLY;
+      }
     } catch (error) {
       addon.close(fd);
       throw error;

@@ -44,7 +44,8 @@ class KernelHeap implements HeapHandle {
     const c = this.#addon.constants;
     // fd_flags may hold only O_CLOEXEC | O_ACCMODE; heap_flags must be 0 (DMA_HEAP_VALID_*_FLAGS).
     const fd = this.#addon.heapAlloc(this.#fd, size, c.O_RDWR | c.O_CLOEXEC, 0);
-    return new KernelBuffer(this.#backend, this.#addon, fd);
+    // dma-heap exports carry the heap's name as exp_name (dma_heap_buffer_alloc → heap->name).
+    return new KernelBuffer(this.#backend, this.#addon, fd, { exporter: this.name, readOnly: false });
   }
 
   close(): void {
