@@ -162,7 +162,9 @@ describe('waits: timeouts, aborts, and nothing left behind', () => {
     const emu = emulation.create();
     const buf = emu.heap().allocate(4096);
     const baseline = timers();
-    const job = emu.device('gpu').submit({ writes: [buf], durationMs: 30 });
+    // Long enough that the job cannot fall due while this test inspects the timers, even on the
+    // VM's software CPU (a due job is completed on the spot by the next wait).
+    const job = emu.device('gpu').submit({ writes: [buf], durationMs: 1000 });
     expect(timers()).toBe(baseline + 1); // the job itself
     const controller = new AbortController();
     const pending = rejection(job.wait({ timeoutMs: 60_000, signal: controller.signal }));
