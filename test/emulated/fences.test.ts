@@ -1,9 +1,35 @@
 /** Fences, implicit sync and waits on the emulated backend: the kernel's rules, with timers. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DmaBufError, MisuseCode, emulation, region } from '../../lib/index.js';
 import { allBytes, read, sleep } from './helpers.js';
 
-const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+/**
+ * Counts the timers created while `fn` runs that are still armed (neither fired nor cleared):
+ * only this test's own, whatever timers the test runner keeps.
+ */
+async function trackTimers(fn: (armed: () => number) => Promise<void>): Promise<void> {
+  const armed = new Set<unknown>();
+  const realSet = globalThis.setTimeout;
+  const realClear = globalThis.clearTimeout;
+  const set = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const timer = realSet(() => {
+      armed.delete(timer);
+      callback(...args);
+    }, ms);
+    armed.add(timer);
+    return timer;
+  }) as typeof setTimeout);
+  const clear = vi.spyOn(globalThis, 'clearTimeout').mockImplementation(((timer: Parameters<typeof clearTimeout>[0]) => {
+    armed.delete(timer);
+    realClear(timer);
+  }) as typeof clearTimeout);
+  try {
+    await fn(() => armed.size);
+  } finally {
+    set.mockRestore();
+    clear.mockRestore();
+  }
+}
 
 async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string; errno?: number }> {
   try {
@@ -159,22 +185,22 @@ describe('waits: timeouts, aborts, and nothing left behind', () => {
   });
 
   it('a settled or cancelled wait keeps no timer alive', async () => {
-    const emu = emulation.create();
-    const buf = emu.heap().allocate(4096);
-    const baseline = timers();
-    // Long enough that the job cannot fall due while this test inspects the timers, even on the
-    // VM's software CPU (a due job is completed on the spot by the next wait).
-    const job = emu.device('gpu').submit({ writes: [buf], durationMs: 1000 });
-    expect(timers()).toBe(baseline + 1); // the job itself
-    const controller = new AbortController();
-    const pending = rejection(job.wait({ timeoutMs: 60_000, signal: controller.signal }));
-    expect(timers()).toBe(baseline + 2);
-    controller.abort();
-    expect((await pending).name).toBe('AbortError');
-    expect(timers()).toBe(baseline + 1);
-    await buf.waitIdle('write', { timeoutMs: 60_000 });
-    await sleep(0);
-    expect(timers()).toBe(baseline);
+    await trackTimers(async (armed) => {
+      const emu = emulation.create();
+      const buf = emu.heap().allocate(4096);
+      // Long enough that the job cannot fall due while this test inspects the timers, even on the
+      // VM's software CPU (a due job is completed on the spot by the next wait).
+      const job = emu.device('gpu').submit({ writes: [buf], durationMs: 1000 });
+      expect(armed()).toBe(1); // the job itself
+      const controller = new AbortController();
+      const pending = rejection(job.wait({ timeoutMs: 60_000, signal: controller.signal }));
+      expect(armed()).toBe(2); // and the wait's timeout
+      controller.abort();
+      expect((await pending).name).toBe('AbortError');
+      expect(armed()).toBe(1);
+      await buf.waitIdle('write', { timeoutMs: 60_000 });
+      expect(armed()).toBe(0);
+    });
   });
 
   it('the sync wait completes due jobs on the spot', () => {
