@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBufError, Udmabuf } from '../../lib/index.js';
-import { addon, fdinfo, openFds, runKernel } from '../helpers/env.js';
+import { addon, fdinfo, makeFifo, openFds, runKernel } from '../helpers/env.js';
 
 const PAGE = 4096;
 
@@ -93,9 +93,12 @@ describe.runIf(runKernel)('kernel: udmabuf (needs /dev/udmabuf)', () => {
 
   it('#19 a regular file or a pipe instead of a memfd → EBADFD (77), not EBADF', () => {
     const file = addon().open('/proc/self/exe', c().O_RDONLY);
-    toClose.push(file);
-    expect(rawCreate(file, 0, PAGE)).toMatchObject({ code: 'EBADFD', errno: 77 });
-    expect(publicCreate(file, 0, PAGE)).toMatchObject({ code: 'EBADFD', errno: 77 });
+    const [readEnd, writeEnd] = makeFifo();
+    toClose.push(file, readEnd, writeEnd);
+    for (const fd of [file, readEnd]) {
+      expect(rawCreate(fd, 0, PAGE)).toMatchObject({ code: 'EBADFD', errno: 77 });
+      expect(publicCreate(fd, 0, PAGE)).toMatchObject({ code: 'EBADFD', errno: 77 });
+    }
   });
 
   it('#20 a closed fd as memfd → EBADFD', () => {
