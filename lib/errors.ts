@@ -56,6 +56,9 @@ export function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? `E${errno}`;
 }
 
+/** Marks DmaBufErrors across copies of this module (see Symbol.hasInstance below). */
+const brand = Symbol.for('dmabuf.DmaBufError');
+
 /**
  * Every failure of this package. Shaped like Node's SystemError: a string `code` to branch on,
  * `errno` and `syscall` where a syscall is involved, and a message that says what to do next.
@@ -69,8 +72,18 @@ export class DmaBufError extends Error {
   readonly bufferName?: string;
   readonly offset?: number;
 
+  /**
+   * `instanceof DmaBufError` holds for errors made by any copy of this module: the addon keeps
+   * the class of the first environment that loaded it, and a process may hold two copies of the
+   * package (a bundled one and a dependency's, or a test runner re-evaluating modules per file).
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+  }
+
   constructor(code: string, message: string, details: DmaBufErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    Object.defineProperty(this, brand, { value: true });
     this.name = 'DmaBufError';
     this.code = code;
     const errno = details.errno ?? (code.startsWith('E') ? errnoOf(code) : undefined);

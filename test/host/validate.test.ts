@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DmaBufError, AbortError } from '../../lib/index.js';
 import { errnoName, errnoOf } from '../../lib/errors.js';
 import { checkAccessMode, checkName, checkTimeout, checkFenceMode, checkInteger } from '../../lib/validate.js';
@@ -30,6 +30,17 @@ describe('argument validation', () => {
     expect(checkTimeout('s', { timeoutMs: 1.2 })).toBe(2);
     expect(() => checkTimeout('s', { timeoutMs: -1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     expect(() => checkTimeout('s', { timeoutMs: NaN })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  it('instanceof DmaBufError holds for errors from another copy of the module, and only for those', async () => {
+    vi.resetModules();
+    const copy = await import('../../lib/errors.js');
+    expect(copy.DmaBufError).not.toBe(DmaBufError);
+    expect(new copy.DmaBufError('EINVAL', 'x')).toBeInstanceOf(DmaBufError);
+    expect(new DmaBufError('EINVAL', 'x')).toBeInstanceOf(copy.DmaBufError);
+    expect(new Error('x')).not.toBeInstanceOf(DmaBufError);
+    expect(Object.assign(new Error('x'), { code: 'EINVAL' })).not.toBeInstanceOf(DmaBufError);
+    expect(null).not.toBeInstanceOf(DmaBufError);
   });
 
   it('errors are shaped like SystemError', () => {
