@@ -118,7 +118,7 @@ async function main() {
   const rounds = o.rounds ?? (slow ? 5 : 9);
   const targetMs = slow ? 40 : 60;
   const windowMs = slow ? 300 : 500;
-  const want = (id) => !o.only || o.only.has(id) || o.only.has(id.replace(/[ek]$/, ''));
+  const want = (id) => !o.only || o.only.has(id.toUpperCase()) || o.only.has(id.replace(/[ek]$/, '').toUpperCase());
   const bin = o.kernel ? compileC() : undefined;
   if (o.kernel) process.env.DMABUF_BACKEND = 'kernel';
   const emulated = await import('./emulated.mjs');

@@ -32,6 +32,11 @@ export interface EmulatedBackendOptions {
 export interface EmulationCounters {
   /** Bytes START/END moved between device memory and CPU-side memory (exactly the regions' rows). */
   syncedBytes: number;
+  /**
+   * Bytes copied between the buffer's memory and a bracket's private bytes or snapshots (the
+   * emulation's own overhead, not a model's sync). 0 for a zero-copy coherent bracket without gaps.
+   */
+  bracketCopiedBytes: number;
   /** Buffers with at least one open holder. */
   liveBuffers: number;
   /** Device jobs submitted and not yet complete. */
@@ -71,7 +76,7 @@ export class EmulatedBackend implements Backend {
   readonly seed: number;
   readonly model: MemoryModel;
   readonly faults = new Faults();
-  readonly counters: EmulationCounters = { syncedBytes: 0, liveBuffers: 0, pendingJobs: 0, jobsCompleted: 0 };
+  readonly counters: EmulationCounters = { syncedBytes: 0, bracketCopiedBytes: 0, liveBuffers: 0, pendingJobs: 0, jobsCompleted: 0 };
   /** Decides which side wins each word when a CPU bracket and a device job race. */
   readonly raceRng: Rng;
   readonly #devices = new Map<string, EmulatedDevice>();

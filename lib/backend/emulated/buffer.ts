@@ -8,16 +8,25 @@
  * copy), then only the rows go back. So two holders can each have a bracket open on the same
  * buffer, each holder's views die at its own END only, and START/END work is proportional to the
  * region (plus one memcmp of the gaps).
+ *
+ * The coherent model has a zero-copy path (Direct): there the CPU's memory is the buffer's memory,
+ * so a bracket opened while no other holder has one open hands out a view of the memory itself
+ * and END detaches it by moving the memory's backing store to a new ArrayBuffer (no copy), then
+ * points the buffer's memory at it. Everything that reads the memory goes through
+ * `state.memory` each time, never an old ArrayBuffer. Detection compares against a span-shaped
+ * snapshot (a 'read' bracket: the span; otherwise the gaps only, none for a region without gaps),
+ * and a detected write is undone from it, so the bytes end as on the copying path. A bracket
+ * another holder opens meanwhile takes the copying path (a transfer would kill its views).
  */
 import { DmaBufError } from '../../errors.js';
 import { rowOffsets, type ResolvedRegion } from '../../region.js';
 import type { AccessMode, FenceMode } from '../../validate.js';
 import type { BracketBytes, BufferHandle, PendingWait, SyncFileHandle } from '../backend.js';
 import type { EmulatedBackend } from './backend.js';
-import { copyRows, fillGaps, findViolation, hasGaps } from './detect.js';
+import { copyRows, eachGap, fillGaps, findChange, findViolation, hasGaps, type Violation } from './detect.js';
 import { allocateFd, registerFd, releaseFd } from './fds.js';
 import { Resv, waitAsync, waitSync } from './fences.js';
-import type { Memory } from './models.js';
+import type { Memory, MemoryModel } from './models.js';
 import { EmulatedSyncFile } from './sync-file.js';
 
 const SYNC = 'DMA_BUF_IOCTL_SYNC';
@@ -27,12 +36,17 @@ const RACE_WORD = 8;
 export class BufferState {
   readonly size: number;
   readonly exporter: string;
-  readonly memory: Memory;
+  /** Replaced (same bytes, new ArrayBuffer) when a zero-copy bracket ends: never cache it. */
+  memory: Memory;
   readonly resv = new Resv();
   name = '';
   /** Bumped whenever a device job writing this buffer completes; a bracket that saw it move raced. */
   deviceWrites = 0;
   holders = 0;
+  /** Brackets open on this buffer, over all holders. */
+  openBrackets = 0;
+  /** The zero-copy bracket open on this buffer (coherent model), if any. */
+  direct: Direct | undefined;
 
   constructor(size: number, exporter: string, memory: Memory) {
     this.size = size;
@@ -41,8 +55,19 @@ export class BufferState {
   }
 }
 
+/** A zero-copy bracket: its bytes are the buffer's memory. Offsets below are from the span start. */
+interface Direct {
+  readonly mode: AccessMode;
+  readonly region: ResolvedRegion;
+  /** Span-shaped snapshot: a 'read' bracket's whole span, else its gaps only; undefined without gaps. */
+  readonly reference: Uint8Array | undefined;
+  /** A writing bracket's rows as a device job wrote them during the bracket (span-shaped): mixed in at END. */
+  raceRows: Uint8Array | undefined;
+}
+
 interface Bracket {
   readonly buffer: ArrayBuffer;
+  readonly direct: boolean;
   /** A 'read' bracket's rows as handed out, back to back: END finds writes against them. */
   readonly rows: Uint8Array | undefined;
   readonly deviceWrites: number;
@@ -65,6 +90,66 @@ export function detach(buffer: ArrayBuffer): ArrayBuffer {
   const transferable = buffer as Transferable;
   if (typeof transferable.transfer === 'function') return transferable.transfer();
   return structuredClone(buffer, { transfer: [buffer] });
+}
+
+/** Copy `from` into `to` (same shape, span offsets) over every gap of the region. */
+function copyGaps(from: Uint8Array, to: Uint8Array, region: ResolvedRegion): number {
+  let n = 0;
+  eachGap(region, (a, b) => {
+    to.set(from.subarray(a, b), a);
+    n += b - a;
+  });
+  return n;
+}
+
+/** Call `fn(spanOffset)` for each row of the region. */
+function eachRowOffset(region: ResolvedRegion, fn: (at: number) => void): void {
+  const { rowCount, rowPitch, sliceCount, slicePitch } = region;
+  for (let s = 0; s < sliceCount; s++) for (let r = 0, at = s * slicePitch; r < rowCount; r++, at += rowPitch) fn(at);
+}
+
+/**
+ * A device job stores `from` (the whole buffer, linear) in the buffer. With a zero-copy bracket
+ * open, the CPU's view is the memory: a 'read' bracket's snapshot follows the device (the device
+ * may write; the CPU may not), and a writing bracket's rows keep the CPU's bytes while the
+ * device's go aside, to be mixed word by word at END as on the copying path.
+ */
+export function storeDeviceWrite(model: MemoryModel, state: BufferState, from: Uint8Array): void {
+  const direct = state.direct;
+  if (!direct) {
+    model.writeDevice(state.memory, from);
+    return;
+  }
+  const { region } = direct;
+  const base = region.start;
+  const span = region.spanLength;
+  if (direct.mode === 'read') {
+    model.writeDevice(state.memory, from);
+    direct.reference?.set(state.memory.cpu.subarray(base, base + span));
+    return;
+  }
+  const cpu = copyRows(state.memory.cpu.subarray(base, base + span), region);
+  const raceRows = (direct.raceRows ??= new Uint8Array(span));
+  eachRowOffset(region, (at) => raceRows.set(from.subarray(base + at, base + at + region.rowBytes), at));
+  model.writeDevice(state.memory, from);
+  const memory = state.memory.cpu;
+  let k = 0;
+  eachRowOffset(region, (at) => {
+    memory.set(cpu.subarray(k, k + region.rowBytes), base + at);
+    k += region.rowBytes;
+  });
+  if (direct.reference) copyGaps(memory.subarray(base, base + span), direct.reference, region);
+}
+
+/** A device reads the whole buffer linearly into `into`: a racing device's rows are its own. */
+export function loadDeviceRead(model: MemoryModel, state: BufferState, into: Uint8Array): void {
+  model.readDevice(state.memory, 0, into);
+  const direct = state.direct;
+  if (direct?.raceRows) {
+    const { region } = direct;
+    const raceRows = direct.raceRows;
+    eachRowOffset(region, (at) => into.set(raceRows.subarray(at, at + region.rowBytes), region.start + at));
+  }
 }
 
 /** The same row layout at the same page alignment: the gaps are where they were, with the same pattern. */
@@ -134,6 +219,7 @@ export class EmulatedBuffer implements BufferHandle {
     this.backend.faults.restarting('sync', SYNC);
     // SYNC START waits for the implicit fences (read: writers; write: everyone), blocking.
     waitSync(() => this.state.resv.fences(mode), -1);
+    if (model.coherency === 'coherent' && this.state.openBrackets === 0) return this.#beginDirect(mode, region);
     const span = region.spanLength;
     const spare = this.#spare;
     this.#spare = undefined;
@@ -141,10 +227,33 @@ export class EmulatedBuffer implements BufferHandle {
     const buffer = reuse ? spare.buffer : new ArrayBuffer(span);
     const view = new Uint8Array(buffer, 0, span);
     this.backend.counters.syncedBytes += model.startInto(memory, mode, region, view);
+    this.backend.counters.bracketCopiedBytes += region.byteCount * (mode === 'read' ? 2 : 1);
     const gapsReady = reuse && spare.layout !== undefined && sameLayout(spare.layout, region, model.poison.length);
     if (hasGaps(region) && !gapsReady) fillGaps(view, region, model.poison);
-    this.#bracket = { buffer, rows: mode === 'read' ? copyRows(view, region) : undefined, deviceWrites: this.state.deviceWrites };
+    this.#bracket = { buffer, direct: false, rows: mode === 'read' ? copyRows(view, region) : undefined, deviceWrites: this.state.deviceWrites };
+    this.state.openBrackets++;
     return { buffer, byteOffset: 0, length: span };
+  }
+
+  /** The zero-copy START: a view of the memory itself, and the snapshot detection needs. */
+  #beginDirect(mode: AccessMode, region: ResolvedRegion): BracketBytes {
+    const memory = this.state.memory.cpu;
+    const base = region.start;
+    const span = region.spanLength;
+    const now = memory.subarray(base, base + span);
+    let reference: Uint8Array | undefined;
+    if (mode === 'read') {
+      reference = now.slice();
+      this.backend.counters.bracketCopiedBytes += span;
+    } else if (hasGaps(region)) {
+      reference = new Uint8Array(span);
+      this.backend.counters.bracketCopiedBytes += copyGaps(now, reference, region);
+    }
+    this.state.direct = { mode, region, reference, raceRows: undefined };
+    this.state.openBrackets++;
+    const buffer = memory.buffer as ArrayBuffer;
+    this.#bracket = { buffer, direct: true, rows: undefined, deviceWrites: this.state.deviceWrites };
+    return { buffer, byteOffset: memory.byteOffset + base, length: span };
   }
 
   endAccess(mode: AccessMode, region: ResolvedRegion, bytes: BracketBytes): void {
@@ -153,6 +262,11 @@ export class EmulatedBuffer implements BufferHandle {
       throw new DmaBufError('EINVAL', 'END for bytes this holder did not hand out', { syscall: SYNC });
     }
     this.#bracket = undefined;
+    this.state.openBrackets--;
+    if (bracket.direct) {
+      this.#endDirect(mode, region);
+      return;
+    }
     // Detach first: no CPU access may follow the END.
     const recovered = detach(bytes.buffer);
     const data = new Uint8Array(recovered, bytes.byteOffset, bytes.length);
@@ -165,19 +279,78 @@ export class EmulatedBuffer implements BufferHandle {
       if (this.state.deviceWrites !== bracket.deviceWrites) this.#race(region, data);
       // Only the region's rows go back: writes in the gaps between rows are dropped here.
       this.backend.counters.syncedBytes += model.endFrom(this.state.memory, mode, region, data);
+      this.backend.counters.bracketCopiedBytes += region.byteCount;
+      this.#refreshDirect(region);
     }
-    if (violation) {
-      const offset = region.start + violation.offset;
-      const what =
-        violation.code === 'ERR_DMABUF_WRITE_IN_READ_BRACKET'
-          ? `was written inside a 'read' bracket; the write was not synced to the device: use 'write' or 'readwrite'`
-          : `lies between the rows of the bracket's region and was written; the write was dropped: write only through rows(), or declare a region that covers it`;
-      throw new DmaBufError(violation.code, `byte ${offset} of dma-buf '${this.displayName}' ${what}`, {
-        syscall: SYNC,
-        bufferName: this.displayName,
-        offset,
-      });
+    if (violation) this.#report(violation, region);
+  }
+
+  /**
+   * The zero-copy END: detach the holder's views by moving the memory to a new ArrayBuffer, then
+   * find (and undo) writes the bracket was not allowed to make, and mix in a racing device's rows.
+   */
+  #endDirect(mode: AccessMode, region: ResolvedRegion): void {
+    const direct = this.state.direct!;
+    this.state.direct = undefined;
+    const moved = new Uint8Array(detach(this.state.memory.cpu.buffer as ArrayBuffer));
+    this.state.memory = { device: moved, cpu: moved };
+    // As on the copying path: a hard fault here leaves the bytes detached (coherent: the CPU's
+    // writes already are in memory).
+    this.backend.faults.restarting('sync', SYNC);
+    const base = region.start;
+    const data = moved.subarray(base, base + region.spanLength);
+    const violation = direct.reference ? findChange(mode, region, data, direct.reference) : undefined;
+    if (violation && direct.reference) {
+      // The copying path drops these writes (gaps never go back; a read bracket writes nothing back).
+      if (mode === 'read') data.set(direct.reference);
+      else copyGaps(direct.reference, data, region);
     }
+    if (direct.raceRows) this.#mix(region, data, direct.raceRows);
+    if (violation) this.#report(violation, region);
+  }
+
+  /** The racing device's rows (`device`, span-shaped) win the words the seeded PRNG picks, as in #race. */
+  #mix(region: ResolvedRegion, data: Uint8Array, device: Uint8Array): void {
+    const rng = this.backend.raceRng;
+    for (const offset of rowOffsets(region)) {
+      const at = region.start + offset;
+      let word = at - (at % RACE_WORD);
+      for (; word < at + region.rowBytes; word += RACE_WORD) {
+        if ((rng.next() & 1) === 0) continue;
+        const from = Math.max(word, at) - region.start;
+        const to = Math.min(word + RACE_WORD, at + region.rowBytes) - region.start;
+        data.set(device.subarray(from, to), from);
+      }
+    }
+  }
+
+  /** This copying bracket wrote its rows while another holder's zero-copy bracket is open: its snapshot follows. */
+  #refreshDirect(region: ResolvedRegion): void {
+    const direct = this.state.direct;
+    if (!direct?.reference) return;
+    const reference = direct.reference;
+    const lo = direct.region.start;
+    const hi = lo + direct.region.spanLength;
+    const memory = this.state.memory.cpu;
+    eachRowOffset(region, (at) => {
+      const from = Math.max(lo, region.start + at);
+      const to = Math.min(hi, region.start + at + region.rowBytes);
+      if (from < to) reference.set(memory.subarray(from, to), from - lo);
+    });
+  }
+
+  /** Throw the violation END found (END itself has completed). */
+  #report(violation: Violation, region: ResolvedRegion): never {
+    const offset = region.start + violation.offset;
+    const what =
+      violation.code === 'ERR_DMABUF_WRITE_IN_READ_BRACKET'
+        ? `was written inside a 'read' bracket; the write was not synced to the device: use 'write' or 'readwrite'`
+        : `lies between the rows of the bracket's region and was written; the write was dropped: write only through rows(), or declare a region that covers it`;
+    throw new DmaBufError(violation.code, `byte ${offset} of dma-buf '${this.displayName}' ${what}`, {
+      syscall: SYNC,
+      bufferName: this.displayName,
+      offset,
+    });
   }
 
   /**

@@ -39,7 +39,7 @@ function pattern(page: Uint8Array, length: number): Buffer {
 }
 
 /** Call `fn(gapStart, gapEnd)` (span offsets) for every gap before a row, in memory order. */
-function eachGap(region: ResolvedRegion, fn: (from: number, to: number) => void): void {
+export function eachGap(region: ResolvedRegion, fn: (from: number, to: number) => void): void {
   const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
   let gapStart = 0;
   for (let s = 0; s < sliceCount; s++) {
@@ -115,6 +115,36 @@ export function findViolation(
       }
       if (mode === 'read' && rows) {
         const write = firstDifference(bytes, row, rows, at, rowBytes);
+        if (write >= 0) return { code: MisuseCode.WRITE_IN_READ_BRACKET, offset: row + write };
+      }
+      gapStart = row + rowBytes;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * findViolation for a zero-copy bracket (coherent model): the span's bytes against `reference`, a
+ * span-shaped snapshot taken at START (gaps always; rows too for a 'read' bracket), in memory order.
+ */
+export function findChange(mode: AccessMode, region: ResolvedRegion, now: Uint8Array, reference: Uint8Array): Violation | undefined {
+  const gaps = hasGaps(region);
+  if (!gaps && mode !== 'read') return undefined;
+  const ref = Buffer.from(reference.buffer, reference.byteOffset, reference.length);
+  if (mode === 'read' && !gaps) {
+    const write = firstDifference(ref, 0, now, 0, region.spanLength);
+    return write >= 0 ? { code: MisuseCode.WRITE_IN_READ_BRACKET, offset: write } : undefined;
+  }
+  const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
+  let gapStart = 0;
+  for (let s = 0; s < sliceCount; s++) {
+    for (let r = 0, row = s * slicePitch; r < rowCount; r++, row += rowPitch) {
+      if (row > gapStart) {
+        const gap = firstDifference(ref, gapStart, now, gapStart, row - gapStart);
+        if (gap >= 0) return { code: MisuseCode.WRITE_OUTSIDE_REGION, offset: gapStart + gap };
+      }
+      if (mode === 'read') {
+        const write = firstDifference(ref, row, now, row, rowBytes);
         if (write >= 0) return { code: MisuseCode.WRITE_IN_READ_BRACKET, offset: row + write };
       }
       gapStart = row + rowBytes;

@@ -12,7 +12,7 @@ import { DmaBufError, errnoOf, invalidArgument, invalidType } from '../../errors
 import { SyncFile } from '../../sync-file.js';
 import { checkName, checkOptions } from '../../validate.js';
 import type { EmulatedBackend } from './backend.js';
-import { detach, EmulatedBuffer, type BufferState } from './buffer.js';
+import { detach, EmulatedBuffer, loadDeviceRead, storeDeviceWrite, type BufferState } from './buffer.js';
 import { lookupFd } from './fds.js';
 import { EmuFence, finishFenceSync, sleepUntil, type FenceSource } from './fences.js';
 import { EmulatedSyncFile } from './sync-file.js';
@@ -159,7 +159,7 @@ class Job implements FenceSource {
         let view = views.get(state);
         if (!view) {
           view = new Uint8Array(state.size);
-          model.readDevice(state.memory, 0, view);
+          loadDeviceRead(model, state, view);
           views.set(state, view);
         }
         return view;
@@ -173,7 +173,7 @@ class Job implements FenceSource {
       errno = EIO;
     }
     for (const [state, view] of views) {
-      if (errno === 0 && this.#writes.includes(state)) model.writeDevice(state.memory, view);
+      if (errno === 0 && this.#writes.includes(state)) storeDeviceWrite(model, state, view);
       detach(view.buffer as ArrayBuffer);
     }
     return errno;
