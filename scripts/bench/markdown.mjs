@@ -19,4 +19,4 @@ for (const run of runs) {
     console.log(`| ${run.where} | ${f.id} ${f.title} | ${formatNs(f.subjectNs)} | ${formatNs(f.baselineNs)} | ${value(f)} | ${goal(f)} | ${mark(f)} |`);
   }
 }
-for (const run of runs) console.log(`\n${run.where}: ${run.date}, Node ${run.node}, kernel ${run.kernel}, ${run.cpu}, ${run.rounds ?? ''}${run.note ? ` ${run.note}` : ''}`);
+for (const run of runs) console.log(`\n- ${run.where}: ${run.date.slice(0, 10)}, Node ${run.node}, Linux ${run.kernel}, ${run.cpu}.${run.note ? ` ${run.note}` : ''}`);

@@ -158,7 +158,7 @@ async function main() {
     backend: o.kernel ? 'kernel + emulated' : 'emulated',
     seconds: (Date.now() - t0) / 1000,
     note: slow
-      ? 'In the VM the CPU is emulated in software (QEMU TCG): absolute times are meaningless, ratios against baselines from the same run hold.'
+      ? 'In the VM the CPU is emulated in software (QEMU TCG): absolute times are meaningless; ratios of like against like (JS vs JS, C vs C) hold, but JS-vs-C ratios (P1, P5, P7) are inflated, since TCG slows JIT-compiled code far more than C.'
       : undefined,
   };
   const say = (s = '') => process.stdout.write(`${s}\n`);
