@@ -31,9 +31,6 @@ job="/mnt$DMABUF_JOB"
 [ -n "$DMABUF_JOB" ] && [ -r "$job/job.sh" ] && [ -r "$job/repo" ] || fail "no job in $job"
 read -r repo <"$job/repo"
 cp "$job/job.sh" /job.sh
-# The repo is a second, writable share: tests write caches and output (PNGs, bench JSON) there.
-mount -t 9p -o "$P9" repo "/mnt$repo" || fail "cannot mount the repo share on $repo"
-
 mount -t proc proc /mnt/proc
 mount -t sysfs sysfs /mnt/sys
 mount -t debugfs debugfs /mnt/sys/kernel/debug
@@ -43,6 +40,11 @@ mount -t tmpfs -o mode=1777 tmpfs /mnt/dev/shm
 mount -t devpts devpts /mnt/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /mnt/tmp
 mount -t tmpfs -o mode=755 tmpfs /mnt/run
+# The repo is a second, writable share: tests write caches and output (PNGs, bench JSON) there.
+# Mounted after the fresh /tmp and /run, since a clone may live there (CI clones into /tmp): its
+# mount point is then made on the tmpfs; elsewhere it already exists on the host's share.
+mkdir -p "/mnt$repo" || fail "cannot make the mount point $repo"
+mount -t 9p -o "$P9" repo "/mnt$repo" || fail "cannot mount the repo share on $repo"
 cp /job.sh /mnt/tmp/.dmabuf-vm-job.sh
 echo "@@DMABUF_VM_START@@"
 env -i chroot /mnt /bin/sh /tmp/.dmabuf-vm-job.sh
