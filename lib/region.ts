@@ -56,7 +56,6 @@ export interface ResolvedRegion {
   readonly byteCount: number;
 }
 
-const SAFE = Number.MAX_SAFE_INTEGER;
 const SYSCALL = 'region';
 
 function field(obj: Record<string, unknown>, name: string, min: number, fallback?: number): number {

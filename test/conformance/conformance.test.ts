@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, MisuseCode, region, type CpuAccess, type Region, type SyncFile } from '../../lib/index.js';
 import { activeResources, conformanceBackends, leftoverResources, fdSnapshot, HOLD_MS, type ConformanceBackend } from '../helpers/backends.js';
+import { ticksDuring } from '../helpers/env.js';
 
 const KiB = 1024;
 
@@ -55,15 +56,6 @@ function readAll(buf: DmaBuf): Uint8Array {
   return buf.withCpuAccess('read', (access) => access.bytes.slice());
 }
 
-async function ticksDuring<T>(work: Promise<T>): Promise<{ value: T; ticks: number }> {
-  let ticks = 0;
-  const interval = setInterval(() => ticks++, 10);
-  try {
-    return { value: await work, ticks };
-  } finally {
-    clearInterval(interval);
-  }
-}
 
 const backends = conformanceBackends();
 

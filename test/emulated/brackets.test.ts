@@ -3,17 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, MisuseCode, emulation, region } from '../../lib/index.js';
 import { createEmulatedBackend, EMULATED_FD_BASE, emulatedBackendForFd } from '../../lib/backend/emulated/index.js';
 import { udmabufFromSegments } from '../../lib/udmabuf.js';
-import { allBytes, fill, read } from './helpers.js';
-
-function thrown(fn: () => unknown): DmaBufError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof DmaBufError) return error;
-    throw error;
-  }
-  throw new Error('expected a DmaBufError');
-}
+import { allBytes, fill, read, thrown } from './helpers.js';
 
 describe('emulated buffers', () => {
   it('heaps: system only, page-rounded zeroed memory, names as the kernel keeps them', () => {

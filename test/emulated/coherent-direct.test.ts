@@ -5,20 +5,10 @@
  * its own END only.
  */
 import { describe, expect, it } from 'vitest';
-import { DmaBuf, DmaBufError, MisuseCode, emulation, region } from '../../lib/index.js';
-import { allBytes, read } from './helpers.js';
+import { DmaBuf, MisuseCode, emulation, region } from '../../lib/index.js';
+import { allBytes, read, thrown } from './helpers.js';
 
 const MiB = 1024 * 1024;
-
-function thrown(fn: () => unknown): DmaBufError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof DmaBufError) return error;
-    throw error;
-  }
-  throw new Error('expected a DmaBufError');
-}
 
 describe('coherent model: zero-copy brackets', () => {
   it('a whole-buffer readwrite bracket over 64 MiB copies nothing, and its views still detach at end', async () => {

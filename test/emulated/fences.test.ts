@@ -1,7 +1,7 @@
 /** Fences, implicit sync and waits on the emulated backend: the kernel's rules, with timers. */
 import { describe, expect, it, vi } from 'vitest';
 import { DmaBufError, MisuseCode, emulation, region } from '../../lib/index.js';
-import { allBytes, read, sleep } from './helpers.js';
+import { allBytes, read } from './helpers.js';
 
 /**
  * Counts the timers created while `fn` runs that are still armed (neither fired nor cleared):

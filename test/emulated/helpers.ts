@@ -1,5 +1,5 @@
 /** Small helpers for the emulated-backend tests. */
-import type { DmaBuf, Region } from '../../lib/index.js';
+import { DmaBufError, type DmaBuf, type Region } from '../../lib/index.js';
 
 /** Write `value` into every byte of the region through a 'write' bracket. */
 export function fill(buf: DmaBuf, value: number, region?: Region): void {
@@ -18,3 +18,14 @@ export function allBytes(bytes: Uint8Array, value: number): boolean {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The DmaBufError `fn` throws (anything else is rethrown; no throw fails the test). */
+export function thrown(fn: () => unknown): DmaBufError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof DmaBufError) return error;
+    throw error;
+  }
+  throw new Error('expected a DmaBufError');
+}

@@ -87,3 +87,14 @@ export function makeFifo(): [number, number] {
     rmSync(path, { force: true });
   }
 }
+
+/** Resolves with how often a 10 ms interval fired while `work` ran: the event loop stayed free. */
+export async function ticksDuring<T>(work: Promise<T>): Promise<{ value: T; ticks: number }> {
+  let ticks = 0;
+  const interval = setInterval(() => ticks++, 10);
+  try {
+    return { value: await work, ticks };
+  } finally {
+    clearInterval(interval);
+  }
+}

@@ -2,18 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { DmaHeap, type DmaBuf } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
-import { addon, openFds, runVgem } from '../helpers/env.js';
+import { addon, openFds, runVgem, ticksDuring } from '../helpers/env.js';
 
-/** Resolves with how often a 10 ms interval fired while `work` ran: the event loop stayed free. */
-async function ticksDuring<T>(work: Promise<T>): Promise<{ value: T; ticks: number }> {
-  let ticks = 0;
-  const interval = setInterval(() => ticks++, 10);
-  try {
-    return { value: await work, ticks };
-  } finally {
-    clearInterval(interval);
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

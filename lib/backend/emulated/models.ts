@@ -191,11 +191,11 @@ class Bounce implements MemoryModel {
     return { device: new Uint8Array(size), cpu: new Uint8Array(0) };
   }
 
-  start(memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
+  start(_memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
     return reads(mode) ? region.byteCount : 0;
   }
 
-  end(memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
+  end(_memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
     return writes(mode) ? region.byteCount : 0;
   }
 
