@@ -32,5 +32,5 @@ const skipped = tests.filter((t) => t.status !== 'passed' && t.status !== 'faile
 console.log(`\nkernel tests: ${count(kernel, 'passed')} passed, ${count(kernel, 'failed')} failed, ${kernel.length - count(kernel, 'passed') - count(kernel, 'failed')} skipped`);
 for (const t of skipped) console.log(`  not run (${t.status}): ${t.name}`);
 const failed = count(tests, 'failed');
-console.log(`vm suite: ${count(tests, 'passed')} passed, ${failed} failed, ${skipped.length} skipped`);
+console.log(`vm: ${count(tests, 'passed')} passed, ${failed} failed, ${skipped.length} skipped`);
 process.exit(status !== 0 || failed > 0 || skipped.length > 0 || count(kernel, 'passed') === 0 ? 1 : 0);
