@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DmaBuf, MisuseCode, emulation, region } from '../../lib/index.js';
-import { allBytes, read, thrown } from './helpers.js';
+import { allBytes, raceWriteBracketWithDevice, read, thrown } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -121,14 +121,7 @@ describe('coherent model: zero-copy brackets', () => {
 
   it('a device writing during a zero-copy bracket: a seeded mix in a writing bracket, no false violation in a read bracket', async () => {
     async function race(seed: number): Promise<number[]> {
-      const emu = emulation.create({ coherency: 'coherent', seed });
-      const buf = emu.heap().allocate(4096);
-      const where = region.linear({ offset: 0, length: 256 });
-      const access = buf.beginCpuAccess('write', where);
-      access.bytes.fill(0xff);
-      await emu.device('gpu').submit({ writes: [buf], run: (job) => job.bytes(buf).fill(0x11) }).wait();
-      access.end();
-      const out = [...read(buf, region.linear({ offset: 0, length: 512 }))];
+      const out = await raceWriteBracketWithDevice('coherent', seed);
       expect(allBytes(Uint8Array.from(out.slice(256)), 0x11)).toBe(true); // outside the region: the device's
       return out.slice(0, 256);
     }

@@ -1,7 +1,7 @@
 /** Fault injection and seeded CPU/device races on the emulated backend. */
 import { describe, expect, it } from 'vitest';
-import { DmaBuf, DmaBufError, emulation, region } from '../../lib/index.js';
-import { allBytes, fill, read } from './helpers.js';
+import { DmaBuf, DmaBufError, emulation } from '../../lib/index.js';
+import { allBytes, fill, raceWriteBracketWithDevice, read } from './helpers.js';
 
 function code(fn: () => unknown): string | undefined {
   try {
@@ -62,17 +62,8 @@ describe('fault injection', () => {
 });
 
 describe('CPU and device racing on the same bytes', () => {
-  async function race(seed: number): Promise<number[]> {
-    const emu = emulation.create({ coherency: 'writeback', seed });
-    const buf = emu.heap().allocate(4096);
-    const where = region.linear({ offset: 0, length: 256 });
-    // The program writes, and submits device work before its END (the uapi says not to).
-    const access = buf.beginCpuAccess('write', where);
-    access.bytes.fill(0xff);
-    await emu.device('gpu').submit({ writes: [buf], run: (job) => job.bytes(buf).fill(0x11) }).wait();
-    access.end();
-    return [...read(buf, where)];
-  }
+  // The program writes, and submits device work before its END (the uapi says not to).
+  const race = async (seed: number): Promise<number[]> => (await raceWriteBracketWithDevice('writeback', seed)).slice(0, 256);
 
   it('gives a seeded mix of old and new bytes: same seed, same mix; other seed, other mix', async () => {
     const first = await race(1);

@@ -1,5 +1,5 @@
 /** Small helpers for the emulated-backend tests. */
-import { DmaBufError, type DmaBuf, type Region } from '../../lib/index.js';
+import { DmaBufError, emulation, region, type Coherency, type DmaBuf, type Region } from '../../lib/index.js';
 
 /** Write `value` into every byte of the region through a 'write' bracket. */
 export function fill(buf: DmaBuf, value: number, region?: Region): void {
@@ -28,4 +28,21 @@ export function thrown(fn: () => unknown): DmaBufError {
     throw error;
   }
   throw new Error('expected a DmaBufError');
+}
+
+/**
+ * A CPU write bracket over bytes [0, 256) filled with 0xff, while a device job fills the whole
+ * buffer with 0x11 before the END (the uapi says not to): returns the buffer's first 512 bytes
+ * afterwards, under `coherency` with `seed`.
+ */
+export async function raceWriteBracketWithDevice(coherency: Coherency, seed: number): Promise<number[]> {
+  const emu = emulation.create({ coherency, seed });
+  const buf = emu.heap().allocate(4096);
+  const access = buf.beginCpuAccess('write', region.linear({ offset: 0, length: 256 }));
+  access.bytes.fill(0xff);
+  await emu.device('gpu').submit({ writes: [buf], run: (job) => job.bytes(buf).fill(0x11) }).wait();
+  access.end();
+  const out = [...read(buf, region.linear({ offset: 0, length: 512 }))];
+  buf.close();
+  return out;
 }

@@ -94,8 +94,23 @@ function rowsIn(span: Uint8Array, region: ResolvedRegion, memory: Uint8Array): v
   }
 }
 
+/** Device memory stored as it is addressed (every model but tiled): what a device job sees. */
+function readLinearDevice(memory: Memory, at: number, into: Uint8Array): void {
+  into.set(memory.device.subarray(at, at + into.length));
+}
+
+function writeLinearDevice(memory: Memory, from: Uint8Array): void {
+  memory.device.set(from);
+}
+
 /** startInto/endFrom for models whose CPU-side memory persists between brackets: through it. */
 abstract class ThroughCpu {
+  readonly poison: Uint8Array;
+
+  constructor(poison: Uint8Array) {
+    this.poison = poison;
+  }
+
   abstract start(memory: Memory, mode: AccessMode, region: ResolvedRegion): number;
   abstract end(memory: Memory, mode: AccessMode, region: ResolvedRegion): number;
 
@@ -113,12 +128,6 @@ abstract class ThroughCpu {
 
 class Coherent extends ThroughCpu implements MemoryModel {
   readonly coherency = 'coherent';
-  readonly poison: Uint8Array;
-
-  constructor(poison: Uint8Array) {
-    super();
-    this.poison = poison;
-  }
 
   allocate(size: number): Memory {
     const memory = new Uint8Array(size);
@@ -130,23 +139,13 @@ class Coherent extends ThroughCpu implements MemoryModel {
   end(): number {
     return 0;
   }
-  readDevice(memory: Memory, at: number, into: Uint8Array): void {
-    into.set(memory.device.subarray(at, at + into.length));
-  }
-  writeDevice(memory: Memory, from: Uint8Array): void {
-    memory.device.set(from);
-  }
+  readDevice = readLinearDevice;
+  writeDevice = writeLinearDevice;
 }
 
 /** writeback: a CPU cache over device memory, rows copied as they are. */
 class Writeback extends ThroughCpu implements MemoryModel {
   readonly coherency = 'writeback';
-  readonly poison: Uint8Array;
-
-  constructor(poison: Uint8Array) {
-    super();
-    this.poison = poison;
-  }
 
   allocate(size: number): Memory {
     const cpu = new Uint8Array(size);
@@ -164,13 +163,8 @@ class Writeback extends ThroughCpu implements MemoryModel {
     return eachRow(region, (at, n) => memory.device.set(memory.cpu.subarray(at, at + n), at));
   }
 
-  readDevice(memory: Memory, at: number, into: Uint8Array): void {
-    into.set(memory.device.subarray(at, at + into.length));
-  }
-
-  writeDevice(memory: Memory, from: Uint8Array): void {
-    memory.device.set(from);
-  }
+  readDevice = readLinearDevice;
+  writeDevice = writeLinearDevice;
 }
 
 /**
@@ -215,23 +209,12 @@ class Bounce implements MemoryModel {
     return region.byteCount;
   }
 
-  readDevice(memory: Memory, at: number, into: Uint8Array): void {
-    into.set(memory.device.subarray(at, at + into.length));
-  }
-
-  writeDevice(memory: Memory, from: Uint8Array): void {
-    memory.device.set(from);
-  }
+  readDevice = readLinearDevice;
+  writeDevice = writeLinearDevice;
 }
 
 class Tiled extends ThroughCpu implements MemoryModel {
   readonly coherency = 'tiled';
-  readonly poison: Uint8Array;
-
-  constructor(poison: Uint8Array) {
-    super();
-    this.poison = poison;
-  }
 
   allocate(size: number): Memory {
     const cpu = new Uint8Array(size);

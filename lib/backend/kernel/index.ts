@@ -110,7 +110,7 @@ export class KernelBackend implements Backend {
       a.ftruncate(memfd, size);
       // udmabuf pins the pages and requires that the memfd can never shrink under them.
       a.addSeals(memfd, c.F_SEAL_SHRINK);
-      return this.#createFromSegments([{ memfd, offset: 0, size }]);
+      return this.udmabufFromSegments([{ memfd, offset: 0, size }]);
     } finally {
       // The dma-buf holds the pages; the memfd is no longer needed.
       a.close(memfd);
@@ -151,7 +151,7 @@ export class KernelBackend implements Backend {
     }
   }
 
-  #createFromSegments(segments: readonly SegmentSpec[]): BufferHandle {
+  udmabufFromSegments(segments: readonly SegmentSpec[]): BufferHandle {
     const a = this.#addon;
     const c = a.constants;
     const syscall = segments.length > 1 ? 'UDMABUF_CREATE_LIST' : 'UDMABUF_CREATE';
@@ -170,10 +170,6 @@ export class KernelBackend implements Backend {
       a.close(dev);
     }
     return new KernelBuffer(this, a, fd);
-  }
-
-  udmabufFromSegments(segments: readonly SegmentSpec[]): BufferHandle {
-    return this.#createFromSegments(segments);
   }
 
   importFd(fd: number, dup: boolean): BufferHandle {
