@@ -21,7 +21,11 @@ export class CpuAccess {
   #raw: BracketBytes;
 
   /** @internal Made by DmaBuf.beginCpuAccess/cpuAccess/withCpuAccess. */
-  constructor(owner: BracketOwner, mode: AccessMode, resolved: ResolvedRegion, raw: BracketBytes) {
+  static _open(owner: BracketOwner, mode: AccessMode, resolved: ResolvedRegion, raw: BracketBytes): CpuAccess {
+    return new CpuAccess(owner, mode, resolved, raw);
+  }
+
+  private constructor(owner: BracketOwner, mode: AccessMode, resolved: ResolvedRegion, raw: BracketBytes) {
     this.#owner = owner;
     this.mode = mode;
     this.region = resolved.region;

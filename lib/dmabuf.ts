@@ -38,8 +38,8 @@ export class DmaBuf implements BracketOwner {
   #handle: BufferHandle | undefined;
   #bracket: CpuAccess | Acquiring | undefined;
 
-  /** @internal Use DmaHeap.allocate, Udmabuf.create/fromSegments or DmaBuf.fromFd. */
-  constructor(token: symbol, handle: BufferHandle) {
+  /** Not public: use DmaHeap.allocate, Udmabuf.create/fromSegments or DmaBuf.fromFd. */
+  private constructor(token: symbol, handle: BufferHandle) {
     if (token !== wrapToken) throw new TypeError('DmaBuf cannot be constructed directly; use DmaHeap.allocate() or DmaBuf.fromFd()');
     this.#handle = handle;
     closeOnCollect(this, handle);
@@ -116,7 +116,7 @@ export class DmaBuf implements BracketOwner {
 
   #open(handle: BufferHandle, mode: AccessMode, region: ResolvedRegion): CpuAccess {
     const raw = handle.beginAccess(mode, region);
-    const access = new CpuAccess(this, mode, region, raw);
+    const access = CpuAccess._open(this, mode, region, raw);
     this.#bracket = access;
     return access;
   }

@@ -14,8 +14,8 @@ const wrapToken = Symbol('DmaHeap.wrap');
 export class DmaHeap {
   #handle: HeapHandle | undefined;
 
-  /** @internal Use DmaHeap.open() or an emulation's heap(). */
-  constructor(token: symbol, handle: HeapHandle) {
+  /** Not public: use DmaHeap.open() or an emulation's heap(). */
+  private constructor(token: symbol, handle: HeapHandle) {
     if (token !== wrapToken) throw new TypeError('DmaHeap cannot be constructed directly; use DmaHeap.open()');
     this.#handle = handle;
     closeOnCollect(this, handle);

@@ -11,6 +11,8 @@ export { DmaBufError, AbortError, MisuseCode, type DmaBufErrorDetails } from './
 export { region, type Region, type LinearRegion, type RectRegion, type BoxRegion } from './region.js';
 export type { AccessMode, FenceMode, WaitOptions } from './validate.js';
 export type { Supports, SyncFileInfo, FenceInfo } from './backend/backend.js';
+export { backendInfo, type BackendInfo, type BackendChoice } from './backend/select.js';
+export type { AddonOrigin } from './native/load.js';
 export {
   emulation,
   type Emulation,

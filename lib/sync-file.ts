@@ -16,8 +16,8 @@ const wrapToken = Symbol('SyncFile.wrap');
 export class SyncFile {
   #handle: SyncFileHandle | undefined;
 
-  /** @internal Use buf.exportSyncFile(), syncFile.merge() or device.submit(). */
-  constructor(token: symbol, handle: SyncFileHandle) {
+  /** Not public: use buf.exportSyncFile(), syncFile.merge() or device.submit(). */
+  private constructor(token: symbol, handle: SyncFileHandle) {
     if (token !== wrapToken) throw new TypeError('SyncFile cannot be constructed directly; use buf.exportSyncFile()');
     this.#handle = handle;
     closeOnCollect(this, handle);

@@ -1,55 +1,94 @@
 /**
- * The one module that loads the native addon (bufferutil/sharp style): it either returns the
- * addon or an explanation of why not and what to do, never a half-loaded module.
+ * The one module that loads the native addon. node-gyp-build finds it: a source build in
+ * build/Release (a checkout after `npm run build:native`) first, else the prebuild in
+ * prebuilds/<platform>-<arch>/ that matches this machine (the npm tarball carries linux-x64 and
+ * linux-arm64, glibc). The result is the addon and where it came from, or an explanation of why
+ * there is none and what to do: never a half-loaded module.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DmaBufError, MisuseCode } from '../errors.js';
 import type { NativeAddon } from './addon.js';
 
-export type LoadResult = { ok: true; addon: NativeAddon } | { ok: false; reason: string };
+/** Where the addon came from: 'source build', 'prebuild linux-arm64', or 'none'. */
+export type AddonOrigin = 'source build' | `prebuild ${string}` | 'none';
 
+export type LoadResult =
+  | { ok: true; addon: NativeAddon; origin: AddonOrigin; path: string }
+  | { ok: false; origin: 'none'; reason: string };
+
+const require = createRequire(import.meta.url);
 let cached: LoadResult | undefined;
 
 /** The package root: lib/native/ in source runs, dist/native/ in built runs; both are two levels down. */
-function packageRoot(): string {
+export function packageRoot(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 
-export function addonPath(): string {
-  return join(packageRoot(), 'build', 'Release', 'dmabuf.node');
+/** The command that builds the addon from source, as the README documents it. */
+export const SOURCE_BUILD_HINT =
+  'build it from source with `npm explore dmabuf -- npx node-gyp rebuild` ' +
+  '(needs python3, make and a C++17 compiler: `apt-get install python3 make g++`)';
+
+function describeFailure(path: string, error: unknown): string {
+  const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+  return `the native addon at ${path} failed to load (${detail}); ${SOURCE_BUILD_HINT}`;
 }
 
-function explain(path: string, platform: NodeJS.Platform, error?: unknown): string {
-  if (platform !== 'linux') {
-    return `the native addon exists only on Linux (this is ${platform}); use the emulated backend (DMABUF_BACKEND=emulated)`;
-  }
-  if (!existsSync(path)) {
-    return (
-      `the native addon was not built (${path} is missing). Build it with \`npm rebuild dmabuf\` ` +
-      '(needs python3, make and a C++ compiler: `apt-get install python3 make g++`), or use DMABUF_BACKEND=emulated'
-    );
-  }
-  const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
-  return `the native addon at ${path} failed to load (${detail}); rebuild it for this Node.js with \`npm rebuild dmabuf\``;
+/** 'source build' for build/…, 'prebuild linux-x64' for prebuilds/linux-x64/…. */
+export function originOf(root: string, path: string): AddonOrigin {
+  const parts = relative(root, path).split(sep);
+  if (parts[0] === 'prebuilds' && parts.length === 3) return `prebuild ${parts[1]}`;
+  if (parts[0] === 'build') return 'source build';
+  return `prebuild ${basename(dirname(path))}`;
 }
 
 /** Load the addon at `path` (uncached; loadAddon() caches the package's own). */
-export function tryLoad(path: string, platform: NodeJS.Platform = process.platform): LoadResult {
-  if (platform !== 'linux' || !existsSync(path)) return { ok: false, reason: explain(path, platform) };
+export function tryLoad(path: string, platform: NodeJS.Platform = process.platform, root = packageRoot()): LoadResult {
+  if (platform !== 'linux') {
+    return {
+      ok: false,
+      origin: 'none',
+      reason: `the native addon exists only on Linux (this is ${platform}); use the emulated backend (DMABUF_BACKEND=emulated)`,
+    };
+  }
+  if (!existsSync(path)) return { ok: false, origin: 'none', reason: `the native addon ${path} is missing; ${SOURCE_BUILD_HINT}` };
   try {
-    const addon = createRequire(import.meta.url)(path) as NativeAddon;
+    const addon = require(path) as NativeAddon;
     addon.init(DmaBufError);
-    return { ok: true, addon };
+    return { ok: true, addon, origin: originOf(root, path), path };
   } catch (error) {
-    return { ok: false, reason: explain(path, platform, error) };
+    return { ok: false, origin: 'none', reason: describeFailure(path, error) };
   }
 }
 
+/** Finds the package's addon as node-gyp-build does; throws its "No native build was found" otherwise. */
+function findAddon(root: string): string {
+  const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
+  return nodeGypBuild.path(root);
+}
+
+/** The package's own addon, loaded once. */
 export function loadAddon(): LoadResult {
-  cached ??= tryLoad(addonPath());
+  if (cached) return cached;
+  const root = packageRoot();
+  if (process.platform !== 'linux') return (cached = tryLoad('', process.platform, root));
+  let path: string;
+  try {
+    path = findAddon(root);
+  } catch {
+    cached = {
+      ok: false,
+      origin: 'none',
+      reason:
+        `no prebuilt addon for linux-${process.arch} in this package (prebuilds exist for linux-x64 and linux-arm64, glibc) ` +
+        `and no source build in ${join(root, 'build', 'Release')}; ${SOURCE_BUILD_HINT}`,
+    };
+    return cached;
+  }
+  cached = tryLoad(path, process.platform, root);
   return cached;
 }
 

@@ -24,6 +24,13 @@ export function addon(): NativeAddon {
   return result.addon;
 }
 
+/** The file the addon was loaded from (a source build or a prebuild), for workers that require it. */
+export function addonPath(): string {
+  const result = loadAddon();
+  if (!result.ok) throw new Error(result.reason);
+  return result.path;
+}
+
 /** Open fds of this process, by number. */
 export function openFds(): number[] {
   return readdirSync('/proc/self/fd').map(Number).sort((a, b) => a - b);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { DmaHeap, type DmaBuf } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
-import { addon, openFds, runVgem, ticksDuring } from '../helpers/env.js';
+import { addon, addonPath, openFds, runVgem, ticksDuring } from '../helpers/env.js';
 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -127,7 +127,7 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
          const addon = require(workerData.addonPath);
          setTimeout(() => process.kill(process.pid, 'SIGUSR2'), 150);
          setTimeout(() => { addon.vgemFenceSignal(workerData.card, workerData.fence); parentPort.postMessage('signalled'); }, 400);`,
-        { eval: true, workerData: { addonPath: `${process.cwd()}/build/Release/dmabuf.node`, card: vgem.fd, fence: fence.id } },
+        { eval: true, workerData: { addonPath: addonPath(), card: vgem.fd, fence: fence.id } },
       );
       await new Promise((resolve) => worker.once('online', resolve));
       const t0 = performance.now();

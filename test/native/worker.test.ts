@@ -2,7 +2,7 @@
 // unmapped and closed, pending PollWaiters included, without crashing the process.
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { addonPath } from '../../lib/native/load.js';
+import { addonPath } from '../helpers/env.js';
 import { fdTarget, isLinux, makeFifo, mapsOf } from './helpers.js';
 
 interface Report {
