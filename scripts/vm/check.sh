@@ -1,14 +1,23 @@
-# Run inside the VM by `node scripts/vm/run.mjs --check`: lists the real dma-buf devices and
-# fails when one of the three the kernel tests need is missing.
-echo "kernel:   $(uname -r)"
+# Run inside the VM by `node scripts/vm/run.mjs --check`: lists the real dma-buf devices and fails
+# when one that the profile declares (DMABUF_VM_PROVIDES, from profiles.mjs) is missing, or when
+# one it declares absent is there (the declaration would then hide tests that could run).
+echo "profile:  $DMABUF_VM_PROFILE (declares: $DMABUF_VM_PROVIDES)"
+echo "kernel:   $(uname -r) $(uname -m), page size $(getconf PAGESIZE 2>/dev/null || echo ?)"
 echo "modules:  $(cut -d" " -f1 /proc/modules | tr "\n" " ")"
-missing=0
-found=0
+declares() { case ",$DMABUF_VM_PROVIDES," in *",$1,"*) return 0 ;; esac; return 1; }
+bad=0
+expect() { # feature present(0|1) what
+  if declares "$1" && [ "$2" = 0 ]; then echo "MISSING:  $3 (declared by the profile)"; bad=1; fi
+  if ! declares "$1" && [ "$2" = 1 ]; then echo "PRESENT:  $3, which the profile declares absent"; bad=1; fi
+}
+heap=0
 for h in /dev/dma_heap/*; do
-  [ -c "$h" ] && echo "dma-heap: $h" && found=1
+  [ -c "$h" ] && echo "dma-heap: $h" && heap=1
 done
-[ $found = 1 ] || { echo "MISSING:  /dev/dma_heap/* (CONFIG_DMABUF_HEAPS_SYSTEM)"; missing=1; }
-if [ -c /dev/udmabuf ]; then echo "udmabuf:  /dev/udmabuf"; else echo "MISSING:  /dev/udmabuf (CONFIG_UDMABUF)"; missing=1; fi
+expect heaps $heap "/dev/dma_heap/* (CONFIG_DMABUF_HEAPS_SYSTEM)"
+udmabuf=0
+[ -c /dev/udmabuf ] && echo "udmabuf:  /dev/udmabuf" && udmabuf=1
+expect udmabuf $udmabuf "/dev/udmabuf (CONFIG_UDMABUF)"
 vgem=0
 for d in /dev/dri/*; do
   [ -c "$d" ] || continue
@@ -19,5 +28,5 @@ for d in /dev/dri/*; do
   echo "dri:      $d ($drv)"
   [ "$drv" = vgem ] && vgem=1
 done
-[ $vgem = 1 ] || { echo "MISSING:  /dev/dri/* of the vgem driver"; missing=1; }
-exit $missing
+expect vgem $vgem "/dev/dri/* of the vgem driver"
+exit $bad

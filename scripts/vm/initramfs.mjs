@@ -8,7 +8,9 @@ import { dropTemp, log, run, secs, temp } from './proc.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const INIT = join(HERE, 'init.sh');
-const BUSYBOX = '/bin/busybox'; // busybox-static: nothing else exists in the initramfs to link against
+// busybox-static: nothing else exists in the initramfs to link against. The host's lists the
+// applets also for the arm64 one (the same Debian release's package).
+const HOST_BUSYBOX = '/bin/busybox';
 
 // What the guest needs: virtio_pci carries the 9p shares; the 6.12 config has 9P_FS=m,
 // NET_9P_VIRTIO=m and DRM_VGEM=m, while DMABUF_HEAPS_SYSTEM and UDMABUF are built in
@@ -67,12 +69,12 @@ async function collectModules(modulesDir, outDir) {
   return order;
 }
 
-/** Returns the path of the initramfs for `kernel` (see kernel.mjs), building it if needed. */
-export async function getInitramfs(kernel, cacheRoot) {
+/** Returns the path of the initramfs for `kernel` (see kernel.mjs) with `busybox`, building it if needed. */
+export async function getInitramfs(kernel, cacheRoot, busybox = HOST_BUSYBOX) {
   const hash = createHash('sha256')
     .update(kernel.release)
     .update(readFileSync(INIT))
-    .update(readFileSync(BUSYBOX))
+    .update(readFileSync(busybox))
     .update(ROOTS.join(','))
     .digest('hex')
     .slice(0, 16);
@@ -89,9 +91,9 @@ export async function getInitramfs(kernel, cacheRoot) {
     for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'dev', 'proc', 'sys', 'mnt', 'tmp', 'etc', 'lib/modules']) {
       mkdirSync(join(stage, d), { recursive: true });
     }
-    copyFileSync(BUSYBOX, join(stage, 'bin/busybox'));
+    copyFileSync(busybox, join(stage, 'bin/busybox'));
     chmodSync(join(stage, 'bin/busybox'), 0o755);
-    const { out } = await run(BUSYBOX, ['--list-full']);
+    const { out } = await run(HOST_BUSYBOX, ['--list-full']);
     for (const applet of out.split('\n').filter(Boolean)) {
       if (applet !== 'bin/busybox' && existsSync(join(stage, dirname(applet)))) {
         symlinkSync('/bin/busybox', join(stage, applet));

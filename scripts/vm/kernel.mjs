@@ -1,13 +1,14 @@
-// The guest kernel: Debian's linux-image-6.12-amd64. It is the one Debian kernel with
-// CONFIG_DMABUF_HEAPS_SYSTEM=y, CONFIG_UDMABUF=y and CONFIG_DRM_VGEM=m; bookworm's default 6.1 has
-// neither heaps nor udmabuf (real-kernel.md). The meta package points at the current point
-// release, so the concrete package is resolved at run time and its version is the cache key.
+// The guest kernel: Debian's 6.12 kernel of the profile (profiles.mjs). linux-image-6.12-amd64 is
+// the one Debian amd64 kernel with CONFIG_DMABUF_HEAPS_SYSTEM=y, CONFIG_UDMABUF=y and
+// CONFIG_DRM_VGEM=m; bookworm's default 6.1 has neither heaps nor udmabuf; the arm64 6.12 kernels
+// (4K and 16K pages) have udmabuf and vgem but no heaps (real-kernel.md). The meta package points
+// at the current point release, so the concrete package is resolved at run time and its version is
+// the cache key.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { aptEnv, aptUpdate, HostError, isRoot } from './host.mjs';
 import { dropTemp, log, run, secs, temp } from './proc.mjs';
 
-const META = 'linux-image-6.12-amd64';
 const DAY = 24 * 3600 * 1000;
 
 /** Age in ms of the apt package lists: the newest list file or our own stamp of an update. */
@@ -20,17 +21,33 @@ function listsAge(stamp) {
   return newest ? Date.now() - newest : Infinity;
 }
 
-async function resolveOnce() {
-  const dep = await run('apt-cache', ['depends', META], { allowFail: true });
-  const pkg = dep.code === 0 && /^\s*Depends:\s*(linux-image-6\.12\S*-amd64\S*)/m.exec(dep.out)?.[1];
-  if (!pkg) return null;
-  const show = await run('apt-cache', ['show', '--no-all-versions', pkg]);
+/** The meta package as apt names it for the profile's architecture ('pkg' or 'pkg:arm64'). */
+const qualified = (profile, pkg) => (profile.aptArch === 'amd64' ? pkg : `${pkg}:${profile.aptArch}`);
+
+async function resolveOnce(profile) {
+  const dep = await run('apt-cache', ['depends', qualified(profile, profile.meta)], { allowFail: true });
+  const base = dep.code === 0 && /^\s*Depends:\s*(linux-image-6\.12[^\s:]*)/m.exec(dep.out)?.[1];
+  if (!base) return null;
+  const pkg = qualified(profile, profile.unsigned ? `${base}-unsigned` : base);
+  const show = await run('apt-cache', ['show', '--no-all-versions', pkg], { allowFail: true });
   const version = /^Version:\s*(\S+)/m.exec(show.out)?.[1];
   return version ? { pkg, version } : null;
 }
 
+/** A foreign architecture's packages are known to apt only once dpkg has the architecture. */
+async function ensureArchitecture(profile) {
+  if (profile.aptArch === 'amd64') return;
+  const { out } = await run('dpkg', ['--print-foreign-architectures']);
+  if (out.split('\n').includes(profile.aptArch)) return;
+  if (!isRoot()) throw new HostError(`apt does not know ${profile.aptArch} packages; as root: dpkg --add-architecture ${profile.aptArch} && apt-get update`);
+  log(`dpkg --add-architecture ${profile.aptArch}`);
+  await run('dpkg', ['--add-architecture', profile.aptArch]);
+  await aptUpdate(true);
+}
+
 /** { pkg, version } of the kernel package the meta package currently depends on. */
-async function resolve(cacheRoot) {
+async function resolve(cacheRoot, profile) {
+  await ensureArchitecture(profile);
   // Refresh stale lists (daily) so that a point release replaces the cached kernel. An update
   // that changes nothing leaves the lists' mtimes alone, hence our own stamp.
   const stamp = join(cacheRoot, 'apt-updated');
@@ -41,34 +58,35 @@ async function resolve(cacheRoot) {
   } else if (age > 7 * DAY) {
     log(`apt lists are ${Math.round(age / DAY)} days old; "apt-get update" (as root) picks up a newer kernel`);
   }
-  let found = await resolveOnce();
+  let found = await resolveOnce(profile);
   if (!found && isRoot()) {
     await aptUpdate();
-    found = await resolveOnce();
+    found = await resolveOnce(profile);
   }
   return found;
 }
 
-const dirName = ({ pkg, version }) => `${pkg}_${version.replace(/[^\w.+~-]/g, '_')}`;
+const dirName = ({ pkg, version }) => `${pkg}_${version}`.replace(/[^\w.+~-]/g, '_');
 
 /**
  * Returns { dir, vmlinuz, modules, release } of a kernel unpacked under `cacheRoot`/kernel/,
  * downloading it when the resolved version is not cached yet.
  */
-export async function getKernel(cacheRoot) {
+export async function getKernel(cacheRoot, profile) {
   const root = join(cacheRoot, 'kernel');
   mkdirSync(root, { recursive: true });
   const cached = () => readdirSync(root).filter((d) => existsSync(join(root, d, '.complete')));
   const t0 = Date.now();
-  log(`resolving ${META}`);
-  let want = await resolve(cacheRoot);
+  const meta = qualified(profile, profile.meta);
+  log(`resolving ${meta}`);
+  let want = await resolve(cacheRoot, profile);
   if (!want) {
     // Offline or no apt lists: fall back to what is cached, if anything.
     const any = cached().sort().at(-1);
     if (!any) {
-      throw new HostError(`cannot resolve ${META} with apt-cache; run "apt-get update" (as root) and retry`);
+      throw new HostError(`cannot resolve ${meta} with apt-cache; run "apt-get update" (as root) and retry`);
     }
-    log(`cannot resolve ${META}; using cached ${any}`);
+    log(`cannot resolve ${meta}; using cached ${any}`);
     return describe(join(root, any));
   }
   const dir = join(root, dirName(want));

@@ -11,14 +11,15 @@ const TAIL = 40;
 const opt = (s) => s.replaceAll(',', ',,');
 
 /**
- * Boots `kernel` + `initramfs` with the host's / (read-only) and `repo` (writable) shared, and
- * runs the job in `jobDir`. Resolves to { status } (the command's exit status) or { error, tail,
- * booted } when the guest stopped without reporting one (booted: the command had started).
+ * Boots `kernel` + `initramfs` of `profile` (profiles.mjs) with `root` (read-only: the guest's /),
+ * `jobDir` (read-only) and `repo` (writable) shared, and runs the job. Resolves to { status } (the
+ * command's exit status) or { error, tail, booted } when the guest stopped without reporting one
+ * (booted: the command had started).
  */
-export function boot({ kernel, initramfs, repo, jobDir, accel, memory = '2048', verbose = false }) {
+export function boot({ profile, kernel, initramfs, root, repo, jobDir, accel, memory = '2048', verbose = false }) {
   const args = [
+    ...profile.machine,
     '-accel', accel,
-    '-cpu', 'max',
     '-m', memory,
     '-smp', '2',
     '-nographic',
@@ -26,9 +27,10 @@ export function boot({ kernel, initramfs, repo, jobDir, accel, memory = '2048', 
     '-net', 'none',
     '-kernel', kernel,
     '-initrd', initramfs,
-    '-append', `console=ttyS0 quiet loglevel=3 panic=-1 DMABUF_JOB=${jobDir}`,
+    '-append', `console=${profile.console} quiet loglevel=3 panic=-1`,
     // multidevs=remap: / spans several host filesystems; remap keeps their inode numbers apart.
-    '-virtfs', `local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap`,
+    '-virtfs', `local,path=${opt(root)},mount_tag=host,security_model=none,readonly=on,multidevs=remap`,
+    '-virtfs', `local,path=${opt(jobDir)},mount_tag=job,security_model=none,readonly=on`,
     '-virtfs', `local,path=${opt(repo)},mount_tag=repo,security_model=none,multidevs=remap`,
   ];
   const t0 = Date.now();
@@ -65,7 +67,7 @@ export function boot({ kernel, initramfs, repo, jobDir, accel, memory = '2048', 
 
   return new Promise((resolve) => {
     // Own process group: a terminal's Ctrl-C reaches only us, and we stop qemu ourselves.
-    const qemu = start('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const qemu = start(profile.qemu, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     qemu.stdout.setEncoding('utf8');
     qemu.stdout.on('data', (chunk) => {
       partial += chunk;
@@ -85,7 +87,7 @@ export function boot({ kernel, initramfs, repo, jobDir, accel, memory = '2048', 
     });
     let stderr = '';
     qemu.stderr.on('data', (d) => (stderr += d));
-    qemu.on('error', (e) => resolve({ error: `cannot start qemu-system-x86_64: ${e.message}`, tail }));
+    qemu.on('error', (e) => resolve({ error: `cannot start ${profile.qemu}: ${e.message}`, tail }));
     qemu.on('close', (code, signal) => {
       if (partial) line(partial.replace(/\r$/, ''));
       if (status !== null) return resolve({ status });

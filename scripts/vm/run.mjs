@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // Runs a command, or the kernel test suite, in a throwaway VM whose kernel has the real dma-buf
 // devices (/dev/dma_heap/system, /dev/udmabuf, vgem's /dev/dri/*), which the development and CI
-// machines lack (/work/shared/reference/real-kernel.md). The guest runs the host's own userland
-// and node over 9p, in the repo root, as root, with DMABUF_REQUIRE_KERNEL=1.
+// machines lack (real-kernel.md). The guest runs in the repo root, as root, with
+// DMABUF_REQUIRE_KERNEL=1 and its profile's declaration of what the kernel provides
+// (DMABUF_VM_PROVIDES). Profiles (profiles.mjs): x86_64 (default; the host's own userland and
+// node over 9p), arm64 and arm64-16k (Debian's arm64 kernels under qemu-system-aarch64, an arm64
+// userland and Node.js, and the arm64 prebuild: PREBUILDS_ONLY=1, since build/ holds the host's).
 //
 //   node scripts/vm/run.mjs [options] -- <command...>   run a command (npm run vm -- <command...>)
 //   node scripts/vm/run.mjs [options] --test [args...]  the vitest suite via suite.mjs (npm run test:kernel)
 //   node scripts/vm/run.mjs [options] --check           list the devices; fails if one is missing
-// options: --timeout <s> (DMABUF_VM_TIMEOUT, default 900), --verbose (DMABUF_VM_VERBOSE=1: show
+// options: --profile <name> (DMABUF_VM_PROFILE, default x86_64),
+// --timeout <s> (DMABUF_VM_TIMEOUT, default 900), --verbose (DMABUF_VM_VERBOSE=1: show
 // the boot console). DMABUF_VM_ACCEL=<qemu -accel value> (default tcg,thread=single),
 // DMABUF_VM_MEMORY=<MiB> (default 2048).
 // Exit status: the command's; 124 on timeout; 125 when the VM failed before reporting one;
@@ -20,13 +24,16 @@ import { ensureHost, HostError } from './host.mjs';
 import { getInitramfs } from './initramfs.mjs';
 import { getKernel } from './kernel.mjs';
 import { cleanupAll, exitAfterKill, isExiting, log, secs, temp } from './proc.mjs';
+import { getProfile } from './profiles.mjs';
 import { boot } from './qemu.mjs';
+import { getArm64Userland, GUEST_NODE, GUEST_NODE_PATH } from './userland.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const USAGE = 'usage: node scripts/vm/run.mjs [--timeout <s>] [--verbose] (-- <command...> | --test [vitest args...] | --check)';
+const USAGE = 'usage: node scripts/vm/run.mjs [--profile x86_64|arm64|arm64-16k] [--timeout <s>] [--verbose] (-- <command...> | --test [vitest args...] | --check)';
 
 function parseArgs(argv) {
   const o = {
+    profile: process.env.DMABUF_VM_PROFILE || 'x86_64',
     timeout: Number(process.env.DMABUF_VM_TIMEOUT ?? 900),
     verbose: process.env.DMABUF_VM_VERBOSE === '1',
     command: null,
@@ -34,9 +41,10 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--timeout') o.timeout = Number(argv[++i]);
+    else if (a === '--profile') o.profile = argv[++i];
     else if (a === '--verbose' || a === '-v') o.verbose = true;
     else if (a === '--') o.command = argv.slice(i + 1);
-    else if (a === '--test') o.command = [process.execPath, 'scripts/vm/suite.mjs', ...argv.slice(i + 1)];
+    else if (a === '--test') o.command = ['node', 'scripts/vm/suite.mjs', ...argv.slice(i + 1)];
     else if (a === '--check') o.command = ['sh', 'scripts/vm/check.sh'];
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
@@ -47,6 +55,11 @@ function parseArgs(argv) {
   }
   if (!o.command?.length) throw new HostError(USAGE);
   if (!(o.timeout > 0)) throw new HostError(`--timeout wants a positive number of seconds\n${USAGE}`);
+  try {
+    o.profile = getProfile(o.profile);
+  } catch (e) {
+    throw new HostError(`${e.message}\n${USAGE}`);
+  }
   return o;
 }
 
@@ -56,16 +69,19 @@ const shQuote = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
  * Writes the job the guest's /init runs: the repo path (read with `read -r`) and a shell script
  * with every argument single-quoted, so spaces and quotes reach the command unchanged.
  */
-function writeJob(command) {
-  // The job dir's path goes on the kernel command line, which splits on spaces: keep it plain.
-  let base = tmpdir();
-  if (!/^\/[\w./-]*$/.test(base)) base = '/tmp';
-  const dir = temp(mkdtempSync(join(base, 'dmabuf-vm-')));
+function writeJob(command, profile) {
+  const dir = temp(mkdtempSync(join(tmpdir(), 'dmabuf-vm-')));
+  const nodeDir = profile.userland === 'host' ? dirname(process.execPath) : dirname(GUEST_NODE);
   const env = {
     HOME: '/tmp',
-    PATH: `${dirname(process.execPath)}:${REPO}/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    PATH: `${nodeDir}:${REPO}/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
     DMABUF_REQUIRE_KERNEL: '1',
+    DMABUF_VM_PROFILE: profile.name,
+    DMABUF_VM_PROVIDES: profile.provides.join(','),
     LANG: 'C.UTF-8',
+    // The arm64 guest cannot load the host's build/Release: node-gyp-build's switch makes it take
+    // the arm64 prebuild, as an installed package would; the test runner's arm64 binding is in /opt.
+    ...(profile.userland === 'arm64' ? { PREBUILDS_ONLY: '1', NODE_PATH: GUEST_NODE_PATH } : {}),
   };
   // Forward the package's own switches (DMABUF_BACKEND, …) and the usual output switches.
   for (const [k, v] of Object.entries(process.env)) {
@@ -106,12 +122,22 @@ async function main() {
     exitAfterKill(124);
   }, o.timeout * 1000).unref();
 
-  await ensureHost();
-  const cache = join(REPO, '.cache', 'vm'); // .cache/ is gitignored
+  const { profile } = o;
+  await ensureHost(profile);
+  const cache = join(REPO, '.cache', 'vm', profile.name); // .cache/ is gitignored
   mkdirSync(cache, { recursive: true });
-  const kernel = await getKernel(cache);
-  const initramfs = await getInitramfs(kernel, cache);
-  const jobDir = writeJob(o.command);
+  const kernel = await getKernel(cache, profile);
+  let root = '/';
+  let busybox;
+  if (profile.userland === 'arm64') {
+    root = await getArm64Userland(join(REPO, '.cache', 'vm'), REPO);
+    busybox = join(root, 'bin', 'busybox');
+    // The repo is mounted on its own path: the read-only root needs the mount point (a path under
+    // /tmp or /run lands on the guest's fresh tmpfs, where init.sh makes it).
+    if (!/^\/(tmp|run)\//.test(REPO)) mkdirSync(join(root, REPO), { recursive: true });
+  }
+  const initramfs = await getInitramfs(kernel, cache, busybox);
+  const jobDir = writeJob(o.command, profile);
   // TCG: /dev/kvm here is a paravirtual flavour under which a stock guest kernel hangs
   // (real-kernel.md; this host's qemu even aborts on an MSR). thread=single: with one host thread
   // per vCPU, about one boot in 40 died of "Oops: int3" in sched_clock_cpu, a race between TCG and
@@ -121,8 +147,8 @@ async function main() {
   const memory = process.env.DMABUF_VM_MEMORY || '2048';
   let r;
   for (let attempt = 1; ; attempt++) {
-    log(`booting ${kernel.release} (${accel}, ${memory} MiB); ready after ${secs(t0)}s`);
-    r = await boot({ kernel: kernel.vmlinuz, initramfs, repo: REPO, jobDir, accel, memory, verbose: o.verbose });
+    log(`booting ${kernel.release} (${profile.name}: ${accel}, ${memory} MiB); ready after ${secs(t0)}s`);
+    r = await boot({ profile, kernel: kernel.vmlinuz, initramfs, root, repo: REPO, jobDir, accel, memory, verbose: o.verbose });
     if (isExiting()) return new Promise(() => {}); // a signal or the timeout is ending the run
     // A guest that died before the command started ran nothing: one more try is safe.
     if (!r.error || r.booted || attempt === 2) break;

@@ -1,0 +1,59 @@
+// The VM profiles: which Debian 6.12 kernel boots, under which qemu, with which userland, and what
+// that kernel provides. What a profile provides is declared here, not probed in the guest: the
+// tests read it (DMABUF_VM_PROVIDES) to leave out, by declaration, what a kernel lacks, and a
+// device that a profile declares but the guest lacks fails the run (real-kernel.md: Debian's arm64
+// kernels have udmabuf and vgem but no dma-heaps, so the heap-less case is tested there instead).
+
+/** Everything the suite can use: dma-heaps (/dev/dma_heap/system), /dev/udmabuf, vgem (/dev/dri). */
+export const FEATURES = ['heaps', 'udmabuf', 'vgem'];
+
+export const PROFILES = {
+  x86_64: {
+    description: "Debian's 6.12 amd64 kernel, 4K pages; the host's own userland and node",
+    meta: 'linux-image-6.12-amd64',
+    aptArch: 'amd64',
+    // The signed package ships a bzImage qemu boots directly.
+    unsigned: false,
+    qemu: 'qemu-system-x86_64',
+    qemuPackage: 'qemu-system-x86',
+    machine: ['-cpu', 'max'],
+    console: 'ttyS0',
+    pageSize: 4096,
+    userland: 'host',
+    provides: ['heaps', 'udmabuf', 'vgem'],
+  },
+  arm64: {
+    description: "Debian's 6.12 arm64 kernel, 4K pages; an arm64 userland and Node.js from Debian and npm packages",
+    meta: 'linux-image-6.12-arm64',
+    aptArch: 'arm64',
+    // The unsigned package's vmlinuz is a plain arm64 Image that qemu's -kernel takes as is.
+    unsigned: true,
+    qemu: 'qemu-system-aarch64',
+    qemuPackage: 'qemu-system-arm',
+    // pauth-impdef: the architected pointer-authentication algorithm is 3–4× slower to emulate.
+    machine: ['-M', 'virt', '-cpu', 'max,pauth-impdef=on'],
+    console: 'ttyAMA0',
+    pageSize: 4096,
+    userland: 'arm64',
+    provides: ['udmabuf', 'vgem'],
+  },
+  'arm64-16k': {
+    description: "Debian's 6.12 arm64 kernel with 16K pages (as on the Raspberry Pi 5); arm64 userland",
+    meta: 'linux-image-6.12-arm64-16k',
+    aptArch: 'arm64',
+    unsigned: true,
+    qemu: 'qemu-system-aarch64',
+    qemuPackage: 'qemu-system-arm',
+    machine: ['-M', 'virt', '-cpu', 'max,pauth-impdef=on'],
+    console: 'ttyAMA0',
+    pageSize: 16384,
+    userland: 'arm64',
+    provides: ['udmabuf', 'vgem'],
+  },
+};
+
+export function getProfile(name) {
+  const profile = PROFILES[name];
+  if (!profile) throw new Error(`unknown VM profile '${name}' (profiles: ${Object.keys(PROFILES).join(', ')})`);
+  return { name, ...profile };
+}
