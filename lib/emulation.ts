@@ -12,10 +12,12 @@
 import type { Supports } from './backend/backend.js';
 import {
   checkCoherency,
+  checkPageSize,
   checkSeed,
   createEmulatedBackend,
   DEFAULT_SEED,
   getDefaultEmulatedBackend,
+  PAGE_SIZE,
   type Coherency,
   type EmulatedBackend,
   type EmulatedDevice,
@@ -36,11 +38,17 @@ export interface EmulationOptions {
   coherency?: Coherency;
   /** Seeds poison patterns and CPU/device race outcomes (default a fixed value): same seed, same bytes. */
   seed?: number;
+  /**
+   * The emulated kernel's page size (default 4096): 16384 models the arm64 16K-page kernels (the
+   * Raspberry Pi 5's), 65536 the 64K ones. Sizes round up to it, as on such a kernel.
+   */
+  pageSize?: 4096 | 16384 | 65536;
 }
 
 export interface Emulation {
   readonly coherency: Coherency;
   readonly seed: number;
+  readonly pageSize: number;
   readonly supports: Supports;
   /** A heap of this emulation ('system', the only one). Unknown names are ENOENT. */
   heap(name?: string): DmaHeap;
@@ -62,6 +70,7 @@ function wrap(backend: EmulatedBackend): Emulation {
   return Object.freeze({
     coherency: backend.coherency,
     seed: backend.seed,
+    pageSize: backend.pageSize,
     supports: backend.supports,
     heap(name = 'system'): DmaHeap {
       if (typeof name !== 'string') throw invalidType('open', 'name', 'a heap name', name);
@@ -100,7 +109,8 @@ export const emulation = {
     const coherency = opts['coherency'] === undefined ? 'writeback' : checkCoherency('emulation.create', opts['coherency']);
     if (opts['seed'] !== undefined) checkSeed('emulation.create', opts['seed']);
     const seed = (opts['seed'] as number | undefined) ?? DEFAULT_SEED;
-    return emulationOf(createEmulatedBackend({ coherency, seed }));
+    const pageSize = opts['pageSize'] === undefined ? PAGE_SIZE : checkPageSize('emulation.create', opts['pageSize']);
+    return emulationOf(createEmulatedBackend({ coherency, seed, pageSize }));
   },
   /**
    * The process-wide emulation that DmaHeap/Udmabuf use when the emulated backend is selected

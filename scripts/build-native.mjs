@@ -6,6 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 
+// `npm pack` runs prepare too; the tarball carries prebuilds, not build/, so nothing to do there.
+if (['pack', 'publish'].includes(process.env.npm_command ?? '')) process.exit(0);
 if (process.platform !== 'linux') {
   console.log(`dmabuf: no native addon on ${process.platform}; the emulated backend serves`);
   process.exit(0);

@@ -6,7 +6,7 @@
  * there is none and what to do: never a half-loaded module.
  */
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DmaBufError, MisuseCode } from '../errors.js';
@@ -79,12 +79,15 @@ export function loadAddon(): LoadResult {
   try {
     path = findAddon(root);
   } catch {
+    const prebuilds = join(root, 'prebuilds');
+    const present = existsSync(prebuilds) ? readdirSync(prebuilds).filter((d) => d.startsWith('linux-')) : [];
     cached = {
       ok: false,
       origin: 'none',
       reason:
-        `no prebuilt addon for linux-${process.arch} in this package (prebuilds exist for linux-x64 and linux-arm64, glibc) ` +
-        `and no source build in ${join(root, 'build', 'Release')}; ${SOURCE_BUILD_HINT}`,
+        `this package has no addon for linux-${process.arch} (glibc): ` +
+        `${present.length ? `its prebuilds are for ${present.join(', ')}` : 'it has no prebuilds'} and there is no source build in ` +
+        `${join(root, 'build', 'Release')}; ${SOURCE_BUILD_HINT}`,
     };
     return cached;
   }

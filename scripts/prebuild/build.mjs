@@ -7,14 +7,15 @@
 // Debian 12 the addon needs GLIBC_2.33 and GLIBCXX_3.4.29). x64 uses bullseye's g++, arm64 its
 // cross g++ (g++-aarch64-linux-gnu). prebuildify drives node-gyp; node-gyp-build loads the result.
 //
-// Needs root and Debian's apt (it installs debootstrap). The root is cached in .cache/prebuild/.
+// Needs root and Debian's apt (it installs debootstrap). The root is cached in .cache/prebuild/;
+// prebuilds already made from the current native sources are kept (--force rebuilds them).
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { aptEnv, aptUpdate, HostError, isRoot } from '../vm/host.mjs';
 import { cleanupAll, run, secs, start, temp } from '../vm/proc.mjs';
-import { checkPrebuilds, PREBUILDS, REPO, sourcesHash, stampPath, TARGETS } from './check.mjs';
+import { checkPrebuilds, listPrebuilds, PREBUILDS, REPO, sourcesHash, stampPath, TARGETS } from './check.mjs';
 
 const SUITE = 'bullseye';
 // What the root holds besides minbase; the list is part of the cache key.
@@ -122,9 +123,20 @@ function inRoot(root, stage, arch) {
   });
 }
 
+/** Both prebuilds exist, were built from these sources and pass the checks: nothing to do. */
+function upToDate() {
+  const quiet = { write() {} };
+  return listPrebuilds().length === TARGETS.length && checkPrebuilds({ require: true, out: quiet }).length === 0;
+}
+
 async function main() {
   const t0 = Date.now();
   process.on('exit', cleanupAll);
+  if (!process.argv.includes('--force') && upToDate()) {
+    checkPrebuilds({ require: true });
+    log('up to date with native/ and binding.gyp (--force rebuilds)');
+    return 0;
+  }
   await ensureTools();
   const root = await ensureRoot();
   const stage = makeStage();

@@ -12,7 +12,7 @@
 //   node scripts/vm/run.mjs [options] --check           list the devices; fails if one is missing
 // options: --profile <name> (DMABUF_VM_PROFILE, default x86_64),
 // --timeout <s> (DMABUF_VM_TIMEOUT, default 900), --verbose (DMABUF_VM_VERBOSE=1: show
-// the boot console). DMABUF_VM_ACCEL=<qemu -accel value> (default tcg,thread=single),
+// the boot console). DMABUF_VM_ACCEL=<qemu -accel value> (default: the profile's),
 // DMABUF_VM_MEMORY=<MiB> (default 2048).
 // Exit status: the command's; 124 on timeout; 125 when the VM failed before reporting one;
 // 1 when the host cannot run the VM (the message says what to install).
@@ -139,11 +139,8 @@ async function main() {
   const initramfs = await getInitramfs(kernel, cache, busybox);
   const jobDir = writeJob(o.command, profile);
   // TCG: /dev/kvm here is a paravirtual flavour under which a stock guest kernel hangs
-  // (real-kernel.md; this host's qemu even aborts on an MSR). thread=single: with one host thread
-  // per vCPU, about one boot in 40 died of "Oops: int3" in sched_clock_cpu, a race between TCG and
-  // the kernel patching live code (the sched_clock static key flips ~2 s into boot); one thread
-  // for both vCPUs cannot race and measured no slower on this 2-core host.
-  const accel = process.env.DMABUF_VM_ACCEL || 'tcg,thread=single';
+  // (real-kernel.md); the profile says which TCG threading its guest runs best with.
+  const accel = process.env.DMABUF_VM_ACCEL || profile.accel;
   const memory = process.env.DMABUF_VM_MEMORY || '2048';
   let r;
   for (let attempt = 1; ; attempt++) {

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, MisuseCode, region, type CpuAccess, type Region, type SyncFile } from '../../lib/index.js';
 import { activeResources, conformanceBackends, leftoverResources, fdSnapshot, HOLD_MS, type ConformanceBackend } from '../helpers/backends.js';
-import { ticksDuring } from '../helpers/env.js';
+import { NEEDS_HEAPS, ticksDuring } from '../helpers/env.js';
 
 const KiB = 1024;
 
@@ -84,7 +84,7 @@ describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
     };
 
     describe('allocation', () => {
-      it('heap buffers: page-rounded sizes, the heap as exporter, zeroed memory', () => {
+      it.runIf(b.heaps)(`heap buffers: page-rounded sizes, the heap as exporter, zeroed memory ${NEEDS_HEAPS}`, () => {
         const p = page();
         expect(p % 4096).toBe(0);
         for (const [size, expected] of [
@@ -170,22 +170,28 @@ describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
         }
       });
 
-      it('bad sizes are refused with the same codes before any work', () => {
-        const cases: [unknown, string][] = [
-          [0, 'EINVAL'],
-          [-1, 'EINVAL'],
-          [1.5, 'EINVAL'],
-          [Number.NaN, 'EINVAL'],
-          [Infinity, 'EINVAL'],
-          [2 ** 53, 'EINVAL'],
-          ['4096', 'ERR_INVALID_ARG_TYPE'],
-          [undefined, 'ERR_INVALID_ARG_TYPE'],
-          [4096n, 'ERR_INVALID_ARG_TYPE'],
-        ];
-        for (const [size, code] of cases) {
+      const badSizes: [unknown, string][] = [
+        [0, 'EINVAL'],
+        [-1, 'EINVAL'],
+        [1.5, 'EINVAL'],
+        [Number.NaN, 'EINVAL'],
+        [Infinity, 'EINVAL'],
+        [2 ** 53, 'EINVAL'],
+        ['4096', 'ERR_INVALID_ARG_TYPE'],
+        [undefined, 'ERR_INVALID_ARG_TYPE'],
+        [4096n, 'ERR_INVALID_ARG_TYPE'],
+      ];
+
+      it.runIf(b.heaps)(`bad sizes to a heap are refused with the same codes before any work ${NEEDS_HEAPS}`, () => {
+        for (const [size, code] of badSizes) {
           const heapError = thrown(() => b.allocate(size as number));
           expect(shape(heapError), `allocate(${String(size)})`).toEqual({ code, argument: 'size' });
           expect(heapError.syscall).toBe('DMA_HEAP_IOCTL_ALLOC');
+        }
+      });
+
+      it('bad sizes to udmabuf are refused with the same codes before any work', () => {
+        for (const [size, code] of badSizes) {
           const udmabufError = thrown(() => b.udmabuf(size as number));
           expect(shape(udmabufError), `udmabuf(${String(size)})`).toEqual({ code, argument: 'size' });
           expect(udmabufError.syscall).toBe('UDMABUF_CREATE');

@@ -17,7 +17,7 @@
 import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, region, type CpuAccess, type SyncFile } from '../../lib/index.js';
 import { emulatedBackend, kernelBackend, type ConformanceBackend } from '../helpers/backends.js';
-import { fdTargets, runKernel } from '../helpers/env.js';
+import { fdTargets, PAGE, runKernel } from '../helpers/env.js';
 
 const SEQUENCES = 200;
 
@@ -431,7 +431,7 @@ describe('differential: emulated models agree with each other on correct program
   });
 });
 
-describe.runIf(runKernel)('differential: kernel vs emulated (needs the kernel: /dev/dma_heap/system and /dev/udmabuf)', () => {
+describe.runIf(runKernel)('differential: kernel vs emulated (needs the kernel: a dma-heap or udmabuf, and udmabuf)', () => {
   it(`${SEQUENCES} random sequences: the kernel, the coherent and the writeback model give the same bytes and the same errors`, async () => {
     const fdsBefore = fdTargets();
     const logs: string[][] = [];
@@ -441,7 +441,7 @@ describe.runIf(runKernel)('differential: kernel vs emulated (needs the kernel: /
       const reference = await execute(kernel, ops);
       logs.push(reference);
       for (const coherency of ['coherent', 'writeback'] as const) {
-        const other = await execute(emulatedBackend(coherency, seed), ops);
+        const other = await execute(emulatedBackend(coherency, seed, { heaps: kernel.heaps, pageSize: PAGE as 4096 | 16384 | 65536 }), ops);
         expectSameLog(seed, ops, reference, other, `kernel vs ${coherency}`);
       }
     }

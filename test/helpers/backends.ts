@@ -13,10 +13,10 @@
  * emulated device has no release-on-demand: release() awaits the job). Either way a hold lasts
  * well under a second and the checks made while it is held must finish well inside HOLD_MS.
  */
-import { DmaHeap, Udmabuf, emulation, type Coherency, type DmaBuf, type FenceMode, type SyncFile, type Supports } from '../../lib/index.js';
+import { Udmabuf, emulation, type Coherency, type DmaBuf, type FenceMode, type SyncFile, type Supports } from '../../lib/index.js';
 import { getKernelBackend } from '../../lib/backend/kernel/index.js';
 import { VgemFenceSource, type VgemFence } from '../../lib/testing/index.js';
-import { fdTargets, requireKernel, runKernel, runVgem } from './env.js';
+import { fdTargets, kernelAllocator, provides, requireKernel, runKernel, runVgem } from './env.js';
 
 /**
  * How long an emulated fence is held (the job's duration): long enough for the checks a test makes
@@ -41,6 +41,8 @@ export interface ConformanceBackend {
   readonly supports: Supports;
   /** 'kernel' or 'emulated': what buf.backend must say. */
   readonly kind: 'kernel' | 'emulated';
+  /** Whether allocate() draws from a dma-heap (false on a heap-less kernel: it falls back to udmabuf). */
+  readonly heaps: boolean;
   allocate(size: number, options?: { name?: string }): DmaBuf;
   udmabuf(size: number, options?: { name?: string }): DmaBuf;
   /** Attach a pending `mode` fence to `buf` (a reader or a writer) until release(). */
@@ -49,8 +51,12 @@ export interface ConformanceBackend {
   settle(): Promise<void>;
 }
 
-export function emulatedBackend(coherency: Coherency, seed = 1): ConformanceBackend {
-  const emu = emulation.create({ coherency, seed });
+/**
+ * An emulated entry. `heaps: false` makes allocate() draw from udmabuf, as the kernel entry does
+ * on a heap-less kernel, so that the differential test compares like with like there.
+ */
+export function emulatedBackend(coherency: Coherency, seed = 1, { heaps = true, pageSize = 4096 as 4096 | 16384 | 65536 } = {}): ConformanceBackend {
+  const emu = emulation.create({ coherency, seed, pageSize });
   const heap = emu.heap('system');
   const device = emu.device('conformance');
   const pending = new Set<SyncFile>();
@@ -60,7 +66,8 @@ export function emulatedBackend(coherency: Coherency, seed = 1): ConformanceBack
     fences: true,
     supports: emu.supports,
     kind: 'emulated',
-    allocate: (size, options) => heap.allocate(size, options),
+    heaps,
+    allocate: (size, options) => (heaps ? heap.allocate(size, options) : emu.udmabuf(size, options)),
     udmabuf: (size, options) => emu.udmabuf(size, options),
     busy(buf, mode) {
       const job = device.submit(mode === 'write' ? { writes: [buf], durationMs: HOLD_MS } : { reads: [buf], durationMs: HOLD_MS });
@@ -87,7 +94,7 @@ export function emulatedBackend(coherency: Coherency, seed = 1): ConformanceBack
 }
 
 export function kernelBackend(): ConformanceBackend {
-  let heap: DmaHeap | undefined;
+  let heap: ReturnType<typeof kernelAllocator> | undefined;
   let vgem: VgemFenceSource | undefined;
   const pending = new Set<VgemFence>();
   const expectKernel = (buf: DmaBuf): DmaBuf => {
@@ -98,15 +105,16 @@ export function kernelBackend(): ConformanceBackend {
     return buf;
   };
   return {
-    name: 'kernel (dma-heap system and udmabuf; needs /dev/dma_heap/system and /dev/udmabuf, fences need vgem)',
+    name: 'kernel (the system dma-heap where the kernel has one, else udmabuf; and udmabuf; fences need vgem)',
     available: runKernel,
     fences: runVgem,
     get supports() {
       return getKernelBackend().supports;
     },
     kind: 'kernel',
+    heaps: provides.heaps,
     allocate(size, options) {
-      heap ??= DmaHeap.open('system');
+      heap ??= kernelAllocator();
       return expectKernel(heap.allocate(size, options));
     },
     udmabuf: (size, options) => expectKernel(Udmabuf.create(size, options)),

@@ -4,9 +4,11 @@
  * device fails (and is counted) instead of skipping.
  */
 import { execFileSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { loadAddon } from '../../lib/native/load.js';
 import type { NativeAddon } from '../../lib/native/addon.js';
+import { DmaHeap, Udmabuf, type DmaBuf } from '../../lib/index.js';
 
 export const requireKernel = process.env['DMABUF_REQUIRE_KERNEL'] === '1';
 export const addonLoads = loadAddon().ok;
@@ -14,9 +16,52 @@ export const hasSystemHeap = existsSync('/dev/dma_heap/system');
 export const hasUdmabuf = existsSync('/dev/udmabuf');
 export const hasVgem = existsSync('/dev/dri') && readdirSync('/dev/dri').some((n) => n.startsWith('card'));
 
-/** Run the kernel suites: in the VM always (a missing device is a failure), elsewhere when everything is present. */
-export const runKernel = requireKernel || (addonLoads && hasSystemHeap && hasUdmabuf);
-export const runVgem = requireKernel || (addonLoads && hasVgem);
+/**
+ * What the kernel offers the suites. In the VM it is what the profile declares
+ * (DMABUF_VM_PROVIDES, scripts/vm/profiles.mjs), not what a probe finds: a declared device that is
+ * missing fails its tests, and an undeclared one leaves its tests out by declaration (the arm64
+ * kernels have no dma-heaps). Elsewhere, what is present and usable.
+ */
+const declared = requireKernel ? (process.env['DMABUF_VM_PROVIDES'] ?? 'heaps,udmabuf,vgem').split(',') : undefined;
+export const provides = {
+  heaps: declared ? declared.includes('heaps') : addonLoads && hasSystemHeap,
+  udmabuf: declared ? declared.includes('udmabuf') : addonLoads && hasUdmabuf,
+  vgem: declared ? declared.includes('vgem') : addonLoads && hasVgem,
+} as const;
+
+/**
+ * Titles of suites that need a dma-heap end with this mark. Where the VM profile declares no heaps
+ * they are out by declaration: scripts/vm/suite.mjs counts them apart and fails on any other skip.
+ */
+export const NEEDS_HEAPS = '[needs dma-heaps]';
+
+/** Run the kernel suites: they need a kernel allocator (a heap or udmabuf; see kernelAllocator()). */
+export const runKernel = provides.heaps || provides.udmabuf;
+export const runHeaps = provides.heaps;
+export const runVgem = provides.vgem;
+
+/**
+ * A kernel buffer source for tests that need any real dma-buf: the system heap where the kernel
+ * has one, else udmabuf (sizes rounded up to its page size), as a program falls back on a heap-less
+ * kernel. `using heap = kernelAllocator()` closes the heap.
+ */
+export function kernelAllocator(): { allocate(size: number, options?: { name?: string }): DmaBuf; close(): void; [Symbol.dispose](): void } {
+  const heap = provides.heaps ? DmaHeap.open('system') : undefined;
+  return {
+    allocate: (size, options) => (heap ? heap.allocate(size, options) : Udmabuf.create(size, options)),
+    close: () => heap?.close(),
+    [Symbol.dispose]: () => heap?.close(),
+  };
+}
+
+/** The kernel's page size (16384 on the arm64-16k profile): buffer sizes in kernel tests are multiples of it. */
+export const PAGE = addonLoads ? loadAddonOrThrow().constants.PAGE_SIZE : 4096;
+
+function loadAddonOrThrow(): NativeAddon {
+  const result = loadAddon();
+  if (!result.ok) throw new Error(result.reason);
+  return result.addon;
+}
 
 export function addon(): NativeAddon {
   const result = loadAddon();
@@ -93,6 +138,22 @@ export function makeFifo(): [number, number] {
   } finally {
     rmSync(path, { force: true });
   }
+}
+
+/**
+ * Runs one empty worker thread, once per process. The first worker a process starts opens
+ * process-wide fds that outlive it (seen with the official Node.js 20 arm64 build: /dev/null and
+ * one more); tests that count fds around a worker start from after that, so they see only what
+ * their own worker leaves.
+ */
+let workersWarm: Promise<void> | undefined;
+export function warmUpWorkers(): Promise<void> {
+  workersWarm ??= new Promise<void>((resolve, reject) => {
+    const worker = new Worker('', { eval: true });
+    worker.once('error', reject);
+    worker.once('exit', () => resolve());
+  });
+  return workersWarm;
 }
 
 /** Resolves with how often a 10 ms interval fired while `work` ran: the event loop stayed free. */

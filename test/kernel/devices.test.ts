@@ -1,17 +1,48 @@
 import { describe, expect, it } from 'vitest';
-import { addonLoads, hasSystemHeap, hasUdmabuf, hasVgem, requireKernel } from '../helpers/env.js';
-import { DmaHeap } from '../../lib/index.js';
+import { addonLoads, hasSystemHeap, hasUdmabuf, hasVgem, NEEDS_HEAPS, provides, requireKernel } from '../helpers/env.js';
+import { backendInfo, DmaHeap, Udmabuf } from '../../lib/index.js';
 
-// In the VM a missing device must fail the run, not skip the kernel suites.
-describe.runIf(requireKernel)('real-kernel VM (DMABUF_REQUIRE_KERNEL=1): the devices the suite needs', () => {
+// In the VM a device the profile declares must be there (a missing one fails the run instead of
+// skipping suites), and one it declares absent must be absent (else the declaration would hide
+// tests that could run).
+describe.runIf(requireKernel)('real-kernel VM (DMABUF_REQUIRE_KERNEL=1): the devices the profile declares', () => {
   it('loads the native addon', () => expect(addonLoads).toBe(true));
-  it('has /dev/dma_heap/system', () => expect(hasSystemHeap).toBe(true));
-  it('has /dev/udmabuf', () => expect(hasUdmabuf).toBe(true));
-  it('has a vgem DRM device', () => expect(hasVgem).toBe(true));
+  it(`has /dev/dma_heap/system exactly when the profile declares heaps (${provides.heaps})`, () => expect(hasSystemHeap).toBe(provides.heaps));
+  it('has /dev/udmabuf', () => expect(hasUdmabuf).toBe(provides.udmabuf));
+  it('has a vgem DRM device', () => expect(hasVgem).toBe(provides.vgem));
+  it('selects the kernel backend automatically, and says why', () => {
+    using buf = Udmabuf.create(1);
+    expect(buf.backend).toBe('kernel');
+    const info = backendInfo();
+    expect(info.backend).toBe('kernel');
+    expect(info.reason).toMatch(/^auto: .*present and the addon loaded/);
+    expect(info.supports?.realFds).toBe(true);
+  });
+});
+
+describe.runIf(requireKernel && provides.heaps)(`real-kernel VM: the system heap ${NEEDS_HEAPS}`, () => {
   it('lists the system heap', () => expect(DmaHeap.list()).toContain('system'));
-  it('selects the kernel backend automatically', () => {
+  it('allocates from it on the kernel backend', () => {
     using heap = DmaHeap.open();
     using buf = heap.allocate(4096);
     expect(buf.backend).toBe('kernel');
+    expect(buf.exporter).toBe('system');
+  });
+});
+
+// Debian's arm64 kernels have no dma-heaps: the package must say so clearly and udmabuf must serve.
+describe.runIf(requireKernel && !provides.heaps)('real-kernel VM: a kernel without dma-heaps (the arm64 profiles)', () => {
+  it('lists no heaps', () => expect(DmaHeap.list()).toEqual([]));
+  it('opening a heap is ENOENT saying the kernel has none and what to use instead', () => {
+    expect(() => DmaHeap.open('system')).toThrow(
+      expect.objectContaining({ code: 'ENOENT', syscall: 'open', message: expect.stringMatching(/no dma-heaps.*CONFIG_DMABUF_HEAPS.*Udmabuf/) }),
+    );
+  });
+  it('the kernel backend still serves, through udmabuf', () => {
+    using buf = Udmabuf.create(64 * 1024, { name: 'heapless' });
+    expect(buf.backend).toBe('kernel');
+    expect(buf.exporter).toBe('udmabuf');
+    buf.withCpuAccess('write', undefined, (a) => a.bytes.fill(0x42));
+    buf.withCpuAccess('read', undefined, (a) => expect(a.bytes.every((b) => b === 0x42)).toBe(true));
   });
 });

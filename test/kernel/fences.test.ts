@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
-import { DmaHeap, type DmaBuf } from '../../lib/index.js';
+import type { DmaBuf } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
-import { addon, addonPath, openFds, runVgem, ticksDuring } from '../helpers/env.js';
+import { addon, addonPath, kernelAllocator, openFds, runVgem, ticksDuring } from '../helpers/env.js';
 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -23,7 +23,7 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
 
   it('F5: await cpuAccess() stays pending while a 10 ms interval keeps firing, and resolves when the fence is signalled', async () => {
     using vgem = VgemFenceSource.open();
-    using heap = DmaHeap.open();
+    using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     const fence = vgem.attachFence(buf, 'write');
     let settled = false;
@@ -99,7 +99,7 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
   it('import bridges explicit to implicit: an active sync_file imported as a write fence makes a heap buffer busy', async () => {
     using vgem = VgemFenceSource.open();
     using source = vgem.createBuffer(4096);
-    using heap = DmaHeap.open();
+    using heap = kernelAllocator();
     using target = heap.allocate(4096);
     const fence = vgem.attachFence(source, 'write');
     using sync = source.exportSyncFile('read');
@@ -114,7 +114,7 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
 
   it('F6: a signal during a blocking START is retried with the remaining time, not surfaced as EINTR', async () => {
     using vgem = VgemFenceSource.open();
-    using heap = DmaHeap.open();
+    using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     const fence = vgem.attachFence(buf, 'write');
     let signals = 0;
@@ -146,7 +146,7 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
 
   it('F7: a fence that never signals makes waits reject with ETIMEDOUT near their time, leaking nothing', async () => {
     using vgem = VgemFenceSource.open();
-    using heap = DmaHeap.open();
+    using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     const fdsBefore = openFds();
     const handlesBefore = process.getActiveResourcesInfo().length;
@@ -172,7 +172,7 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
 
   it('close() during a pending cpuAccess rejects it with ERR_DMABUF_CLOSED and releases the wait', async () => {
     using vgem = VgemFenceSource.open();
-    using heap = DmaHeap.open();
+    using heap = kernelAllocator();
     const buf: DmaBuf = heap.allocate(4096);
     const fence = vgem.attachFence(buf, 'write');
     const pending = buf.cpuAccess('read');

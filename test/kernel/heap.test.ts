@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBuf, DmaHeap, DmaBufError } from '../../lib/index.js';
-import { addon, dmaBufFdCount, fdinfo, openFds, runKernel } from '../helpers/env.js';
+import { addon, dmaBufFdCount, fdinfo, NEEDS_HEAPS, openFds, runHeaps } from '../helpers/env.js';
 
 const HEAP = '/dev/dma_heap/system';
 
-describe.runIf(runKernel)('kernel: dma-heap allocation (needs /dev/dma_heap/system)', () => {
+describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
   let heapFd = -1;
   let fdsBefore: number[];
   beforeEach(() => {

@@ -2,19 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { DmaBuf, DmaHeap, Udmabuf } from '../../lib/index.js';
+import { DmaBuf, Udmabuf } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
-import { addon, collect, dmaBufFdCount, dmaBufMappings, fdTargets, openFds, runKernel, runVgem } from '../helpers/env.js';
+import { addon, collect, kernelAllocator, warmUpWorkers, dmaBufFdCount, dmaBufMappings, fdTargets, openFds, runKernel, runVgem } from '../helpers/env.js';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 
-describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs /dev/dma_heap/system, /dev/udmabuf)', () => {
+describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-heap or udmabuf, and udmabuf)', () => {
   const c = () => addon().constants;
 
   it('F1: a mapping outlives its fd; SYNC works through a dup; unmapping detaches the view', () => {
-    const heapFd = addon().open('/dev/dma_heap/system', c().O_RDONLY);
-    const fd = addon().heapAlloc(heapFd, 4096, c().O_RDWR | c().O_CLOEXEC, 0);
-    addon().close(heapFd);
+    const source = kernelAllocator();
+    const first = source.allocate(4096);
+    const fd = addon().dup(first.fd);
+    first.close();
+    source.close();
     const dup = addon().dup(fd);
     const map = new (addon().Mapping)(fd, 4096, c().PROT_READ | c().PROT_WRITE, 0);
     const view = new Uint8Array(map.view(0, 4096));
@@ -40,7 +42,7 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs /dev/d
   it('F2: 10,000 alloc/map/sync/close cycles leave /proc/self/fd and /proc/self/maps as they were', () => {
     const fds = openFds();
     const maps = dmaBufMappings();
-    using heap = DmaHeap.open();
+    using heap = kernelAllocator();
     for (let i = 0; i < 10_000; i++) {
       const buf = heap.allocate(4096);
       buf.withCpuAccess('readwrite', (a) => {
@@ -56,7 +58,7 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs /dev/d
   it('F2: buffers dropped without close() are closed and unmapped by the finalizers after GC', async () => {
     const fdsBefore = openFds().length;
     const mapsBefore = dmaBufMappings().length;
-    const heap = DmaHeap.open();
+    const heap = kernelAllocator();
     (() => {
       for (let i = 0; i < 200; i++) {
         const buf = heap.allocate(4096);
@@ -71,7 +73,7 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs /dev/d
   });
 
   it('F3: fds are CLOEXEC: a child does not inherit them; one passed explicitly maps and shows the parent\'s writes', async () => {
-    using heap = DmaHeap.open();
+    using heap = kernelAllocator();
     using buf = heap.allocate(4096, { name: 'shared-with-child' });
     buf.withCpuAccess('write', (a) => a.bytes.set([1, 2, 3, 4]));
     const listing = spawnSync('ls', ['-l', '/proc/self/fd'], { encoding: 'utf8' });
@@ -87,7 +89,7 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs /dev/d
   });
 
   it('F4: 8 worker threads × 10,000 START/END pairs on one heap buffer and one udmabuf', async () => {
-    using heap = DmaHeap.open();
+    using heap = kernelAllocator();
     for (const buf of [heap.allocate(4096), Udmabuf.create(4096)]) {
       const workers = Array.from(
         { length: 8 },
@@ -111,6 +113,7 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs /dev/d
   });
 
   it('a worker that exits with open buffers and mappings leaves no fd and no mapping behind (env cleanup hook)', async () => {
+    await warmUpWorkers();
     const fds = openFds();
     const maps = dmaBufMappings();
     const worker = new Worker(new URL('../fixtures/leaky-worker.mjs', import.meta.url));

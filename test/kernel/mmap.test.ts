@@ -1,34 +1,33 @@
 import { describe, expect, it } from 'vitest';
-import { DmaHeap } from '../../lib/index.js';
-import { addon, dmaBufMappings, runKernel } from '../helpers/env.js';
+import { addon, dmaBufMappings, kernelAllocator, PAGE, runKernel } from '../helpers/env.js';
 
-describe.runIf(runKernel)('kernel: mmap, llseek, read/write and unknown ioctls on dma-buf and sync_file fds (needs /dev/dma_heap/system)', () => {
+describe.runIf(runKernel)('kernel: mmap, llseek, read/write and unknown ioctls on dma-buf and sync_file fds (needs a dma-heap or udmabuf)', () => {
   const c = () => addon().constants;
 
   it('#34 mmap length > size, offset + length > size → EINVAL; an unaligned offset → EINVAL; nothing stays mapped', () => {
-    using heap = DmaHeap.open();
-    using buf = heap.allocate(2 * 4096);
+    using heap = kernelAllocator();
+    using buf = heap.allocate(2 * PAGE);
     const before = dmaBufMappings().length;
     const rw = c().PROT_READ | c().PROT_WRITE;
-    expect(() => new (addon().Mapping)(buf.fd, 3 * 4096, rw, 0)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'mmap' }));
-    expect(() => new (addon().Mapping)(buf.fd, 2 * 4096, rw, 4096)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'mmap' }));
-    expect(() => new (addon().Mapping)(buf.fd, 4096, rw, 100)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'mmap' }));
+    expect(() => new (addon().Mapping)(buf.fd, 3 * PAGE, rw, 0)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'mmap' }));
+    expect(() => new (addon().Mapping)(buf.fd, 2 * PAGE, rw, PAGE)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'mmap' }));
+    expect(() => new (addon().Mapping)(buf.fd, PAGE, rw, 100)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'mmap' }));
     expect(dmaBufMappings().length).toBe(before);
   });
 
   it('#35 mmap after the fd is closed → EBADF', () => {
-    const heap = DmaHeap.open();
-    const buf = heap.allocate(4096);
+    const heap = kernelAllocator();
+    const buf = heap.allocate(PAGE);
     const fd = buf.fd;
     buf.close();
     heap.close();
-    expect(() => new (addon().Mapping)(fd, 4096, c().PROT_READ, 0)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'mmap' }));
+    expect(() => new (addon().Mapping)(fd, PAGE, c().PROT_READ, 0)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'mmap' }));
   });
 
   it('#36 lseek(1,SET), (0,CUR), (-1,END), read(), write() → EINVAL; lseek(0,END) = size', () => {
-    using heap = DmaHeap.open();
-    using buf = heap.allocate(3 * 4096);
-    expect(addon().lseek(buf.fd, 0, c().SEEK_END)).toBe(3 * 4096);
+    using heap = kernelAllocator();
+    using buf = heap.allocate(3 * PAGE);
+    expect(addon().lseek(buf.fd, 0, c().SEEK_END)).toBe(3 * PAGE);
     expect(addon().lseek(buf.fd, 0, c().SEEK_SET)).toBe(0);
     for (const [offset, whence] of [[1, c().SEEK_SET], [0, c().SEEK_CUR], [-1, c().SEEK_END]] as const) {
       expect(() => addon().lseek(buf.fd, offset, whence)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'lseek' }));
@@ -38,16 +37,16 @@ describe.runIf(runKernel)('kernel: mmap, llseek, read/write and unknown ioctls o
   });
 
   it('#43 mmap of a sync_file → ENODEV; lseek on it → ESPIPE', () => {
-    using heap = DmaHeap.open();
-    using buf = heap.allocate(4096);
+    using heap = kernelAllocator();
+    using buf = heap.allocate(PAGE);
     using fence = buf.exportSyncFile('read');
-    expect(() => new (addon().Mapping)(fence.fd, 4096, c().PROT_READ, 0)).toThrow(expect.objectContaining({ code: 'ENODEV' }));
+    expect(() => new (addon().Mapping)(fence.fd, PAGE, c().PROT_READ, 0)).toThrow(expect.objectContaining({ code: 'ENODEV' }));
     expect(() => addon().lseek(fence.fd, 0, c().SEEK_SET)).toThrow(expect.objectContaining({ code: 'ESPIPE' }));
   });
 
   it('#44 an unknown ioctl, or SYNC with the wrong struct size → ENOTTY', () => {
-    using heap = DmaHeap.open();
-    using buf = heap.allocate(4096);
+    using heap = kernelAllocator();
+    using buf = heap.allocate(PAGE);
     const arg = new Uint8Array(16);
     // _IOW('b', 0x7f, u64): a dma-buf ioctl number that does not exist.
     const unknown = (1 << 30) | (8 << 16) | (0x62 << 8) | 0x7f;

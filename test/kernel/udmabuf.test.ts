@@ -1,10 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBufError, Udmabuf } from '../../lib/index.js';
-import { addon, fdinfo, makeFifo, openFds, runKernel } from '../helpers/env.js';
+import { addon, fdinfo, makeFifo, openFds, PAGE, provides } from '../helpers/env.js';
 
-const PAGE = 4096;
-
-describe.runIf(runKernel)('kernel: udmabuf (needs /dev/udmabuf)', () => {
+describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
   const c = () => addon().constants;
   let dev = -1;
   let fdsBefore: number[];

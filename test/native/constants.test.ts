@@ -20,8 +20,11 @@ describe.runIf(isLinux)('native constants (Linux only: the addon builds only the
     expect(Object.isFrozen(c)).toBe(true);
   });
 
-  // The ioctl numbers differ on powerpc/mips/sparc/alpha (other _IOC layout); uapi.md lists x86_64.
-  it.runIf(process.arch === 'x64')('ioctl numbers match uapi.md on x86_64 (numbers listed there are for x86_64)', () => {
+  // x86_64 and arm64 both use the generic _IOC layout and fcntl/mman values (asm-generic); the
+  // numbers differ on powerpc/mips/sparc/alpha. uapi.md lists the x86_64 numbers.
+  const genericAbi = process.arch === 'x64' || process.arch === 'arm64';
+
+  it.runIf(genericAbi)('ioctl numbers match uapi.md on x86_64 and arm64 (the generic _IOC layout)', () => {
     const c = addon().constants;
     expect(c.DMA_BUF_IOCTL_SYNC).toBe(0x40086200);
     expect(c.DMA_BUF_SET_NAME).toBe(0x40086201);
@@ -35,7 +38,7 @@ describe.runIf(isLinux)('native constants (Linux only: the addon builds only the
     expect(c.SYNC_IOC_SET_DEADLINE).toBe(0x40103e05);
   });
 
-  it.runIf(process.arch === 'x64')('open/mmap/memfd/poll flags have the x86_64 values', () => {
+  it.runIf(genericAbi)('open/mmap/memfd/poll flags have the asm-generic values on x86_64 and arm64', () => {
     const c = addon().constants;
     expect([c.O_RDONLY, c.O_WRONLY, c.O_RDWR, c.O_CLOEXEC, c.O_NONBLOCK]).toEqual([0, 1, 2, 0o2000000, 0o4000]);
     expect([c.FD_CLOEXEC, c.PROT_READ, c.PROT_WRITE, c.MAP_SHARED, c.MAP_PRIVATE]).toEqual([1, 1, 2, 1, 2]);

@@ -47,6 +47,8 @@ parentPort.postMessage({
   viewLength: globalThis.view.length,
 });
 if (workerData.exit) process.exit(0);
+// Stay alive until the main thread has looked at our fds and mapping, then end normally.
+parentPort.once('message', () => parentPort.close());
 `;
 
 async function runWorker(options: {
@@ -84,6 +86,7 @@ async function runWorker(options: {
     expect(mapsOf(name).length).toBe(1);
   }
   if (options.terminate) await worker.terminate();
+  else worker.postMessage('finish');
   const code = await exited;
   return { report, code, settled };
 }

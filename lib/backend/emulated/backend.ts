@@ -17,7 +17,9 @@ import { EmulatedHeap } from './heap.js';
 import { createModel, type Coherency, type MemoryModel } from './models.js';
 import { poisonPage, Rng } from './rng.js';
 
+/** The default page size; emulation.create({ pageSize }) models 16K and 64K kernels too. */
 export const PAGE_SIZE = 4096;
+export const PAGE_SIZES = [4096, 16384, 65536] as const;
 /** udmabuf's size_limit_mb module parameter defaults to 64 MiB: bigger totals are EINVAL. */
 export const UDMABUF_SIZE_LIMIT = 64 * 1024 * 1024;
 export const HEAPS = ['system'] as const;
@@ -26,6 +28,7 @@ export const DEFAULT_SEED = 0x5eed;
 export interface EmulatedBackendOptions {
   readonly coherency?: Coherency;
   readonly seed?: number;
+  readonly pageSize?: number;
 }
 
 /** Counters for tests and curious users; read them through stats(). */
@@ -70,7 +73,7 @@ function supportsFor(coherency: Coherency): Supports {
 
 export class EmulatedBackend implements Backend {
   readonly name = 'emulated';
-  readonly pageSize = PAGE_SIZE;
+  readonly pageSize: number;
   readonly supports: Supports;
   readonly coherency: Coherency;
   readonly seed: number;
@@ -81,7 +84,8 @@ export class EmulatedBackend implements Backend {
   readonly raceRng: Rng;
   readonly #devices = new Map<string, EmulatedDevice>();
 
-  constructor(options: { coherency: Coherency; seed: number }) {
+  constructor(options: { coherency: Coherency; seed: number; pageSize?: number }) {
+    this.pageSize = options.pageSize ?? PAGE_SIZE;
     this.coherency = options.coherency;
     this.seed = options.seed;
     this.supports = supportsFor(options.coherency);
@@ -132,7 +136,7 @@ export class EmulatedBackend implements Backend {
   /** Zeroed device memory of `size` rounded up to pages (heaps must return zeroed memory). */
   allocateBuffer(size: number, exporter: string, syscall: string): EmulatedBuffer {
     this.faults.check('allocate', syscall);
-    const rounded = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+    const rounded = Math.ceil(size / this.pageSize) * this.pageSize;
     // The system heap refuses more than the machine's RAM; V8 may refuse less.
     if (rounded > totalmem()) throw new DmaBufError('ENOMEM', `${syscall}: ${rounded} bytes exceed the machine's memory`, { syscall });
     let memory;

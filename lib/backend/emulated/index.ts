@@ -4,11 +4,11 @@
  * DmaBuf.fromFd.
  */
 import { DmaBufError, invalidArgument, invalidType } from '../../errors.js';
-import { DEFAULT_SEED, EmulatedBackend, type EmulatedBackendOptions } from './backend.js';
+import { DEFAULT_SEED, EmulatedBackend, PAGE_SIZE, PAGE_SIZES, type EmulatedBackendOptions } from './backend.js';
 import { isEmulatedFd, lookupFd } from './fds.js';
 import { COHERENCIES, type Coherency } from './models.js';
 
-export { EmulatedBackend, DEFAULT_SEED, type EmulatedBackendOptions, type EmulationStats } from './backend.js';
+export { EmulatedBackend, DEFAULT_SEED, PAGE_SIZE, type EmulatedBackendOptions, type EmulationStats } from './backend.js';
 export { EmulatedDevice, type DeviceJob, type SubmitOptions } from './device.js';
 export { COHERENCIES, type Coherency } from './models.js';
 export { FAULT_CODES, FAULT_OPERATIONS, type FaultCode, type FaultOperation } from './faults.js';
@@ -29,10 +29,19 @@ export function checkSeed(syscall: string, value: unknown): number {
   return ((value % 2 ** 32) ^ Math.floor(value / 2 ** 32)) >>> 0;
 }
 
+export function checkPageSize(syscall: string, value: unknown): number {
+  if (typeof value !== 'number') throw invalidType(syscall, 'pageSize', `one of ${PAGE_SIZES.join(', ')}`, value);
+  if (!(PAGE_SIZES as readonly number[]).includes(value)) {
+    throw invalidArgument(syscall, 'pageSize', `must be one of ${PAGE_SIZES.join(', ')} (the page sizes Linux runs with), got ${value}`);
+  }
+  return value;
+}
+
 export function createEmulatedBackend(options: EmulatedBackendOptions = {}): EmulatedBackend {
   const coherency = checkCoherency('emulation.create', options.coherency ?? 'writeback');
   const seed = checkSeed('emulation.create', options.seed ?? DEFAULT_SEED);
-  return new EmulatedBackend({ coherency, seed });
+  const pageSize = checkPageSize('emulation.create', options.pageSize ?? PAGE_SIZE);
+  return new EmulatedBackend({ coherency, seed, pageSize });
 }
 
 let defaultBackend: EmulatedBackend | undefined;

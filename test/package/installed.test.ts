@@ -1,0 +1,72 @@
+// The packed tarball as a user's app gets it: installed with --ignore-scripts and no compiler on
+// PATH by scripts/consumer/prepare.mjs (npm run test:kernel does it on the host before booting the
+// VM, which has no network). In the VMs the installed package must reach the kernel through its
+// prebuild; with the prebuilds removed, `auto` must refuse instead of handing out emulated fds.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { provides, requireKernel } from '../helpers/env.js';
+
+const CONSUMER = join(import.meta.dirname, '..', '..', '.cache', 'consumer');
+const APP = join(CONSUMER, 'app');
+const BARE = join(CONSUMER, 'app-without-addon');
+
+function check(dir: string, env: Record<string, string> = {}) {
+  const run = spawnSync(process.execPath, ['check.mjs'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, DMABUF_BACKEND: '', PREBUILDS_ONLY: '', ...env },
+    timeout: 120_000,
+  });
+  expect(run.status, run.stderr).toBe(0);
+  return JSON.parse(run.stdout);
+}
+
+describe.runIf(requireKernel || existsSync(APP))('the packed tarball, installed with --ignore-scripts and no compiler (needs scripts/consumer/prepare.mjs)', () => {
+  it('the install exists (npm run test:kernel prepares it before the VM boots)', () => {
+    expect(existsSync(join(APP, 'node_modules', 'dmabuf', 'package.json'))).toBe(true);
+    expect(existsSync(join(APP, 'node_modules', 'dmabuf', 'build'))).toBe(false);
+  });
+
+  it(`loads the linux-${process.arch} prebuild and, where the kernel has devices, uses it`, () => {
+    const report = check(APP);
+    expect(report.arch).toBe(process.arch);
+    expect(report.info.addon.origin).toBe(`prebuild linux-${process.arch}`);
+    expect(report.info.addon.path).toBe(join(APP, 'node_modules', 'dmabuf', 'prebuilds', `linux-${process.arch}`, 'dmabuf.glibc.node'));
+    expect(report.error).toBeUndefined();
+    expect(report.buffer.readBack).toBe(true);
+    if (requireKernel) {
+      expect(report.info.backend).toBe('kernel');
+      expect(report.buffer).toMatchObject({ backend: 'kernel', exporter: provides.heaps ? 'system' : 'udmabuf', name: 'consumer' });
+    } else {
+      expect(report.info.backend).toBe('emulated');
+    }
+  });
+
+  it('CommonJS code can require() it (require(esm), Node.js 20.19+ and 22.12+)', () => {
+    const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+    expect(major > 20 || (major === 20 && minor >= 19)).toBe(true); // the claim the README makes needs this Node
+    const run = spawnSync(process.execPath, ['-e', "const d = require('dmabuf'); console.log(typeof d.DmaHeap.open, d.backendInfo().addon.origin)"], {
+      cwd: APP,
+      encoding: 'utf8',
+      env: { ...process.env, PREBUILDS_ONLY: '' },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe(`function prebuild linux-${process.arch}`);
+  });
+
+  it.runIf(requireKernel)('without its prebuilds, auto refuses to emulate where real devices exist, and says why', () => {
+    const report = check(BARE);
+    expect(report.info.backend).toBe('unavailable');
+    expect(report.info.addon.origin).toBe('none');
+    expect(report.info.reason).toMatch(/^auto: .* exists?, but this package has no addon for linux-.*no prebuilds.*npm explore dmabuf.*DMABUF_BACKEND=emulated/);
+    expect(report.error).toMatchObject({ code: 'ERR_DMABUF_BACKEND_UNAVAILABLE', isDmaBufError: true });
+  });
+
+  it.runIf(requireKernel)('without its prebuilds, DMABUF_BACKEND=emulated still gives emulated buffers', () => {
+    const report = check(BARE, { DMABUF_BACKEND: 'emulated' });
+    expect(report.info.backend).toBe('emulated');
+    expect(report.buffer).toMatchObject({ backend: 'emulated', readBack: true });
+  });
+});
