@@ -15,6 +15,7 @@
             "native/heap.cc",
             "native/mapping.cc",
             "native/poll_waiter.cc",
+            "native/socket.cc",
             "native/sync_file.cc",
             "native/udmabuf.cc",
             "native/vgem.cc"

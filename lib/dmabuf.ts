@@ -6,7 +6,7 @@
  */
 import { closeOnCollect, closedExplicitly } from './lifecycle.js';
 import { closedError, DmaBufError, invalidType, MisuseCode } from './errors.js';
-import type { BracketBytes, BufferHandle } from './backend/backend.js';
+import type { BracketBytes, BufferHandle, Supports } from './backend/backend.js';
 import { CpuAccess, type BracketOwner } from './cpu-access.js';
 import { resolveRegion, type Region, type ResolvedRegion } from './region.js';
 import { SyncFile } from './sync-file.js';
@@ -24,6 +24,8 @@ import {
 } from './validate.js';
 import { settleWait, timeoutError } from './wait.js';
 import { backendForFd } from './backend/select.js';
+import { getKernelBackend } from './backend/kernel/index.js';
+import { makeShared, takeShared, type SharedHandle } from './share.js';
 
 const SYNC = 'DMA_BUF_IOCTL_SYNC';
 
@@ -64,6 +66,22 @@ export class DmaBuf implements BracketOwner {
     return DmaBuf._wrap(backendForFd(fd).importFd(fd, dup));
   }
 
+  /**
+   * A new holder of a buffer shared by another worker thread of this process (`buf.share()`,
+   * posted over postMessage). Kernel buffers only; the sharing holder must stay open until this
+   * returns (EBADF otherwise).
+   */
+  static fromShared(handle: SharedHandle<'dmabuf.DmaBuf'>): DmaBuf {
+    const fd = takeShared('dmabuf.DmaBuf', handle, 'DmaBuf.fromShared');
+    return DmaBuf._wrap(getKernelBackend().importFd(fd, false));
+  }
+
+  /** A plain object for postMessage that DmaBuf.fromShared() turns into a holder in another thread. */
+  share(): SharedHandle<'dmabuf.DmaBuf'> {
+    const handle = this.#live('share');
+    return makeShared('dmabuf.DmaBuf', handle.fd, handle.backend.supports);
+  }
+
   #live(operation: string): BufferHandle {
     if (!this.#handle) throw closedError('DmaBuf', operation);
     return this.#handle;
@@ -94,6 +112,11 @@ export class DmaBuf implements BracketOwner {
 
   get backend(): 'kernel' | 'emulated' {
     return this.#live('backend').backend.name;
+  }
+
+  /** What this buffer's backend can do (the manifest behind every behaviour that differs). */
+  get supports(): Supports {
+    return this.#live('supports').backend.supports;
   }
 
   /** DMA_BUF_SET_NAME: at most 31 bytes of UTF-8; shows in /proc/<pid>/fdinfo and debugfs. */
@@ -238,12 +261,14 @@ export class DmaBuf implements BracketOwner {
     return SyncFile._wrap(this.#live('DMA_BUF_IOCTL_EXPORT_SYNC_FILE').exportSyncFile(checkedMode));
   }
 
-  /** DMA_BUF_IOCTL_IMPORT_SYNC_FILE: add the sync_file's fences as read or write fences. */
-  importSyncFile(syncFile: SyncFile, mode: FenceMode): void {
+  /** DMA_BUF_IOCTL_IMPORT_SYNC_FILE: add the sync_file's fences as read or write fences ('readwrite' files them as write fences, as the kernel does). */
+  importSyncFile(syncFile: SyncFile, mode: FenceMode | 'readwrite'): void {
     const syscall = 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE';
     const handle = this.#live(syscall);
     if (!(syncFile instanceof SyncFile)) throw invalidType(syscall, 'syncFile', 'a SyncFile', syncFile);
-    const checkedMode = checkFenceMode(syscall, mode);
+    // The kernel takes READ|WRITE too, and files it as a write fence (dma_buf_import_sync_file:
+    // usage is WRITE whenever the WRITE flag is set).
+    const checkedMode = mode === 'readwrite' ? 'write' : checkFenceMode(syscall, mode);
     const fence = syncFile._handle(syscall);
     if (fence.backend !== handle.backend) {
       throw new DmaBufError('EINVAL', `${syscall}: the sync_file comes from another backend (emulated fences never reach the kernel)`, {

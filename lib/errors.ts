@@ -21,6 +21,14 @@ export const MisuseCode = {
   BACKEND_UNAVAILABLE: 'ERR_DMABUF_BACKEND_UNAVAILABLE',
   /** A fence signalled with an error (sync_file status < 0); `errno` holds the fence's error. */
   FENCE_ERROR: 'ERR_DMABUF_FENCE_ERROR',
+  /** A bracket's bytes were transferred away (postMessage/structuredClone) before its end (emulator). */
+  BYTES_TRANSFERRED: 'ERR_DMABUF_BYTES_TRANSFERRED',
+  /** FdChannel: the other end closed the channel. */
+  CHANNEL_CLOSED: 'ERR_DMABUF_CHANNEL_CLOSED',
+  /** FdChannel: a message carried more fds than receive()'s maxFds (MSG_CTRUNC); those that came were closed. */
+  FDS_TRUNCATED: 'ERR_DMABUF_FDS_TRUNCATED',
+  /** FdChannel: a message was larger than receive()'s maxBytes (MSG_TRUNC); it was dropped, its fds closed. */
+  MESSAGE_TRUNCATED: 'ERR_DMABUF_MESSAGE_TRUNCATED',
   /** An operation this backend or exporter does not provide (see `supports`). */
   UNSUPPORTED: 'ERR_DMABUF_UNSUPPORTED',
 } as const;

@@ -4,6 +4,18 @@
  */
 export { DmaHeap } from './heap.js';
 export { Udmabuf } from './udmabuf.js';
+export { Memfd } from './memfd.js';
+export type { SharedHandle } from './share.js';
+export {
+  FdChannel,
+  FdChannelServer,
+  OwnedFd,
+  MAX_FDS_PER_MESSAGE,
+  type ChannelMessage,
+  type ChannelHandle,
+  type ReceiveOptions,
+  type Sendable,
+} from './fd-channel.js';
 export { DmaBuf } from './dmabuf.js';
 export { CpuAccess } from './cpu-access.js';
 export { SyncFile, type SyncFileStatus } from './sync-file.js';

@@ -5,7 +5,10 @@
 import { closeOnCollect, closedExplicitly } from './lifecycle.js';
 import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
 import type { SyncFileHandle, SyncFileInfo } from './backend/backend.js';
-import { checkName, checkOptions, checkSignal, checkTimeout, type WaitOptions } from './validate.js';
+import { checkFd, checkName, checkOptions, checkSignal, checkTimeout, type WaitOptions } from './validate.js';
+import { backendForFd } from './backend/select.js';
+import { getKernelBackend } from './backend/kernel/index.js';
+import { makeShared, takeShared, type SharedHandle } from './share.js';
 import { settleWait } from './wait.js';
 
 export type SyncFileStatus = 'active' | 'signaled' | 'error';
@@ -26,6 +29,32 @@ export class SyncFile {
   /** @internal */
   static _wrap(handle: SyncFileHandle): SyncFile {
     return new SyncFile(wrapToken, handle);
+  }
+
+  /**
+   * Wrap a sync_file fd received from another process or a driver. Anything that is not a
+   * sync_file is refused with EBADFD before any sync_file ioctl reaches it. With `dup: true` (the
+   * default) the SyncFile works on its own duplicate and the caller keeps `fd`; with `dup: false`
+   * it takes `fd` over and closes it.
+   */
+  static fromFd(fd: number, options?: { dup?: boolean }): SyncFile {
+    checkFd('SyncFile.fromFd', 'fd', fd);
+    const opts = checkOptions('SyncFile.fromFd', options);
+    const dup = opts['dup'] ?? true;
+    if (typeof dup !== 'boolean') throw invalidType('SyncFile.fromFd', 'dup', 'a boolean', dup);
+    return SyncFile._wrap(backendForFd(fd).importSyncFileFd(fd, dup));
+  }
+
+  /** A new holder of a sync file shared by another worker thread (`syncFile.share()`). Kernel only. */
+  static fromShared(handle: SharedHandle<'dmabuf.SyncFile'>): SyncFile {
+    const fd = takeShared('dmabuf.SyncFile', handle, 'SyncFile.fromShared');
+    return SyncFile._wrap(getKernelBackend().importSyncFileFd(fd, false));
+  }
+
+  /** A plain object for postMessage that SyncFile.fromShared() turns into a holder in another thread. */
+  share(): SharedHandle<'dmabuf.SyncFile'> {
+    const handle = this._handle('share');
+    return makeShared('dmabuf.SyncFile', handle.fd, handle.backend.supports);
   }
 
   /** @internal The backend handle, for DmaBuf.importSyncFile. */

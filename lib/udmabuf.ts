@@ -4,6 +4,7 @@ import type { Backend, BufferHandle, SegmentSpec } from './backend/backend.js';
 import { selectedBackend } from './backend/select.js';
 import { DmaBuf } from './dmabuf.js';
 import { nameOrClose } from './lifecycle.js';
+import { Memfd } from './memfd.js';
 import { checkFd, checkInteger, checkName, checkOptions } from './validate.js';
 
 /** UDMABUF_CREATE_LIST refuses more items than list_limit (module parameter, default 1024). */
@@ -26,7 +27,10 @@ export function createUdmabuf(backend: Backend, size: number, options?: { name?:
   return named(backend.createUdmabuf(pages * backend.pageSize), name);
 }
 
-export function udmabufFromSegments(backend: Backend, segments: readonly SegmentSpec[], options?: { name?: string }): DmaBuf {
+/** A segment as callers give it: the memfd as a Memfd or its fd number. */
+export type SegmentInput = Omit<SegmentSpec, 'memfd'> & { memfd: number | Memfd };
+
+export function udmabufFromSegments(backend: Backend, segments: readonly SegmentInput[], options?: { name?: string }): DmaBuf {
   const syscall = segments?.length > 1 ? 'UDMABUF_CREATE_LIST' : 'UDMABUF_CREATE';
   if (!Array.isArray(segments)) throw invalidType(syscall, 'segments', 'an array of { memfd, offset, size }', segments);
   if (segments.length === 0 || segments.length > MAX_SEGMENTS) {
@@ -37,7 +41,9 @@ export function udmabufFromSegments(backend: Backend, segments: readonly Segment
   const checked = segments.map((segment: unknown, i) => {
     if (typeof segment !== 'object' || segment === null) throw invalidType(syscall, `segments[${i}]`, 'an object', segment);
     const s = segment as Record<string, unknown>;
-    const memfd = checkFd(syscall, `segments[${i}].memfd`, s['memfd']);
+    // A Memfd object or its fd number.
+    const raw = s['memfd'] instanceof Memfd ? s['memfd'].fd : s['memfd'];
+    const memfd = checkFd(syscall, `segments[${i}].memfd`, raw);
     const offset = checkInteger(syscall, `segments[${i}].offset`, s['offset'], 0);
     const size = checkInteger(syscall, `segments[${i}].size`, s['size'], 1);
     // udmabuf pins whole pages: unaligned offsets or sizes are EINVAL in the kernel too.
@@ -65,7 +71,7 @@ export const Udmabuf = {
    * F_SEAL_SHRINK and without F_SEAL_WRITE). One segment uses UDMABUF_CREATE, more use
    * UDMABUF_CREATE_LIST. Writes through the memfd are visible through the dma-buf and back.
    */
-  fromSegments(segments: ReadonlyArray<{ memfd: number; offset: number; size: number }>, options?: { name?: string }): DmaBuf {
+  fromSegments(segments: readonly SegmentInput[], options?: { name?: string }): DmaBuf {
     return udmabufFromSegments(selectedBackend(), segments, options);
   },
 };

@@ -34,12 +34,12 @@ export function checkFenceMode(syscall: string, value: unknown): FenceMode {
 /** DMA_BUF_NAME_LEN is 32 including the NUL: the kernel's strndup_user refuses longer names. */
 export const MAX_NAME_BYTES = 31;
 
-export function checkName(syscall: string, value: unknown): string {
+export function checkName(syscall: string, value: unknown, maxBytes = MAX_NAME_BYTES): string {
   if (typeof value !== 'string') throw invalidType(syscall, 'name', 'a string', value);
   if (value.includes('\0')) throw invalidArgument(syscall, 'name', 'must not contain NUL characters');
   const bytes = Buffer.byteLength(value, 'utf8');
-  if (bytes > MAX_NAME_BYTES) {
-    throw invalidArgument(syscall, 'name', `must be at most ${MAX_NAME_BYTES} bytes of UTF-8, got ${bytes}`);
+  if (bytes > maxBytes) {
+    throw invalidArgument(syscall, 'name', `must be at most ${maxBytes} bytes of UTF-8, got ${bytes}`);
   }
   return value;
 }

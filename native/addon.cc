@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <vector>
@@ -77,6 +78,11 @@ Napi::Object Constants(Napi::Env env) {
   SetNumber(c, "POLLERR", POLLERR);
   SetNumber(c, "POLLHUP", POLLHUP);
   SetNumber(c, "POLLNVAL", POLLNVAL);
+  SetNumber(c, "POLLRDHUP", POLLRDHUP);
+  SetNumber(c, "MSG_TRUNC", MSG_TRUNC);
+  SetNumber(c, "MSG_CTRUNC", MSG_CTRUNC);
+  // fstatfs f_type of anon-inode files (sync_file, eventfd, …): linux/magic.h ANON_INODE_FS_MAGIC.
+  SetNumber(c, "ANON_INODE_FS_MAGIC", 0x09041934);
   SetNumber(c, "DMA_BUF_SYNC_READ", DMA_BUF_SYNC_READ);
   SetNumber(c, "DMA_BUF_SYNC_WRITE", DMA_BUF_SYNC_WRITE);
   SetNumber(c, "DMA_BUF_SYNC_RW", DMA_BUF_SYNC_RW);
@@ -124,6 +130,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   InitSyncFile(env, exports);
   InitPollWaiter(env, exports);
   InitVgem(env, exports);
+  InitSocket(env, exports);
   return exports;
 }
 

@@ -43,5 +43,6 @@ void InitDmaBuf(Napi::Env env, Napi::Object exports);
 void InitSyncFile(Napi::Env env, Napi::Object exports);
 void InitPollWaiter(Napi::Env env, Napi::Object exports);
 void InitVgem(Napi::Env env, Napi::Object exports);
+void InitSocket(Napi::Env env, Napi::Object exports);
 
 }  // namespace dmabuf

@@ -69,6 +69,9 @@ void Adopt(const Napi::CallbackInfo &info) {
   Own(info.Env(), fd);
 }
 
+// The caller takes an owned fd away (it will close it itself): env cleanup must not close it.
+void Disown(const Napi::CallbackInfo &info) { Forget(info.Env(), FdArg(info, 0)); }
+
 Napi::Value Fstat(const Napi::CallbackInfo &info) {
   struct stat st;
   if (::fstat(FdArg(info, 0), &st) == -1) ThrowErrno(info.Env(), errno, "fstat");
@@ -174,6 +177,7 @@ void InitFd(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("adopt", Napi::Function::New(env, Adopt, "adopt"));
+  exports.Set("disown", Napi::Function::New(env, Disown, "disown"));
   exports.Set("fstat", Napi::Function::New(env, Fstat, "fstat"));
   exports.Set("fstatfsType", Napi::Function::New(env, FstatfsType, "fstatfsType"));
   exports.Set("getFdFlags", Napi::Function::New(env, GetFdFlags, "getFdFlags"));

@@ -53,6 +53,22 @@ export interface Supports {
   readonly devices: boolean;
   /** failNext() fault injection. */
   readonly faultInjection: boolean;
+  /**
+   * A bracket's bytes cannot be transferred (postMessage/structuredClone copy them). Where false,
+   * a transfer takes the bracket's copy away and end() reports ERR_DMABUF_BYTES_TRANSFERRED.
+   */
+  readonly untransferableBytes: boolean;
+  /** buf.share() / DmaBuf.fromShared() and their SyncFile twins: holders in other worker threads. */
+  readonly shareAcrossThreads: boolean;
+}
+
+/** A memfd (shmem file) of the kernel backend. */
+export interface MemfdHandle {
+  readonly fd: number;
+  readonly size: number;
+  /** F_ADD_SEALS F_SEAL_SHRINK | F_SEAL_GROW: what udmabuf needs (it refuses write seals). */
+  seal(): void;
+  close(): void;
 }
 
 /** Bytes handed to one bracket: `length` bytes of `buffer` from `byteOffset`. */
@@ -147,4 +163,6 @@ export interface Backend {
   udmabufFromSegments(segments: readonly SegmentSpec[]): BufferHandle;
   /** Import a foreign dma-buf fd: refuses anything that is not a dma-buf (EBADFD). */
   importFd(fd: number, dup: boolean): BufferHandle;
+  /** Import a sync_file fd: refuses anything that is not a sync_file (EBADFD) before any sync_file ioctl. */
+  importSyncFileFd(fd: number, dup: boolean): SyncFileHandle;
 }

@@ -117,6 +117,10 @@ export interface NativeConstants {
   POLLERR: number;
   POLLHUP: number;
   POLLNVAL: number;
+  POLLRDHUP: number;
+  MSG_TRUNC: number;
+  MSG_CTRUNC: number;
+  ANON_INODE_FS_MAGIC: number;
   DMA_BUF_SYNC_READ: number;
   DMA_BUF_SYNC_WRITE: number;
   DMA_BUF_SYNC_RW: number;
@@ -155,6 +159,8 @@ export interface NativeAddon {
   dup(fd: number): number;
   /** Record an fd the caller hands over, so env cleanup closes it. */
   adopt(fd: number): void;
+  /** Stop owning `fd` without closing it: env cleanup leaves it alone (the caller took it). */
+  disown(fd: number): void;
   fstat(fd: number): FstatResult;
   /** fstatfs(fd).f_type */
   fstatfsType(fd: number): number;
@@ -219,6 +225,28 @@ export interface NativeAddon {
 
   // --- poll waiter ----------------------------------------------------------------------------
   PollWaiter: NativePollWaiterConstructor;
+
+  // --- Unix SOCK_SEQPACKET sockets (FdChannel); all non-blocking and close-on-exec ------------
+  /** socketpair(AF_UNIX, SOCK_SEQPACKET). */
+  socketPair(): [number, number];
+  /** socket + bind + listen on a path (made with exactly `mode`) or an abstract name. */
+  socketListen(name: string, abstract: boolean, mode: number, backlog: number): number;
+  /** accept4; -1 when no connection is pending (EAGAIN). */
+  socketAccept(fd: number): number;
+  /** socket + connect; a Unix connect completes at once or fails. */
+  socketConnect(name: string, abstract: boolean): number;
+  /** sendmsg with SCM_RIGHTS, MSG_DONTWAIT | MSG_NOSIGNAL; bytes sent, or -1 when full (EAGAIN). */
+  sendMsg(fd: number, data: Uint8Array, fds: readonly number[]): number;
+  /**
+   * recvmsg with MSG_CMSG_CLOEXEC | MSG_TRUNC into `maxData` bytes and room for `maxFds` fds;
+   * undefined when nothing is queued. `length` is the whole message's length (> data.byteLength
+   * when cut: flags has MSG_TRUNC); fds that arrived are owned by the env until closed.
+   */
+  recvMsg(fd: number, maxData: number, maxFds: number): { data: ArrayBuffer; length: number; fds: number[]; flags: number } | undefined;
+  /** SO_PEERCRED. */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+  /** unlink(2); ENOENT is not an error. */
+  unlinkPath(path: string): void;
 
   // --- DRM / vgem (the dmabuf/testing fence source) -------------------------------------------
   /** DRM_IOCTL_VERSION: the driver name. */

@@ -26,13 +26,13 @@ function main() {
     process.exit(1);
   });
   const t0 = Date.now();
-  rmSync(CONSUMER, { recursive: true, force: true });
-  mkdirSync(CONSUMER, { recursive: true });
   // What prepack insists on, checked here: the callers (npm run test:kernel…) built dist/ and the
   // prebuilds just before, so pack skips the lifecycle scripts that would build them again.
   const problems = checkPrebuilds({ require: true });
   if (problems.length) throw new Error(`cannot pack: ${problems.join('; ')}`);
   if (!existsSync(join(REPO, 'dist', 'index.js'))) throw new Error('cannot pack: no dist/ (npm run build)');
+  rmSync(CONSUMER, { recursive: true, force: true });
+  mkdirSync(CONSUMER, { recursive: true });
   log('npm pack');
   const packed = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', CONSUMER], {
     cwd: REPO,

@@ -4,8 +4,11 @@
 // device that a profile declares but the guest lacks fails the run (real-kernel.md: Debian's arm64
 // kernels have udmabuf and vgem but no dma-heaps, so the heap-less case is tested there instead).
 
-/** Everything the suite can use: dma-heaps (/dev/dma_heap/system), /dev/udmabuf, vgem (/dev/dri). */
-export const FEATURES = ['heaps', 'udmabuf', 'vgem'];
+/**
+ * Everything the suite can use: dma-heaps (/dev/dma_heap/system), /dev/udmabuf, vgem (/dev/dri),
+ * and python3 (the independent FdChannel peer: the x86 guest runs the host's userland, which has it).
+ */
+export const FEATURES = ['heaps', 'udmabuf', 'vgem', 'python3'];
 
 export const PROFILES = {
   x86_64: {
@@ -24,7 +27,7 @@ export const PROFILES = {
     console: 'ttyS0',
     pageSize: 4096,
     userland: 'host',
-    provides: ['heaps', 'udmabuf', 'vgem'],
+    provides: ['heaps', 'udmabuf', 'vgem', 'python3'],
   },
   arm64: {
     description: "Debian's 6.12 arm64 kernel, 4K pages; an arm64 userland and Node.js from Debian and npm packages",

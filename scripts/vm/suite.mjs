@@ -1,8 +1,9 @@
 // Runs inside the VM (`run.mjs --test`): the whole vitest suite, then a count of what ran. In the
 // VM every device the profile declares is present, so a skipped test means a gate is wrong: it
 // fails the run, as does a kernel suite that ran no test at all. The one exception is declared:
-// on a profile without dma-heaps (DMABUF_VM_PROVIDES lacks 'heaps'), suites marked
-// '[needs dma-heaps]' are out of the profile and counted apart, never as skipped or passed.
+// on a profile without dma-heaps or python3 (DMABUF_VM_PROVIDES lacks them), tests marked
+// '[needs dma-heaps]' or '[needs python3]' are out of the profile and counted apart, never as
+// skipped or passed.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,15 +30,17 @@ const tests = results.testResults.flatMap((file) =>
 const isKernel = (t) => /\/test\/kernel\//.test(t.file) || /\bkernel\b/.test(t.name);
 const count = (list, status) => list.filter((t) => t.status === status).length;
 const kernel = tests.filter(isKernel);
-const NEEDS_HEAPS = '[needs dma-heaps]'; // test/helpers/env.ts
-const heapless = !(process.env.DMABUF_VM_PROVIDES ?? 'heaps').split(',').includes('heaps');
+// The marks of test/helpers/env.ts, for the features a profile may declare absent.
+const MARKS = { heaps: '[needs dma-heaps]', python3: '[needs python3]' };
+const provided = (process.env.DMABUF_VM_PROVIDES ?? Object.keys(MARKS).join(',')).split(',');
+const absentMarks = Object.entries(MARKS).filter(([feature]) => !provided.includes(feature)).map(([, mark]) => mark);
 const notRun = (t) => t.status !== 'passed' && t.status !== 'failed';
-const declaredOut = tests.filter((t) => heapless && notRun(t) && t.name.includes(NEEDS_HEAPS));
+const declaredOut = tests.filter((t) => notRun(t) && absentMarks.some((mark) => t.name.includes(mark)));
 const skipped = tests.filter((t) => notRun(t) && !declaredOut.includes(t));
 
 const kernelSkipped = kernel.filter((t) => skipped.includes(t)).length;
 console.log(`\nkernel tests: ${count(kernel, 'passed')} passed, ${count(kernel, 'failed')} failed, ${kernelSkipped} skipped`);
-if (declaredOut.length) console.log(`out of profile ${process.env.DMABUF_VM_PROFILE} by declaration (no dma-heaps): ${declaredOut.length} tests`);
+if (declaredOut.length) console.log(`out of profile ${process.env.DMABUF_VM_PROFILE} by declaration (it lacks ${absentMarks.join(' ')}): ${declaredOut.length} tests`);
 for (const t of skipped) console.log(`  not run (${t.status}): ${t.name}`);
 const failed = count(tests, 'failed');
 console.log(`vm: ${count(tests, 'passed')} passed, ${failed} failed, ${skipped.length} skipped`);

@@ -4,7 +4,7 @@
  * arguments. Behaviour that legitimately differs is chosen by `supports`, never by backend name.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DmaBuf, DmaBufError, MisuseCode, region, type CpuAccess, type Region, type SyncFile } from '../../lib/index.js';
+import { DmaBuf, DmaBufError, MisuseCode, region, SyncFile, type CpuAccess, type Region } from '../../lib/index.js';
 import { activeResources, conformanceBackends, leftoverResources, fdSnapshot, HOLD_MS, type ConformanceBackend } from '../helpers/backends.js';
 import { NEEDS_HEAPS, ticksDuring } from '../helpers/env.js';
 
@@ -206,6 +206,53 @@ describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
     });
 
     describe('brackets', () => {
+      it("a bracket's bytes cannot leave it: a transfer copies them, or (emulator) end() reports it; the bracket ends either way", async () => {
+        using buf = b.allocate(4096);
+        const { MessageChannel } = await import('node:worker_threads');
+        const { port1, port2 } = new MessageChannel();
+        try {
+          const access = buf.beginCpuAccess('write', region.linear({ offset: 0, length: 64 }));
+          access.bytes.fill(9);
+          const ab = access.bytes.buffer as ArrayBuffer;
+          const received = new Promise<ArrayBuffer>((resolve) => port2.once('message', resolve));
+          port1.postMessage(ab, [ab]);
+          const posted = await received;
+          expect(new Uint8Array(posted).includes(9)).toBe(true);
+          if (b.supports.untransferableBytes) {
+            // A copy went out; the bracket's own view is still attached, and still the buffer's.
+            const cloned = structuredClone(ab, { transfer: [ab] });
+            expect(new Uint8Array(cloned).includes(9)).toBe(true);
+            expect(access.bytes.length).toBe(64);
+            access.bytes[0] = 7;
+            access.end();
+            buf.withCpuAccess('read', region.linear({ offset: 0, length: 2 }), (a) => expect([...a.bytes]).toEqual([7, 9]));
+          } else {
+            // The bytes left: end() ends the bracket and says what happened.
+            expect(shape(thrown(() => access.end()))).toEqual({ code: 'ERR_DMABUF_BYTES_TRANSFERRED', argument: undefined });
+            expect(access.ended).toBe(true);
+            buf.withCpuAccess('write', region.linear({ offset: 0, length: 1 }), (a) => a.bytes.fill(1));
+          }
+          expect(access.bytes.length).toBe(0);
+        } finally {
+          port1.close();
+          port2.close();
+        }
+      });
+
+      it('share() gives a handle for another thread where supports.shareAcrossThreads, else ERR_DMABUF_UNSUPPORTED', () => {
+        using buf = b.allocate(4096);
+        using sync = buf.exportSyncFile('read');
+        if (b.supports.shareAcrossThreads) {
+          using again = DmaBuf.fromShared(buf.share());
+          using fence = SyncFile.fromShared(sync.share());
+          expect(again.size).toBe(buf.size);
+          expect(fence.status).toBe('signaled');
+        } else {
+          expect(shape(thrown(() => buf.share()))).toEqual({ code: 'ERR_DMABUF_UNSUPPORTED', argument: undefined });
+          expect(thrown(() => sync.share()).code).toBe('ERR_DMABUF_UNSUPPORTED');
+        }
+      });
+
       it('a write bracket then a read bracket: the data round-trips, on a heap buffer and a udmabuf', () => {
         for (const make of [() => b.allocate(16 * KiB), () => b.udmabuf(16 * KiB)]) {
           using buf = make();
@@ -534,8 +581,8 @@ describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
           expect(shape(await rejection(buf.cpuAccess(m)))).toEqual(want);
           expect(shape(await rejection(buf.waitIdle(m)))).toEqual(want);
         }
-        // A fence is a reader or a writer: 'readwrite' is an access mode, not a fence mode.
-        expect(shape(thrown(() => buf.importSyncFile(sync, 'readwrite' as 'read')))).toEqual({ code: 'EINVAL', argument: 'mode' });
+        // 'readwrite' is accepted, as the kernel accepts READ|WRITE (a write fence: see the fences tests).
+        buf.importSyncFile(sync, 'readwrite');
         expect(shape(thrown(() => buf.importSyncFile({} as SyncFile, 'read')))).toEqual({ code: 'ERR_INVALID_ARG_TYPE', argument: 'syncFile' });
         buf.beginCpuAccess('readwrite').end();
       });
@@ -687,9 +734,13 @@ describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
         const hold = b.busy(source, 'write');
         using sync = source.exportSyncFile('read');
         expect(sync.status).toBe('active');
+        using asReadWrite = b.allocate(4096);
         asWriter.importSyncFile(sync, 'write');
         asReader.importSyncFile(sync, 'read');
+        // 'readwrite' is what the kernel files as a write fence (the WRITE flag decides).
+        asReadWrite.importSyncFile(sync, 'readwrite');
         expect((await rejection(asWriter.waitIdle('read', { timeoutMs: 30 }))).code).toBe('ETIMEDOUT');
+        expect((await rejection(asReadWrite.waitIdle('read', { timeoutMs: 30 }))).code).toBe('ETIMEDOUT');
         expect(thrown(() => asWriter.beginCpuAccess('read', undefined, { timeoutMs: 10 })).code).toBe('ETIMEDOUT');
         await asReader.waitIdle('read', { timeoutMs: 1000 });
         expect((await rejection(asReader.waitIdle('write', { timeoutMs: 30 }))).code).toBe('ETIMEDOUT');
@@ -698,7 +749,26 @@ describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
         await hold.release();
         await asWriter.waitIdle('read', { timeoutMs: 2000 });
         await asReader.waitIdle('readwrite', { timeoutMs: 2000 });
+        await asReadWrite.waitIdle('readwrite', { timeoutMs: 2000 });
         await reExport.wait({ timeoutMs: 2000 });
+      });
+
+      it('SyncFile.fromFd gives a second holder of the same fences; anything else is EBADFD or EBADF', async () => {
+        using buf = b.allocate(4096);
+        const hold = b.busy(buf, 'write');
+        using sync = buf.exportSyncFile('read');
+        using second = SyncFile.fromFd(sync.fd);
+        expect(second.fd).not.toBe(sync.fd);
+        expect(second.status).toBe('active');
+        expect(shape(thrown(() => SyncFile.fromFd(buf.fd)))).toEqual({ code: 'EBADFD', argument: 'fd' });
+        expect(thrown(() => SyncFile.fromFd(-1)).code).toBe('EINVAL');
+        expect(thrown(() => SyncFile.fromFd(sync.fd, { dup: 'no' as unknown as boolean })).code).toBe('ERR_INVALID_ARG_TYPE');
+        await hold.release();
+        await second.wait({ timeoutMs: 2000 });
+        expect(sync.status).toBe('signaled');
+        const fd = second.fd;
+        second.close();
+        expect(thrown(() => SyncFile.fromFd(fd)).code).toBe('EBADF');
       });
 
       it('merge of an active and a signalled sync file is active until the fence is released', async () => {

@@ -22,18 +22,30 @@ export const hasVgem = existsSync('/dev/dri') && readdirSync('/dev/dri').some((n
  * missing fails its tests, and an undeclared one leaves its tests out by declaration (the arm64
  * kernels have no dma-heaps). Elsewhere, what is present and usable.
  */
-const declared = requireKernel ? (process.env['DMABUF_VM_PROVIDES'] ?? 'heaps,udmabuf,vgem').split(',') : undefined;
+const declared = requireKernel ? (process.env['DMABUF_VM_PROVIDES'] ?? 'heaps,udmabuf,vgem,python3').split(',') : undefined;
+const hasPython3 = (): boolean => {
+  try {
+    execFileSync('python3', ['-c', 'import socket; socket.send_fds'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
 export const provides = {
   heaps: declared ? declared.includes('heaps') : addonLoads && hasSystemHeap,
   udmabuf: declared ? declared.includes('udmabuf') : addonLoads && hasUdmabuf,
   vgem: declared ? declared.includes('vgem') : addonLoads && hasVgem,
+  /** Python 3.9+ (socket.send_fds), the independent peer of the FdChannel interop tests. */
+  python3: declared ? declared.includes('python3') : addonLoads && hasUdmabuf && hasPython3(),
 } as const;
 
 /**
- * Titles of suites that need a dma-heap end with this mark. Where the VM profile declares no heaps
- * they are out by declaration: scripts/vm/suite.mjs counts them apart and fails on any other skip.
+ * Titles of tests that need what a VM profile may lack carry these marks. Where the profile
+ * declares the feature absent they are out by declaration: scripts/vm/suite.mjs counts them apart
+ * and fails on any other skip.
  */
 export const NEEDS_HEAPS = '[needs dma-heaps]';
+export const NEEDS_PYTHON = '[needs python3]';
 
 /** Run the kernel suites: they need a kernel allocator (a heap or udmabuf; see kernelAllocator()). */
 export const runKernel = provides.heaps || provides.udmabuf;

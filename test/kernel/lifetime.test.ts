@@ -129,10 +129,20 @@ describe.runIf(runVgem)('kernel: exit with pending work (F10; needs vgem)', () =
   it('F10: a child blocked in START killed with SIGKILL leaves the parent\'s fd usable and the fence signalable', async () => {
     using vgem = VgemFenceSource.open();
     using buf = vgem.createBuffer(4096);
+    const child = spawn(process.execPath, [fixture('child-blocks-in-start.mjs')], { stdio: ['pipe', 'pipe', 'inherit', buf.fd] });
+    const lines: string[] = [];
+    const saw = (line: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => (lines.join('').includes(`${line}\n`) ? resolve() : child.stdout!.once('data', (d: Buffer) => (lines.push(String(d)), check())));
+        check();
+      });
+    await saw('ready');
+    // The fence goes on once the child is up, then the child starts its bracket and blocks in START.
     const fence = vgem.attachFence(buf, 'write');
-    const child = spawn(process.execPath, [fixture('child-blocks-in-start.mjs')], { stdio: ['ignore', 'pipe', 'inherit', buf.fd] });
-    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    child.stdin!.write('go\n');
+    await saw('starting');
     await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(lines.join('')).not.toContain('unblocked');
     child.kill('SIGKILL');
     const signal = await new Promise((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
     expect(signal).toBe('SIGKILL');

@@ -8,7 +8,7 @@
  */
 import { totalmem } from 'node:os';
 import { DmaBufError, MisuseCode } from '../../errors.js';
-import type { Backend, BufferHandle, HeapHandle, SegmentSpec, Supports } from '../backend.js';
+import type { Backend, BufferHandle, HeapHandle, SegmentSpec, Supports, SyncFileHandle } from '../backend.js';
 import { BufferState, EmulatedBuffer } from './buffer.js';
 import { checkDeviceName, EmulatedDevice } from './device.js';
 import { Faults, type FaultCode, type FaultOperation } from './faults.js';
@@ -16,6 +16,7 @@ import { lookupFd } from './fds.js';
 import { EmulatedHeap } from './heap.js';
 import { createModel, type Coherency, type MemoryModel } from './models.js';
 import { poisonPage, Rng } from './rng.js';
+import { EmulatedSyncFile } from './sync-file.js';
 
 /** The default page size; emulation.create({ pageSize }) models 16K and 64K kernels too. */
 export const PAGE_SIZE = 4096;
@@ -68,6 +69,11 @@ function supportsFor(coherency: Coherency): Supports {
     staleOutsideBracket: coherency !== 'coherent',
     devices: true,
     faultInjection: true,
+    // Node 20 has no way to detach an untransferable ArrayBuffer from JS (ArrayBuffer#transfer is
+    // Node 22+), and END must detach: a transfer is detected at END instead.
+    untransferableBytes: false,
+    // An emulated buffer's memory, fences and devices live in one thread's heap.
+    shareAcrossThreads: false,
   });
 }
 
@@ -132,6 +138,18 @@ export class EmulatedBackend implements Backend {
     this.faults.check('importFd', dup ? 'dup' : 'fstatfs');
     return new EmulatedBuffer(this, entry.target.state, dup ? undefined : fd);
   }
+
+  /** A second holder of an emulated sync file (the same fences), found by its number, as importFd finds buffers. */
+  importSyncFileFd(fd: number, dup: boolean): SyncFileHandle {
+    const entry = lookupFd(fd);
+    if (!entry) throw new DmaBufError('EBADF', `fd ${fd} is not an open emulated fd`, { syscall: 'fstatfs', argument: 'fd' });
+    if (entry.kind !== 'syncFile' || entry.owner !== this || !(entry.target instanceof EmulatedSyncFile)) {
+      throw new DmaBufError('EBADFD', `SyncFile.fromFd: fd ${fd} is not a sync_file of this emulation`, { syscall: 'fstatfs', argument: 'fd' });
+    }
+    const source = entry.target;
+    return new EmulatedSyncFile(this, source.fences, source.name, dup ? undefined : fd);
+  }
+
 
   /** Zeroed device memory of `size` rounded up to pages (heaps must return zeroed memory). */
   allocateBuffer(size: number, exporter: string, syscall: string): EmulatedBuffer {

@@ -18,7 +18,7 @@
  * and a detected write is undone from it, so the bytes end as on the copying path. A bracket
  * another holder opens meanwhile takes the copying path (a transfer would kill its views).
  */
-import { DmaBufError } from '../../errors.js';
+import { DmaBufError, MisuseCode } from '../../errors.js';
 import { rowOffsets, type ResolvedRegion } from '../../region.js';
 import type { AccessMode, FenceMode } from '../../validate.js';
 import type { BracketBytes, BufferHandle, PendingWait, SyncFileHandle } from '../backend.js';
@@ -263,6 +263,7 @@ export class EmulatedBuffer implements BufferHandle {
     }
     this.#bracket = undefined;
     this.state.openBrackets--;
+    if (bytes.buffer.byteLength === 0) this.#transferredAway(bracket, region);
     if (bracket.direct) {
       this.#endDirect(mode, region);
       return;
@@ -337,6 +338,27 @@ export class EmulatedBuffer implements BufferHandle {
       const to = Math.min(hi, region.start + at + region.rowBytes);
       if (from < to) reference.set(memory.subarray(from, to), from - lo);
     });
+  }
+
+  /**
+   * The bracket's bytes were transferred to another thread (postMessage or structuredClone with a
+   * transfer list): what the bracket wrote left with them. END completes without them (the
+   * copying path writes nothing back; the zero-copy path's memory is gone and reads as zeros),
+   * and the misuse is reported.
+   */
+  #transferredAway(bracket: { direct: boolean }, region: ResolvedRegion): never {
+    this.backend.faults.restarting('sync', SYNC);
+    if (bracket.direct) {
+      this.state.direct = undefined;
+      const fresh = new Uint8Array(this.state.size);
+      this.state.memory = { device: fresh, cpu: fresh };
+    }
+    throw new DmaBufError(
+      MisuseCode.BYTES_TRANSFERRED,
+      `the bytes of a bracket on dma-buf '${this.displayName}' [${region.start}, ${region.start + region.spanLength}) were transferred away before end(); ` +
+        'a bracket\'s bytes must stay in it: copy them (slice()) to send them elsewhere',
+      { syscall: SYNC, bufferName: this.displayName, offset: region.start },
+    );
   }
 
   /** Throw the violation END found (END itself has completed). */

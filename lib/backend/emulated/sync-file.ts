@@ -15,13 +15,17 @@ export class EmulatedSyncFile implements SyncFileHandle {
   readonly #name: string;
   #closed = false;
 
-  /** An empty set is the kernel's already-signalled stub fence. */
-  constructor(backend: EmulatedBackend, fences: readonly EmuFence[], name: string) {
+  /** An empty set is the kernel's already-signalled stub fence. `fd`: take this number over (an import without dup). */
+  constructor(backend: EmulatedBackend, fences: readonly EmuFence[], name: string, fd?: number) {
     this.backend = backend;
-    this.fd = allocateFd('sync_file');
+    this.fd = fd ?? allocateFd('sync_file');
     this.fences = fences.length > 0 ? [...new Set(fences)] : [EmuFence.stub()];
     this.#name = name;
     registerFd(this.fd, { owner: backend, kind: 'syncFile', target: this });
+  }
+
+  get name(): string {
+    return this.#name;
   }
 
   info(): SyncFileInfo {

@@ -1,4 +1,5 @@
 /** A dma-buf fd held by the kernel backend: SYNC brackets over one shared mapping, poll waits, fences. */
+import { markAsUntransferable } from 'node:worker_threads';
 import { DmaBufError } from '../../errors.js';
 import type { NativeAddon, NativeMapping } from '../../native/addon.js';
 import type { ResolvedRegion } from '../../region.js';
@@ -113,7 +114,11 @@ export class KernelBuffer implements BufferHandle {
     const c = this.#addon.constants;
     this.#addon.dmaBufSync(this.fd, c.DMA_BUF_SYNC_START | flags, this.#ino);
     try {
-      return { buffer: mapping.view(region.start, region.spanLength), byteOffset: 0, length: region.spanLength };
+      const view = mapping.view(region.start, region.spanLength);
+      // The view is the mapping itself: a transfer (postMessage, structuredClone) would carry the
+      // mapped memory to another thread, past END and past munmap. Untransferable, it is copied.
+      markAsUntransferable(view);
+      return { buffer: view, byteOffset: 0, length: region.spanLength };
     } catch (error) {
       this.#addon.dmaBufSync(this.fd, c.DMA_BUF_SYNC_END | flags, this.#ino);
       throw error;

@@ -3,7 +3,9 @@ import { readdirSync } from 'node:fs';
 import { DmaBufError } from '../../errors.js';
 import type { NativeAddon } from '../../native/addon.js';
 import { requireAddon } from '../../native/load.js';
-import type { Backend, BufferHandle, HeapHandle, SegmentSpec, Supports } from '../backend.js';
+import type { Backend, BufferHandle, HeapHandle, MemfdHandle, SegmentSpec, Supports, SyncFileHandle } from '../backend.js';
+import { isSyncFileFd } from './fd-kind.js';
+import { KernelSyncFile } from './sync-file.js';
 import { KernelBuffer } from './buffer.js';
 import { withHint } from './errors.js';
 
@@ -24,6 +26,8 @@ const supports: Supports = Object.freeze({
   staleOutsideBracket: false,
   devices: false,
   faultInjection: false,
+  untransferableBytes: true,
+  shareAcrossThreads: true,
 });
 
 class KernelHeap implements HeapHandle {
@@ -185,6 +189,57 @@ export class KernelBackend implements Backend {
     if (dup) return new KernelBuffer(this, a, a.dup(fd));
     a.adopt(fd);
     return new KernelBuffer(this, a, fd);
+  }
+
+  /** F_DUPFD_CLOEXEC; the new fd is owned by the env. */
+  dupFd(fd: number): number {
+    return this.#addon.dup(fd);
+  }
+
+  closeFd(fd: number): void {
+    this.#addon.close(fd);
+  }
+
+  /** The file an fd refers to (inode and device), to tell a shared fd number from a reused one. */
+  identity(fd: number): { ino: number; dev: number } {
+    const { ino, dev } = this.#addon.fstat(fd);
+    return { ino, dev };
+  }
+
+  /** memfd_create(MFD_ALLOW_SEALING) of `size` bytes (Memfd.create): kernel only, devices or not. */
+  createMemfd(size: number, name: string): MemfdHandle {
+    const a = this.#addon;
+    const c = a.constants;
+    const fd = a.memfdCreate(name, c.MFD_ALLOW_SEALING);
+    try {
+      a.ftruncate(fd, size);
+    } catch (error) {
+      a.close(fd);
+      throw error;
+    }
+    let closed = false;
+    return {
+      fd,
+      size,
+      seal: () => a.addSeals(fd, c.F_SEAL_SHRINK | c.F_SEAL_GROW),
+      close: () => {
+        if (closed) return;
+        closed = true;
+        a.close(fd);
+      },
+    };
+  }
+
+  importSyncFileFd(fd: number, dup: boolean): SyncFileHandle {
+    const a = this.#addon;
+    // A sync_file is an anonymous inode named "sync_file" (sync_file_alloc → anon_inode_getfile):
+    // anything else must never see SYNC_IOC_* (on another driver's fd the numbers mean other things).
+    if (!isSyncFileFd(a, fd)) {
+      throw new DmaBufError('EBADFD', `SyncFile.fromFd: fd ${fd} is not a sync_file`, { syscall: 'fstatfs', argument: 'fd' });
+    }
+    if (dup) return new KernelSyncFile(this, a, a.dup(fd));
+    a.adopt(fd);
+    return new KernelSyncFile(this, a, fd);
   }
 }
 

@@ -1,0 +1,482 @@
+/**
+ * FdChannel: messages with fds between processes, over a Unix SOCK_SEQPACKET socket that the
+ * addon owns (libuv would swallow SCM_RIGHTS on a `net` socket). Each message is a byte payload
+ * plus up to 253 fds (SCM_MAX_FD); received fds arrive as owned objects typed by what they are: a
+ * DmaBuf (fstatfs says dma-buf), a SyncFile (an anon inode named sync_file), or an OwnedFd.
+ * Waits are PollWaiters (uv_poll on the env's own loop): a full socket or an empty one never
+ * blocks the loop or spins.
+ */
+import { readlinkSync } from 'node:fs';
+import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
+import { getKernelBackend } from './backend/kernel/index.js';
+import { fdKind } from './backend/kernel/fd-kind.js';
+import type { NativeAddon } from './native/addon.js';
+import { requireAddon } from './native/load.js';
+import { DmaBuf } from './dmabuf.js';
+import { SyncFile } from './sync-file.js';
+import { Memfd } from './memfd.js';
+import { closeOnCollect, closedExplicitly } from './lifecycle.js';
+import { checkFd, checkInteger, checkOptions, checkSignal, checkTimeout } from './validate.js';
+import { abortErrorFor } from './wait.js';
+
+/** The kernel's SCM_MAX_FD: more fds in one message is EINVAL. */
+export const MAX_FDS_PER_MESSAGE = 253;
+/** Default receive limit for a message's payload; larger messages are refused (their fds closed). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
+/** sockaddr_un.sun_path holds 108 bytes, a path's terminating NUL included. */
+const MAX_PATH_BYTES = 107;
+
+/** An fd received over a channel that is neither a dma-buf nor a sync_file. Close it, or take() it. */
+export class OwnedFd {
+  #fd: number | undefined;
+  /** What /proc/self/fd says it is: a path, 'socket:[…]', 'pipe:[…]', 'anon_inode:…'. */
+  readonly kind: string;
+  readonly #addon: NativeAddon;
+
+  /** @internal */
+  constructor(addon: NativeAddon, fd: number, kind: string) {
+    this.#addon = addon;
+    this.#fd = fd;
+    this.kind = kind;
+    closeOnCollect(this, { close: () => addon.close(fd) });
+  }
+
+  get fd(): number {
+    if (this.#fd === undefined) throw closedError('OwnedFd', 'fd');
+    return this.#fd;
+  }
+
+  get closed(): boolean {
+    return this.#fd === undefined;
+  }
+
+  /** Take the fd over: this object forgets it, and closing it is now the caller's job. */
+  take(): number {
+    const fd = this.fd;
+    this.#fd = undefined;
+    closedExplicitly(this);
+    this.#addon.disown(fd);
+    return fd;
+  }
+
+  close(): void {
+    const fd = this.#fd;
+    if (fd === undefined) return;
+    this.#fd = undefined;
+    closedExplicitly(this);
+    this.#addon.close(fd);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+export type ChannelHandle = DmaBuf | SyncFile | OwnedFd;
+/** What send() can carry: the package's objects, an OwnedFd, or a raw fd number (sent as is). */
+export type Sendable = DmaBuf | SyncFile | Memfd | OwnedFd | number;
+
+export interface ChannelMessage {
+  /** The payload. */
+  readonly data: Uint8Array;
+  /** Every received fd, in the order it was sent, typed. */
+  readonly handles: readonly ChannelHandle[];
+  readonly buffers: readonly DmaBuf[];
+  readonly syncFiles: readonly SyncFile[];
+  readonly fds: readonly OwnedFd[];
+  /** The payload as UTF-8 text. */
+  text(): string;
+}
+
+export interface ReceiveOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Largest payload accepted (default 64 KiB); a larger message is refused and its fds closed. */
+  maxBytes?: number;
+  /** Most fds accepted (default 253); a message with more is refused and the fds that came closed. */
+  maxFds?: number;
+}
+
+function describeFd(fd: number): string {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Wrap each received fd as what it is; on any failure every fd not yet wrapped is closed too. */
+function typeReceived(addon: NativeAddon, fds: readonly number[]): ChannelHandle[] {
+  const handles: ChannelHandle[] = [];
+  const backend = getKernelBackend();
+  for (let i = 0; i < fds.length; i++) {
+    const fd = fds[i] as number;
+    let handedOver = false;
+    try {
+      const kind = fdKind(addon, fd);
+      // importFd/importSyncFileFd without dup take the fd over (and close it if they fail).
+      handedOver = true;
+      if (kind === 'dmabuf') handles.push(DmaBuf._wrap(backend.importFd(fd, false)));
+      else if (kind === 'syncFile') handles.push(SyncFile._wrap(backend.importSyncFileFd(fd, false)));
+      else handles.push(new OwnedFd(addon, fd, describeFd(fd)));
+    } catch (error) {
+      if (!handedOver) addon.close(fd);
+      for (const h of handles) h.close();
+      closeAll(addon, fds.slice(i + 1));
+      throw error;
+    }
+  }
+  return handles;
+}
+
+function closeAll(addon: NativeAddon, fds: readonly number[]): void {
+  for (const fd of fds) addon.close(fd);
+}
+
+function toBytes(syscall: string, data: unknown): Uint8Array {
+  if (typeof data === 'string') return new TextEncoder().encode(data);
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw invalidType(syscall, 'data', 'a Uint8Array, another ArrayBufferView or a string', data);
+}
+
+function fdOf(syscall: string, handle: unknown, index: number): number {
+  const where = `handles[${index}]`;
+  if (typeof handle === 'number') return checkFd(syscall, where, handle);
+  if (handle instanceof DmaBuf) {
+    if (!handle.supports.realFds) {
+      throw new DmaBufError(MisuseCode.UNSUPPORTED, `${where}: an emulated buffer has no kernel fd to send; only kernel buffers cross a process boundary`, {
+        syscall,
+        argument: where,
+      });
+    }
+    return handle.fd;
+  }
+  if (handle instanceof SyncFile) {
+    if (handle.backend !== 'kernel') {
+      throw new DmaBufError(MisuseCode.UNSUPPORTED, `${where}: an emulated sync file has no kernel fd to send`, { syscall, argument: where });
+    }
+    return handle.fd;
+  }
+  if (handle instanceof Memfd || handle instanceof OwnedFd) return handle.fd;
+  throw invalidType(syscall, where, 'a DmaBuf, SyncFile, Memfd, OwnedFd or fd number', handle);
+}
+
+/** A socket name: a path, or an abstract name written with a leading NUL ('\0name'), as Node's net does. */
+function checkSocketName(syscall: string, name: unknown): { name: string; abstract: boolean } {
+  if (typeof name !== 'string') throw invalidType(syscall, 'path', 'a socket path or "\\0abstract-name"', name);
+  const abstract = name.startsWith('\0');
+  const body = abstract ? name.slice(1) : name;
+  if (body === '') throw invalidArgument(syscall, 'path', 'must not be empty');
+  if (!abstract && body.includes('\0')) throw invalidArgument(syscall, 'path', 'must not contain NUL characters');
+  const bytes = Buffer.byteLength(body, 'utf8');
+  if (bytes > MAX_PATH_BYTES) throw invalidArgument(syscall, 'path', `must be at most ${MAX_PATH_BYTES} bytes (sockaddr_un), got ${bytes}`);
+  return { name: body, abstract };
+}
+
+type WaitResult = 'ready' | 'timeout' | 'cancelled';
+
+/** One PollWaiter, cancellable by close() or an AbortSignal. */
+class Waits {
+  readonly #pending = new Set<{ cancel(): void }>();
+
+  async wait(addon: NativeAddon, fd: number, events: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<WaitResult> {
+    if (signal?.aborted) throw abortErrorFor(signal);
+    const waiter = new addon.PollWaiter(fd, events, timeoutMs);
+    let aborted = false;
+    const onAbort = (): void => {
+      aborted = true;
+      waiter.cancel();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.#pending.add(waiter);
+    try {
+      const revents = await waiter.promise;
+      if (aborted && signal) throw abortErrorFor(signal);
+      return revents > 0 ? 'ready' : revents === 0 ? 'timeout' : 'cancelled';
+    } finally {
+      this.#pending.delete(waiter);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  cancelAll(): void {
+    for (const w of this.#pending) w.cancel();
+  }
+}
+
+const pairToken = Symbol('FdChannel');
+
+export class FdChannel {
+  #fd: number | undefined;
+  readonly #addon: NativeAddon;
+  readonly #waits = new Waits();
+  /** Sends and receives each run one at a time, in call order. */
+  #sending: Promise<unknown> = Promise.resolve();
+  #receiving: Promise<unknown> = Promise.resolve();
+
+  /** Not public: use FdChannel.pair(), connect(), fromFd() or a server's accept(). */
+  private constructor(token: symbol, addon: NativeAddon, fd: number) {
+    if (token !== pairToken) throw new TypeError('FdChannel cannot be constructed directly; use FdChannel.pair() or FdChannel.connect()');
+    this.#addon = addon;
+    this.#fd = fd;
+    closeOnCollect(this, { close: () => addon.close(fd) });
+  }
+
+  /** @internal */
+  static _wrap(addon: NativeAddon, fd: number): FdChannel {
+    return new FdChannel(pairToken, addon, fd);
+  }
+
+  /** Two connected ends (socketpair). Pass one end's fd to a child through stdio and FdChannel.fromFd() it there. */
+  static pair(): [FdChannel, FdChannel] {
+    const addon = requireAddon();
+    const [a, b] = addon.socketPair();
+    return [FdChannel._wrap(addon, a), FdChannel._wrap(addon, b)];
+  }
+
+  /** Connect to a listening FdChannelServer at `path` (or '\0abstract-name'). */
+  static async connect(path: string): Promise<FdChannel> {
+    const { name, abstract } = checkSocketName('connect', path);
+    const addon = requireAddon();
+    return FdChannel._wrap(addon, addon.socketConnect(name, abstract));
+  }
+
+  /**
+   * A channel over an fd this process inherited or received (a SOCK_SEQPACKET socket, for example
+   * fd 3 of a child spawned with an end of FdChannel.pair() in its stdio). `dup: false` takes it over.
+   */
+  static fromFd(fd: number, options?: { dup?: boolean }): FdChannel {
+    checkFd('FdChannel.fromFd', 'fd', fd);
+    const dup = checkOptions('FdChannel.fromFd', options)['dup'] ?? true;
+    if (typeof dup !== 'boolean') throw invalidType('FdChannel.fromFd', 'dup', 'a boolean', dup);
+    const addon = requireAddon();
+    const S_IFMT = 0o170000;
+    const S_IFSOCK = 0o140000;
+    if ((addon.fstat(fd).mode & S_IFMT) !== S_IFSOCK) {
+      throw new DmaBufError('ENOTSOCK', `FdChannel.fromFd: fd ${fd} is not a socket`, { syscall: 'fstat', argument: 'fd' });
+    }
+    if (dup) return FdChannel._wrap(addon, addon.dup(fd));
+    addon.adopt(fd);
+    return FdChannel._wrap(addon, fd);
+  }
+
+  /** Listen on `path` (a new socket file, mode 0600 unless told) or '\0abstract-name'. */
+  static listen(path: string, options?: { mode?: number; backlog?: number }): FdChannelServer {
+    const { name, abstract } = checkSocketName('bind', path);
+    const opts = checkOptions('listen', options);
+    const mode = opts['mode'] === undefined ? 0o600 : checkInteger('bind', 'mode', opts['mode'], 0, 0o777);
+    const backlog = opts['backlog'] === undefined ? 16 : checkInteger('listen', 'backlog', opts['backlog'], 1, 4096);
+    const addon = requireAddon();
+    const fd = addon.socketListen(name, abstract, mode, backlog);
+    return FdChannelServer._wrap(addon, fd, abstract ? undefined : name);
+  }
+
+  #live(operation: string): number {
+    if (this.#fd === undefined) throw closedError('FdChannel', operation);
+    return this.#fd;
+  }
+
+  get fd(): number {
+    return this.#live('fd');
+  }
+
+  get closed(): boolean {
+    return this.#fd === undefined;
+  }
+
+  /** SO_PEERCRED: the process at the other end (the one that connected, or made the pair). */
+  get peer(): { pid: number; uid: number; gid: number } {
+    return this.#addon.peerCredentials(this.#live('getsockopt'));
+  }
+
+  /**
+   * Send `data` (bytes or a string, sent as UTF-8) with `handles` as one message. Resolves once the
+   * kernel has queued it; while the peer's queue is full it waits for room on the event loop. The
+   * fds are duplicated into the message: the caller keeps its objects.
+   */
+  send(data: Uint8Array | ArrayBufferView | string, handles: readonly Sendable[] = []): Promise<void> {
+    const syscall = 'sendmsg';
+    let bytes: Uint8Array;
+    let fds: number[];
+    try {
+      this.#live(syscall);
+      bytes = toBytes(syscall, data);
+      if (!Array.isArray(handles)) throw invalidType(syscall, 'handles', 'an array', handles);
+      if (handles.length > MAX_FDS_PER_MESSAGE) {
+        throw invalidArgument(syscall, 'handles', `at most ${MAX_FDS_PER_MESSAGE} fds fit in one message (SCM_MAX_FD), got ${handles.length}`);
+      }
+      fds = handles.map((h, i) => fdOf(syscall, h, i));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const run = this.#sending.then(() => this.#sendNow(bytes, fds));
+    this.#sending = run.catch(() => undefined);
+    return run;
+  }
+
+  async #sendNow(bytes: Uint8Array, fds: number[]): Promise<void> {
+    const a = this.#addon;
+    for (;;) {
+      const fd = this.#live('sendmsg');
+      if (a.sendMsg(fd, bytes, fds) >= 0) return;
+      // Full (EAGAIN): wait for room, never spin.
+      const result = await this.#waits.wait(a, fd, a.constants.POLLOUT, -1, undefined);
+      if (result === 'cancelled') throw closedError('FdChannel', 'sendmsg');
+    }
+  }
+
+  /** The next message. Rejects ERR_DMABUF_CHANNEL_CLOSED once the peer has closed and nothing is left. */
+  receive(options?: ReceiveOptions): Promise<ChannelMessage> {
+    const syscall = 'recvmsg';
+    let timeoutMs: number;
+    let signal: AbortSignal | undefined;
+    let maxBytes: number;
+    let maxFds: number;
+    try {
+      this.#live(syscall);
+      const opts = checkOptions(syscall, options);
+      timeoutMs = checkTimeout(syscall, options);
+      signal = checkSignal(syscall, options);
+      maxBytes = opts['maxBytes'] === undefined ? DEFAULT_MAX_MESSAGE_BYTES : checkInteger(syscall, 'maxBytes', opts['maxBytes'], 0, 2 ** 30);
+      maxFds = opts['maxFds'] === undefined ? MAX_FDS_PER_MESSAGE : checkInteger(syscall, 'maxFds', opts['maxFds'], 0, MAX_FDS_PER_MESSAGE);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const run = this.#receiving.then(() => this.#receiveNow(timeoutMs, signal, maxBytes, maxFds));
+    this.#receiving = run.catch(() => undefined);
+    return run;
+  }
+
+  async #receiveNow(timeoutMs: number, signal: AbortSignal | undefined, maxBytes: number, maxFds: number): Promise<ChannelMessage> {
+    const a = this.#addon;
+    const c = a.constants;
+    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+    for (;;) {
+      if (signal?.aborted) throw abortErrorFor(signal);
+      const fd = this.#live('recvmsg');
+      const got = a.recvMsg(fd, maxBytes, maxFds);
+      if (got) {
+        if (got.flags & c.MSG_CTRUNC) {
+          closeAll(a, got.fds);
+          throw new DmaBufError(MisuseCode.FDS_TRUNCATED, `a message carried more fds than the ${maxFds} allowed (maxFds); the ${got.fds.length} that arrived were closed`, {
+            syscall: 'recvmsg',
+          });
+        }
+        if (got.flags & c.MSG_TRUNC) {
+          closeAll(a, got.fds);
+          throw new DmaBufError(MisuseCode.MESSAGE_TRUNCATED, `a message of ${got.length} bytes exceeds maxBytes (${maxBytes}); it was dropped and its fds closed`, {
+            syscall: 'recvmsg',
+          });
+        }
+        // Zero bytes and no fds: the peer hung up, or sent an empty message; the socket tells which.
+        if (got.length === 0 && got.fds.length === 0 && (a.poll(fd, c.POLLIN | c.POLLRDHUP, 0) & (c.POLLHUP | c.POLLRDHUP)) !== 0) {
+          throw new DmaBufError(MisuseCode.CHANNEL_CLOSED, 'the other end closed the channel', { syscall: 'recvmsg' });
+        }
+        return message(new Uint8Array(got.data), typeReceived(a, got.fds));
+      }
+      const remaining = deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
+      const result = await this.#waits.wait(a, fd, c.POLLIN | c.POLLRDHUP, remaining, signal);
+      if (result === 'timeout') {
+        throw new DmaBufError('ETIMEDOUT', `no message arrived within ${timeoutMs} ms`, { syscall: 'recvmsg' });
+      }
+      if (result === 'cancelled') throw closedError('FdChannel', 'recvmsg');
+    }
+  }
+
+  /** Messages until the peer closes the channel (then the loop ends); other failures throw. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<ChannelMessage, void, undefined> {
+    for (;;) {
+      try {
+        yield await this.receive();
+      } catch (error) {
+        if (error instanceof DmaBufError && error.code === MisuseCode.CHANNEL_CLOSED) return;
+        throw error;
+      }
+    }
+  }
+
+  /** Close this end: pending sends and receives reject with ERR_DMABUF_CLOSED; the peer sees the channel closed. */
+  close(): void {
+    const fd = this.#fd;
+    if (fd === undefined) return;
+    this.#fd = undefined;
+    closedExplicitly(this);
+    this.#waits.cancelAll();
+    this.#addon.close(fd);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function message(data: Uint8Array, handles: ChannelHandle[]): ChannelMessage {
+  return Object.freeze({
+    data,
+    handles: Object.freeze(handles),
+    buffers: Object.freeze(handles.filter((h): h is DmaBuf => h instanceof DmaBuf)),
+    syncFiles: Object.freeze(handles.filter((h): h is SyncFile => h instanceof SyncFile)),
+    fds: Object.freeze(handles.filter((h): h is OwnedFd => h instanceof OwnedFd)),
+    text: () => new TextDecoder().decode(data),
+  });
+}
+
+const serverToken = Symbol('FdChannelServer');
+
+/** A listening socket. accept() gives one FdChannel per connecting process. */
+export class FdChannelServer {
+  #fd: number | undefined;
+  readonly #addon: NativeAddon;
+  readonly #path: string | undefined;
+  readonly #waits = new Waits();
+
+  private constructor(token: symbol, addon: NativeAddon, fd: number, path: string | undefined) {
+    if (token !== serverToken) throw new TypeError('FdChannelServer cannot be constructed directly; use FdChannel.listen()');
+    this.#addon = addon;
+    this.#fd = fd;
+    this.#path = path;
+    closeOnCollect(this, { close: () => addon.close(fd) });
+  }
+
+  /** @internal */
+  static _wrap(addon: NativeAddon, fd: number, path: string | undefined): FdChannelServer {
+    return new FdChannelServer(serverToken, addon, fd, path);
+  }
+
+  get closed(): boolean {
+    return this.#fd === undefined;
+  }
+
+  /** The next connection. */
+  async accept(options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<FdChannel> {
+    const timeoutMs = checkTimeout('accept4', options);
+    const signal = checkSignal('accept4', options);
+    const a = this.#addon;
+    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+    for (;;) {
+      if (this.#fd === undefined) throw closedError('FdChannelServer', 'accept4');
+      const fd = a.socketAccept(this.#fd);
+      if (fd >= 0) return FdChannel._wrap(a, fd);
+      const remaining = deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
+      const result = await this.#waits.wait(a, this.#fd, a.constants.POLLIN, remaining, signal);
+      if (result === 'timeout') throw new DmaBufError('ETIMEDOUT', `no connection arrived within ${timeoutMs} ms`, { syscall: 'accept4' });
+      if (result === 'cancelled') throw closedError('FdChannelServer', 'accept4');
+    }
+  }
+
+  /** Stop listening and remove the socket file; pending accepts reject with ERR_DMABUF_CLOSED. */
+  close(): void {
+    const fd = this.#fd;
+    if (fd === undefined) return;
+    this.#fd = undefined;
+    closedExplicitly(this);
+    this.#waits.cancelAll();
+    this.#addon.close(fd);
+    if (this.#path !== undefined) this.#addon.unlinkPath(this.#path);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,247 @@
+// Unix SOCK_SEQPACKET sockets that carry fds (SCM_RIGHTS), for FdChannel. Node cannot do this
+// itself: libuv reads a stream socket with plain read(), which discards ancillary data, so the
+// channel owns its socket here and waits for readiness with a PollWaiter (uv_poll on the env's
+// loop). Every socket is non-blocking and close-on-exec; received fds are close-on-exec
+// atomically (MSG_CMSG_CLOEXEC). The TS layer validates arguments, types received fds and
+// decides what a truncated message means; these functions are one syscall each.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "addon.h"
+#include "args.h"
+#include "errors.h"
+#include "fd.h"
+
+namespace dmabuf {
+
+namespace {
+
+constexpr int kSocketFlags = SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC;
+
+// A sockaddr_un for `name`: a filesystem path, or (abstract) a name in the abstract namespace,
+// which starts with a NUL byte and is not NUL-terminated (unix(7)). The TS layer checks the length.
+socklen_t MakeAddress(const Napi::CallbackInfo &info, const std::string &name, bool abstract,
+                      sockaddr_un *addr) {
+  std::memset(addr, 0, sizeof(*addr));
+  addr->sun_family = AF_UNIX;
+  size_t offset = abstract ? 1 : 0;
+  if (name.size() + offset + (abstract ? 0 : 1) > sizeof(addr->sun_path)) {
+    ThrowRangeError(info.Env(), "socket name too long for sockaddr_un");
+  }
+  std::memcpy(addr->sun_path + offset, name.data(), name.size());
+  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + offset + name.size() +
+                                (abstract ? 0 : 1));
+}
+
+Napi::Value NewSocket(const Napi::CallbackInfo &info, UniqueFd &fd) {
+  Own(info.Env(), fd.get());
+  return Napi::Number::New(info.Env(), fd.release());
+}
+
+// socketPair() → [fd, fd]
+Napi::Value SocketPair(const Napi::CallbackInfo &info) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, kSocketFlags, 0, fds) == -1)
+    ThrowErrno(info.Env(), errno, "socketpair");
+  Own(info.Env(), fds[0]);
+  Own(info.Env(), fds[1]);
+  Napi::Array pair = Napi::Array::New(info.Env(), 2);
+  pair.Set(0u, fds[0]);
+  pair.Set(1u, fds[1]);
+  return pair;
+}
+
+// socketListen(name, abstract, mode, backlog) → fd. For a path, the socket inode gets `mode`
+// before bind (bind creates the path with the inode's mode less the umask, so it is never more
+// open than asked for, not even for an instant), and the path gets exactly `mode` after.
+Napi::Value SocketListen(const Napi::CallbackInfo &info) {
+  std::string name = StringArg(info, 0);
+  bool abstract = info[1].ToBoolean().Value();
+  mode_t mode = static_cast<mode_t>(U32Arg(info, 2)) & 07777;
+  int backlog = static_cast<int>(IntArg(info, 3));
+  sockaddr_un addr;
+  socklen_t len = MakeAddress(info, name, abstract, &addr);
+  UniqueFd fd(::socket(AF_UNIX, kSocketFlags, 0));
+  if (fd.get() == -1) ThrowErrno(info.Env(), errno, "socket");
+  if (!abstract && ::fchmod(fd.get(), mode) == -1) ThrowErrno(info.Env(), errno, "fchmod");
+  if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&addr), len) == -1)
+    ThrowErrno(info.Env(), errno, "bind");
+  if (!abstract && ::chmod(name.c_str(), mode) == -1) {
+    int err = errno;
+    ::unlink(name.c_str());
+    ThrowErrno(info.Env(), err, "chmod");
+  }
+  if (::listen(fd.get(), backlog) == -1) {
+    int err = errno;
+    if (!abstract) ::unlink(name.c_str());
+    ThrowErrno(info.Env(), err, "listen");
+  }
+  return NewSocket(info, fd);
+}
+
+// socketAccept(fd) → the connection's fd, or -1 when none is pending (EAGAIN).
+Napi::Value SocketAccept(const Napi::CallbackInfo &info) {
+  int fd;
+  do {
+    fd = ::accept4(FdArg(info, 0), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  } while (fd == -1 && errno == EINTR);
+  if (fd == -1) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(info.Env(), -1);
+    ThrowErrno(info.Env(), errno, "accept4");
+  }
+  Own(info.Env(), fd);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// socketConnect(name, abstract) → fd. A Unix connect completes at once or fails (EAGAIN: the
+// listener's backlog is full).
+Napi::Value SocketConnect(const Napi::CallbackInfo &info) {
+  std::string name = StringArg(info, 0);
+  bool abstract = info[1].ToBoolean().Value();
+  sockaddr_un addr;
+  socklen_t len = MakeAddress(info, name, abstract, &addr);
+  UniqueFd fd(::socket(AF_UNIX, kSocketFlags, 0));
+  if (fd.get() == -1) ThrowErrno(info.Env(), errno, "socket");
+  int ret;
+  do {
+    ret = ::connect(fd.get(), reinterpret_cast<sockaddr *>(&addr), len);
+  } while (ret == -1 && errno == EINTR);
+  if (ret == -1) ThrowErrno(info.Env(), errno, "connect");
+  return NewSocket(info, fd);
+}
+
+// sendMsg(fd, data: Uint8Array, fds: number[]) → bytes sent, or -1 when the socket is full
+// (EAGAIN: wait for POLLOUT). A SOCK_SEQPACKET message goes whole or not at all.
+Napi::Value SendMsg(const Napi::CallbackInfo &info) {
+  int fd = FdArg(info, 0);
+  if (!info[1].IsTypedArray()) ThrowTypeError(info.Env(), "data must be a Uint8Array");
+  Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+  if (!info[2].IsArray()) ThrowTypeError(info.Env(), "fds must be an array");
+  Napi::Array list = info[2].As<Napi::Array>();
+  std::vector<int> fds(list.Length());
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsNumber()) ThrowTypeError(info.Env(), "fds must be numbers");
+    fds[i] = v.As<Napi::Number>().Int32Value();
+  }
+  iovec iov = {data.Data(), data.ByteLength()};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control;
+  if (!fds.empty()) {
+    control.assign(CMSG_SPACE(fds.size() * sizeof(int)), 0);
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+    std::memcpy(CMSG_DATA(cmsg), fds.data(), fds.size() * sizeof(int));
+  }
+  ssize_t sent;
+  do {
+    sent = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (sent == -1 && errno == EINTR);
+  if (sent == -1) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(info.Env(), -1);
+    ThrowErrno(info.Env(), errno, "sendmsg");
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(sent));
+}
+
+// recvMsg(fd, maxData, maxFds) → undefined when nothing is queued (EAGAIN), else
+// { data: ArrayBuffer, fds: number[], flags } with the message's MSG_TRUNC/MSG_CTRUNC bits and
+// `length`, the whole message's length (MSG_TRUNC makes recvmsg return it even when cut). Every
+// fd that arrived is owned by this env until the TS layer wraps or closes it.
+Napi::Value RecvMsg(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  size_t maxData = static_cast<size_t>(SizeArg(info, 1));
+  size_t maxFds = static_cast<size_t>(SizeArg(info, 2));
+  std::vector<uint8_t> buffer(maxData > 0 ? maxData : 1);
+  iovec iov = {buffer.data(), maxData};
+  std::vector<char> control(CMSG_SPACE((maxFds > 0 ? maxFds : 1) * sizeof(int)), 0);
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (maxFds > 0) {
+    msg.msg_control = control.data();
+    msg.msg_controllen = CMSG_SPACE(maxFds * sizeof(int));
+  }
+  ssize_t length;
+  do {
+    length = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+  } while (length == -1 && errno == EINTR);
+  if (length == -1) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Undefined();
+    ThrowErrno(env, errno, "recvmsg");
+  }
+  // Own what arrived before anything can throw, so env cleanup closes it if JS never does.
+  std::vector<int> received;
+  for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int got;
+      std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      Own(env, got);
+      received.push_back(got);
+    }
+  }
+  size_t kept = static_cast<size_t>(length) < maxData ? static_cast<size_t>(length) : maxData;
+  Napi::ArrayBuffer data = Napi::ArrayBuffer::New(env, kept);
+  if (kept > 0) std::memcpy(data.Data(), buffer.data(), kept);
+  Napi::Array fds = Napi::Array::New(env, received.size());
+  for (size_t i = 0; i < received.size(); i++) fds.Set(static_cast<uint32_t>(i), received[i]);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("data", data);
+  result.Set("length", Napi::Number::New(env, static_cast<double>(length)));
+  result.Set("fds", fds);
+  result.Set("flags", Napi::Number::New(env, msg.msg_flags));
+  return result;
+}
+
+// peerCredentials(fd) → { pid, uid, gid } of the process that connected (or made the pair).
+Napi::Value PeerCredentials(const Napi::CallbackInfo &info) {
+  ucred cred = {};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(FdArg(info, 0), SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+    ThrowErrno(info.Env(), errno, "getsockopt");
+  }
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("pid", static_cast<double>(cred.pid));
+  result.Set("uid", static_cast<double>(cred.uid));
+  result.Set("gid", static_cast<double>(cred.gid));
+  return result;
+}
+
+// unlinkPath(path): removes a listening socket's path (ENOENT is fine: already gone).
+void UnlinkPath(const Napi::CallbackInfo &info) {
+  std::string path = StringArg(info, 0);
+  if (::unlink(path.c_str()) == -1 && errno != ENOENT) ThrowErrno(info.Env(), errno, "unlink");
+}
+
+}  // namespace
+
+void InitSocket(Napi::Env env, Napi::Object exports) {
+  exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
+  exports.Set("socketListen", Napi::Function::New(env, SocketListen, "socketListen"));
+  exports.Set("socketAccept", Napi::Function::New(env, SocketAccept, "socketAccept"));
+  exports.Set("socketConnect", Napi::Function::New(env, SocketConnect, "socketConnect"));
+  exports.Set("sendMsg", Napi::Function::New(env, SendMsg, "sendMsg"));
+  exports.Set("recvMsg", Napi::Function::New(env, RecvMsg, "recvMsg"));
+  exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
+  exports.Set("unlinkPath", Napi::Function::New(env, UnlinkPath, "unlinkPath"));
+}
+
+}  // namespace dmabuf
