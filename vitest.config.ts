@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 // Inside the real-kernel VM (DMABUF_REQUIRE_KERNEL=1) every node start costs seconds of software
 // CPU, so the suite runs in one reused worker there; on the host, files run in parallel.
 const inVm = process.env['DMABUF_REQUIRE_KERNEL'] === '1';
+// The arm64 profiles emulate a slower CPU still (scripts/vm/profiles.mjs): their timeouts scale.
+const slowdown = Number(process.env['DMABUF_VM_SLOWDOWN'] ?? 1);
 
 export default defineConfig({
   test: {
@@ -10,8 +12,8 @@ export default defineConfig({
     pool: 'forks',
     // GC tests (finalizers, F2) need global.gc.
     execArgv: ['--expose-gc'],
-    testTimeout: inVm ? 120_000 : 20_000,
-    hookTimeout: inVm ? 120_000 : 20_000,
+    testTimeout: inVm ? 120_000 * slowdown : 20_000,
+    hookTimeout: inVm ? 120_000 * slowdown : 20_000,
     ...(inVm ? { maxWorkers: 1, isolate: false } : {}),
   },
 });

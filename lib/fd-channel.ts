@@ -29,16 +29,20 @@ const MAX_PATH_BYTES = 107;
 /** An fd received over a channel that is neither a dma-buf nor a sync_file. Close it, or take() it. */
 export class OwnedFd {
   #fd: number | undefined;
-  /** What /proc/self/fd says it is: a path, 'socket:[…]', 'pipe:[…]', 'anon_inode:…'. */
-  readonly kind: string;
+  #kind: string | undefined;
   readonly #addon: NativeAddon;
 
   /** @internal */
-  constructor(addon: NativeAddon, fd: number, kind: string) {
+  constructor(addon: NativeAddon, fd: number) {
     this.#addon = addon;
     this.#fd = fd;
-    this.kind = kind;
     closeOnCollect(this, { close: () => addon.close(fd) });
+  }
+
+  /** What /proc/self/fd says it is: a path, 'socket:[…]', 'pipe:[…]', 'anon_inode:…' (read on first use). */
+  get kind(): string {
+    this.#kind ??= describeFd(this.fd);
+    return this.#kind;
   }
 
   get fd(): number {
@@ -118,7 +122,7 @@ function typeReceived(addon: NativeAddon, fds: readonly number[]): ChannelHandle
       handedOver = true;
       if (kind === 'dmabuf') handles.push(DmaBuf._wrap(backend.importFd(fd, false)));
       else if (kind === 'syncFile') handles.push(SyncFile._wrap(backend.importSyncFileFd(fd, false)));
-      else handles.push(new OwnedFd(addon, fd, describeFd(fd)));
+      else handles.push(new OwnedFd(addon, fd));
     } catch (error) {
       if (!handedOver) addon.close(fd);
       for (const h of handles) h.close();

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -168,8 +169,9 @@ Napi::Value RecvMsg(const Napi::CallbackInfo &info) {
   int fd = FdArg(info, 0);
   size_t maxData = static_cast<size_t>(SizeArg(info, 1));
   size_t maxFds = static_cast<size_t>(SizeArg(info, 2));
-  std::vector<uint8_t> buffer(maxData > 0 ? maxData : 1);
-  iovec iov = {buffer.data(), maxData};
+  // Not zero-filled: recvmsg writes what it returns, and only that much is copied out.
+  std::unique_ptr<uint8_t[]> buffer(new uint8_t[maxData > 0 ? maxData : 1]);
+  iovec iov = {buffer.get(), maxData};
   std::vector<char> control(CMSG_SPACE((maxFds > 0 ? maxFds : 1) * sizeof(int)), 0);
   msghdr msg = {};
   msg.msg_iov = &iov;
@@ -200,7 +202,7 @@ Napi::Value RecvMsg(const Napi::CallbackInfo &info) {
   }
   size_t kept = static_cast<size_t>(length) < maxData ? static_cast<size_t>(length) : maxData;
   Napi::ArrayBuffer data = Napi::ArrayBuffer::New(env, kept);
-  if (kept > 0) std::memcpy(data.Data(), buffer.data(), kept);
+  if (kept > 0) std::memcpy(data.Data(), buffer.get(), kept);
   Napi::Array fds = Napi::Array::New(env, received.size());
   for (size_t i = 0; i < received.size(); i++) fds.Set(static_cast<uint32_t>(i), received[i]);
   Napi::Object result = Napi::Object::New(env);

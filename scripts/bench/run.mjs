@@ -2,7 +2,8 @@
 // The dmabuf benchmarks (`npm run bench`). Every figure is measured in this run: a median over
 // repeated rounds, as a ratio against a baseline measured in the same process (or VM run).
 //
-//   node scripts/bench/run.mjs                 emulated figures on this machine (P2e, P3, P4, P6)
+//   node scripts/bench/run.mjs                 emulated figures on this machine (P2e, P3, P4, P6),
+//                                              and on Linux fd passing (P8)
 //   node scripts/bench/run.mjs --kernel        also the kernel figures (P1, P2k, P5, P6k, P7); needs
 //                                              /dev/dma_heap/system and vgem, as root
 //   node scripts/bench/run.mjs --vm            build here (dist/, the C baselines), then run
@@ -119,7 +120,9 @@ async function main() {
   const targetMs = slow ? 40 : 60;
   const windowMs = slow ? 300 : 500;
   const want = (id) => !o.only || o.only.has(id.toUpperCase()) || o.only.has(id.replace(/[ek]$/, '').toUpperCase());
-  const bin = o.kernel ? compileC() : undefined;
+  // P8 (fd passing) needs only sockets and memfds: wherever the addon loads.
+  const channelBench = process.platform === 'linux';
+  const bin = o.kernel || channelBench ? compileC() : undefined;
   if (o.kernel) process.env.DMABUF_BACKEND = 'kernel';
   const emulated = await import('./emulated.mjs');
   const kernel = o.kernel ? await import('./kernel.mjs') : undefined;
@@ -139,6 +142,7 @@ async function main() {
     plan.push(['P6k', () => kernel.p6Kernel({ rounds: Math.min(rounds, 5), windowMs, goal: p6Goal })]);
     plan.push(['P7', () => kernel.p7Alloc({ rounds, targetMs, bin })]);
   }
+  if (channelBench) plan.push(['P8', async () => (await import('./channel.mjs')).p8Channel({ rounds, targetMs, bin })]);
 
   const t0 = Date.now();
   const figures = [];

@@ -111,6 +111,15 @@ describe.runIf(runKernel)('kernel: FdChannel carries dma-bufs and sync files bet
     b.close();
   });
 
+  it('the frame-transport example runs as the README says: producer and consumer processes, buffers reused only after release', async () => {
+    const producer = spawn(process.execPath, [new URL('../../examples/frame-producer.mjs', import.meta.url).pathname, '--frames', '20'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const out = await collectStdout(producer);
+    expect(out).toMatch(/consumer connected \(pid \d+\); sending 20 frames of 320×240 over a pool of 3/);
+    expect(out).toMatch(/producer: 20 releases; the consumer checked 20 frames, 0 bad; consumer exit 0/);
+  });
+
   it('an emulated buffer cannot be sent: ERR_DMABUF_UNSUPPORTED before any syscall', async () => {
     const { emulation } = await import('../../lib/index.js');
     using heap = emulation.create().heap();

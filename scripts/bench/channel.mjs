@@ -1,0 +1,45 @@
+/**
+ * P8: an FdChannel message of 64 bytes and 3 fds (memfds), send + receive + closing what arrived,
+ * against a C program doing the same sendmsg/recvmsg pair over a SOCK_SEQPACKET socketpair. Any
+ * Linux machine with the addon: sockets and memfds need no dma-buf device.
+ */
+import { FdChannel, Memfd } from 'dmabuf';
+import { paired, runC } from './measure.mjs';
+
+async function timeRoundTrips(a, b, fds, n) {
+  const data = new Uint8Array(64);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    await a.send(data, fds);
+    const message = await b.receive();
+    for (const h of message.handles) h.close();
+  }
+  return ((performance.now() - t0) * 1e6) / n;
+}
+
+export async function p8Channel({ rounds, targetMs, bin }) {
+  const [a, b] = FdChannel.pair();
+  const fds = [Memfd.create(4096), Memfd.create(4096), Memfd.create(4096)];
+  // Calibrate: about targetMs of round trips per round.
+  let n = 16;
+  while (((await timeRoundTrips(a, b, fds, n)) * n) / 1e6 < targetMs / 4 && n < 1e6) n *= 4;
+  const perOp = await timeRoundTrips(a, b, fds, n);
+  n = Math.max(16, Math.round((targetMs * 1e6) / perOp));
+  const result = await paired({
+    rounds,
+    subject: () => timeRoundTrips(a, b, fds, n),
+    baseline: () => runC(bin.channel, [n]).nsPerOp,
+  });
+  for (const m of fds) m.close();
+  a.close();
+  b.close();
+  return {
+    id: 'P8',
+    title: 'fd passing: FdChannel send+receive of 64 bytes + 3 fds vs C sendmsg/recvmsg',
+    subject: 'FdChannel#send + #receive, handles closed',
+    baseline: 'C: sendmsg + recvmsg (SCM_RIGHTS, MSG_CMSG_CLOEXEC) + close ×3',
+    ...result,
+    kind: 'ratio',
+    goal: { op: '<=', value: 2 },
+  };
+}
