@@ -114,6 +114,11 @@ export class DmaBuf implements BracketOwner {
     return this.#live('backend').backend.name;
   }
 
+  /** @internal The buffer behind this holder, equal for every holder of it (Frame finds shared planes with it). */
+  _identity(): unknown {
+    return this.#live('identity').identity;
+  }
+
   /** What this buffer's backend can do (the manifest behind every behaviour that differs). */
   get supports(): Supports {
     return this.#live('supports').backend.supports;

@@ -122,6 +122,8 @@ export interface BufferHandle {
   readonly size: number;
   /** The exporter's name: the heap name ('system'), 'udmabuf', 'drm' (PRIME exports), 'nv_dmabuf', … */
   readonly exporter: string;
+  /** The buffer itself, the same for every holder (kernel: the dma-buf's inode), for finding shared planes. */
+  readonly identity: unknown;
   /** The name set with setName (the kernel's fdinfo `name:`), '' if none. */
   name(): string;
   setName(name: string): void;

@@ -10,6 +10,26 @@
  */
 export const FEATURES = ['heaps', 'udmabuf', 'vgem', 'python3'];
 
+/** What the two arm64 profiles share: only the kernel flavour and its page size differ. */
+const ARM64 = {
+  aptArch: 'arm64',
+  // The unsigned package's vmlinuz is a plain arm64 Image that qemu's -kernel takes as is.
+  unsigned: true,
+  qemu: 'qemu-system-aarch64',
+  qemuPackage: 'qemu-system-arm',
+  // pauth-impdef: the architected pointer-authentication algorithm is 3–4× slower to emulate.
+  machine: ['-M', 'virt', '-cpu', 'max,pauth-impdef=on'],
+  // One TCG thread: with a thread per vCPU (QEMU 7.2, Debian 12) the test runner's node died of
+  // SIGSEGV in 2 of 3 full runs, at random points between test files; never with one thread.
+  accel: 'tcg,thread=single',
+  // Tests get this many times the x86 timeouts (vitest.config.ts): one emulated arm64 core is
+  // about 3× slower than the x86 guest here.
+  slowdown: 5,
+  console: 'ttyAMA0',
+  userland: 'arm64',
+  provides: ['udmabuf', 'vgem'],
+};
+
 export const PROFILES = {
   x86_64: {
     description: "Debian's 6.12 amd64 kernel, 4K pages; the host's own userland and node",
@@ -30,40 +50,16 @@ export const PROFILES = {
     provides: ['heaps', 'udmabuf', 'vgem', 'python3'],
   },
   arm64: {
+    ...ARM64,
     description: "Debian's 6.12 arm64 kernel, 4K pages; an arm64 userland and Node.js from Debian and npm packages",
     meta: 'linux-image-6.12-arm64',
-    aptArch: 'arm64',
-    // The unsigned package's vmlinuz is a plain arm64 Image that qemu's -kernel takes as is.
-    unsigned: true,
-    qemu: 'qemu-system-aarch64',
-    qemuPackage: 'qemu-system-arm',
-    // pauth-impdef: the architected pointer-authentication algorithm is 3–4× slower to emulate.
-    machine: ['-M', 'virt', '-cpu', 'max,pauth-impdef=on'],
-    // One TCG thread: with a thread per vCPU (QEMU 7.2, Debian 12) the test runner's node died of
-    // SIGSEGV in 2 of 3 full runs, at random points between test files; never with one thread.
-    accel: 'tcg,thread=single',
-    // Tests get this many times the x86 timeouts (vitest.config.ts): one emulated arm64 core is
-    // about 3× slower than the x86 guest here.
-    slowdown: 5,
-    console: 'ttyAMA0',
     pageSize: 4096,
-    userland: 'arm64',
-    provides: ['udmabuf', 'vgem'],
   },
   'arm64-16k': {
+    ...ARM64,
     description: "Debian's 6.12 arm64 kernel with 16K pages (as on the Raspberry Pi 5); arm64 userland",
     meta: 'linux-image-6.12-arm64-16k',
-    aptArch: 'arm64',
-    unsigned: true,
-    qemu: 'qemu-system-aarch64',
-    qemuPackage: 'qemu-system-arm',
-    machine: ['-M', 'virt', '-cpu', 'max,pauth-impdef=on'],
-    accel: 'tcg,thread=single',
-    slowdown: 5,
-    console: 'ttyAMA0',
     pageSize: 16384,
-    userland: 'arm64',
-    provides: ['udmabuf', 'vgem'],
   },
 };
 

@@ -171,6 +171,11 @@ export class EmulatedBuffer implements BufferHandle {
   readonly state: BufferState;
   #closed = false;
   #bracket: Bracket | undefined;
+
+  /** The shared state is the buffer; holders are views of it. */
+  get identity(): BufferState {
+    return this.state;
+  }
   /** The last bracket's detached-and-recovered ArrayBuffer, reused when the next span is as long. */
   #spare: Spare | undefined;
 

@@ -36,6 +36,11 @@ export class KernelBuffer implements BufferHandle {
   #mapping: NativeMapping | undefined;
   #closed = false;
 
+  /** Every dma-buf has its own inode on the dma-buf pseudo filesystem (since 5.3): its identity. */
+  get identity(): number {
+    return this.#ino;
+  }
+
   /**
    * Takes ownership of `fd`: if construction fails, the fd is closed. `known` skips reading
    * /proc/self/fdinfo when the creator already knows the exporter and access mode (a heap names

@@ -1,0 +1,255 @@
+// Frames on the emulated backend: the DRM format table, plane layout, validation before any
+// work, brackets over every buffer, and Electron's texture objects (built as Electron's docs and
+// source describe them: Electron itself downloads its binary at install and cannot run here).
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DRM_FORMATS, DmaBufError, emulation, Frame, type DmaBuf } from '../../lib/index.js';
+
+const emu = () => emulation.create({ coherency: 'writeback', seed: 7 });
+
+function thrown(fn: () => unknown): DmaBufError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof DmaBufError) return error;
+    throw error;
+  }
+  throw new Error('did not throw');
+}
+
+describe('DRM formats', () => {
+  it('fourcc codes are drm_fourcc.h\'s', () => {
+    expect(DRM_FORMATS['XRGB8888']?.code).toBe(0x34325258);
+    expect(DRM_FORMATS['ARGB8888']?.code).toBe(0x34325241);
+    expect(DRM_FORMATS['NV12']?.code).toBe(0x3231564e);
+    expect(DRM_FORMATS['P010']?.code).toBe(0x30313050);
+    expect(DRM_FORMATS['YUV420']?.code).toBe(0x32315559);
+    expect(DRM_FORMATS['R8']?.code).toBe(0x20203852);
+    for (const name of ['XRGB8888', 'ARGB8888', 'XBGR8888', 'ABGR8888', 'RGB565', 'R8', 'GR88', 'NV12', 'NV21', 'NV16', 'P010', 'YUYV', 'YUV420']) {
+      expect(DRM_FORMATS[name], name).toBeDefined();
+    }
+  });
+});
+
+describe('Frame on the emulated backend', () => {
+  it('allocate NV12: two planes in one buffer, aligned strides, chroma at half size; describe() lists them', () => {
+    using heap = emu().heap();
+    using frame = Frame.allocate(heap, { width: 1600, height: 1200, format: 'NV12' });
+    const d = frame.describe();
+    expect(d).toMatchObject({ width: 1600, height: 1200, format: 0x3231564e, formatName: 'NV12', modifier: 0n });
+    expect(d.planes).toEqual([
+      { fd: frame.planes[0]!.buffer.fd, offset: 0, stride: 1600, size: 1600 * 1200 },
+      { fd: frame.planes[0]!.buffer.fd, offset: 1600 * 1200, stride: 1600, size: 1600 * 600 },
+    ]);
+    expect(frame.planes[0]!.buffer).toBe(frame.planes[1]!.buffer);
+  });
+
+  it('the mission\'s case as NV12: a 10×10 update of a 1600×1200 frame, plane by plane, read back through a second import', () => {
+    using heap = emu().heap();
+    using frame = Frame.allocate(heap, { width: 1600, height: 1200, format: 'NV12' });
+    // 'readwrite': the update touches part of the frame ('write' promises to overwrite all of it,
+    // and the writeback model makes a program that breaks that promise see poison).
+    frame.withCpuAccess('readwrite', (a) => {
+      const y = a.plane(0);
+      const uv = a.plane(1);
+      expect(y.rowBytes).toBe(1600);
+      expect(uv.rowBytes).toBe(1600);
+      [...y.rows()].slice(80, 90).forEach((row) => row.fill(235, 100, 110));
+      [...uv.rows()].slice(40, 45).forEach((row) => row.fill(128, 100, 110));
+    });
+    // A second holder of the same buffer, as another process would import it from describe().
+    using again = Frame.fromPlanes({ ...frame.describe(), format: 'NV12', modifier: 0n });
+    again.withCpuAccess('read', (a) => {
+      const rows = [...a.plane(0).rows()];
+      expect(rows[85]![105]).toBe(235);
+      expect(rows[85]![99]).toBe(0);
+      expect([...a.plane(1).rows()][42]![100]).toBe(128);
+    });
+  });
+
+  it('a frame whose planes share one fd brackets that buffer once; separate buffers once each', async () => {
+    const e = emu();
+    using heap = e.heap();
+    using shared = heap.allocate(64 * 64 * 2);
+    using frame = Frame.fromPlanes({ width: 64, height: 64, format: 'NV12', modifier: 0n, planes: [{ fd: shared.fd, offset: 0, stride: 64 }, { fd: shared.fd, offset: 64 * 64, stride: 64 }] });
+    expect(frame.planes[0]!.buffer).toBe(frame.planes[1]!.buffer); // one holder for the one buffer
+    const before = e.stats().syncedBytes;
+    const access = await frame.cpuAccess('read');
+    access.end();
+    expect(e.stats().syncedBytes - before).toBe(64 * 64 + 64 * 32);
+    using a = heap.allocate(64 * 64);
+    using b = heap.allocate(64 * 32);
+    using twoBuffers = Frame.fromPlanes({ width: 64, height: 64, format: 'NV12', modifier: 0n, planes: [{ buffer: a, offset: 0, stride: 64 }, { buffer: b, offset: 0, stride: 64 }] });
+    twoBuffers.withCpuAccess('write', (x) => {
+      x.plane(0).bytes.fill(1);
+      x.plane(1).bytes.fill(2);
+    });
+    a.withCpuAccess('read', undefined, (x) => expect(x.bytes[0]).toBe(1));
+    b.withCpuAccess('read', undefined, (x) => expect(x.bytes[0]).toBe(2));
+    // Buffers passed in are the caller's: closing the frame leaves them open.
+    twoBuffers.close();
+    expect(a.closed).toBe(false);
+  });
+
+  it('START on every buffer before any byte, END for all also when one START fails', () => {
+    const e = emu();
+    using heap = e.heap();
+    using a = heap.allocate(64 * 64);
+    using b = heap.allocate(64 * 32);
+    using frame = Frame.fromPlanes({ width: 64, height: 64, format: 'NV12', modifier: 0n, planes: [{ buffer: a, offset: 0, stride: 64 }, { buffer: b, offset: 0, stride: 64 }] });
+    using held = b.beginCpuAccess('read'); // b's holder is busy: the frame's second START fails
+    expect(thrown(() => frame.beginCpuAccess('write')).code).toBe('ERR_DMABUF_BRACKET_ACTIVE');
+    // a's bracket was ended: a is free again.
+    a.withCpuAccess('read', undefined, () => undefined);
+    held.end();
+    const access = frame.beginCpuAccess('readwrite');
+    const y = access.plane(0).bytes;
+    access.end();
+    expect(y.length).toBe(0); // detached
+    expect(thrown(() => access.end()).code).toBe('ERR_DMABUF_NOT_IN_BRACKET');
+  });
+
+  it('a tiled or driver-defined modifier is refused before any bracket, saying to ask for LINEAR', () => {
+    using heap = emu().heap();
+    using buf = heap.allocate(4096 * 4);
+    const I915_Y_TILED = (1n << 56n) | 2n;
+    for (const modifier of [I915_Y_TILED, 0x00ffffffffffffffn, '72057594037927938']) {
+      using frame = Frame.fromPlanes({ width: 32, height: 32, format: 'XRGB8888', modifier, planes: [{ buffer: buf, offset: 0, stride: 128 }] });
+      const error = thrown(() => frame.beginCpuAccess('read'));
+      expect(error).toMatchObject({ code: 'ERR_DMABUF_UNSUPPORTED', argument: 'modifier' });
+      expect(error.message).toMatch(/DRM_FORMAT_MOD_LINEAR/);
+    }
+    // Nothing was left open.
+    buf.withCpuAccess('read', undefined, () => undefined);
+  });
+
+  it('bad descriptions are refused with their codes, and leave nothing behind', () => {
+    const e = emu();
+    using heap = e.heap();
+    using buf = heap.allocate(4096);
+    const live = e.stats().liveBuffers;
+    const base = { width: 32, height: 32, format: 'NV12', modifier: 0n };
+    const cases: [object, string, string][] = [
+      [{ ...base, planes: [{ buffer: buf, offset: 0, stride: 32 }] }, 'EINVAL', 'planes'],
+      [{ ...base, planes: [{ buffer: buf, offset: 0, stride: 31 }, { buffer: buf, offset: 1024, stride: 32 }] }, 'EINVAL', 'planes[0].stride'],
+      [{ ...base, planes: [{ buffer: buf, offset: 0, stride: 32 }, { buffer: buf, offset: 4000, stride: 32 }] }, 'EINVAL', 'planes[1]'],
+      [{ ...base, planes: [{ buffer: buf, offset: 2 ** 53 - 10, stride: 32 }, { buffer: buf, offset: 0, stride: 32 }] }, 'EINVAL', 'planes[0].offset'],
+      [{ ...base, planes: [{ buffer: buf, offset: -1, stride: 32 }, { buffer: buf, offset: 0, stride: 32 }] }, 'EINVAL', 'planes[0].offset'],
+      [{ ...base, planes: [{ buffer: buf, offset: 0.5, stride: 32 }, { buffer: buf, offset: 0, stride: 32 }] }, 'EINVAL', 'planes[0].offset'],
+      [{ ...base, format: 'XYZW', planes: [] }, 'EINVAL', 'format'],
+      [{ ...base, format: 0x12345678, planes: [] }, 'EINVAL', 'format'],
+      [{ ...base, width: 0, planes: [] }, 'EINVAL', 'width'],
+      [{ ...base, height: -3, planes: [] }, 'EINVAL', 'height'],
+      [{ ...base, modifier: 'linear', planes: [] }, 'EINVAL', 'modifier'],
+      [{ ...base, modifier: -1n, planes: [] }, 'EINVAL', 'modifier'],
+      [{ ...base, planes: [{ fd: 2 ** 30 + 999_999, offset: 0, stride: 32 }, { fd: buf.fd, offset: 1024, stride: 32 }] }, 'EBADF', 'planes[0].fd'],
+      [{ ...base, planes: [{ fd: buf.fd, offset: 0, stride: 32 }, { fd: buf.fd, offset: 4000, stride: 32 }] }, 'EINVAL', 'planes[1]'],
+      [{ ...base, planes: 'nope' }, 'ERR_INVALID_ARG_TYPE', 'planes'],
+      [{ ...base, planes: [{ buffer: {}, offset: 0, stride: 32 }, { buffer: buf, offset: 0, stride: 32 }] }, 'ERR_INVALID_ARG_TYPE', 'planes[0].buffer'],
+    ];
+    for (const [description, code, argument] of cases) {
+      const error = thrown(() => Frame.fromPlanes(description as never));
+      expect({ code: error.code, argument: error.argument }, JSON.stringify(description, (_, v) => (typeof v === 'bigint' ? String(v) : v))).toEqual({ code, argument });
+    }
+    expect(e.stats().liveBuffers).toBe(live);
+    expect(thrown(() => Frame.allocate(heap, { width: 16, height: 16, format: 'NV12', strideAlign: 48 }))).toMatchObject({ code: 'EINVAL', argument: 'strideAlign' });
+    expect(thrown(() => Frame.allocate({} as never, { width: 16, height: 16, format: 'NV12' }))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
+  it('property: allocated planes never overlap, always fit their buffer, and strides hold a row', () => {
+    const names = Object.keys(DRM_FORMATS);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...names),
+        fc.integer({ min: 1, max: 700 }),
+        fc.integer({ min: 1, max: 500 }),
+        fc.constantFrom(1, 2, 4, 16, 64, 256, 4096),
+        (name, width, height, strideAlign) => {
+          using heap = emu().heap();
+          using frame = Frame.allocate(heap, { width, height, format: name, strideAlign });
+          const planes = frame.planes;
+          const buffer = planes[0]!.buffer;
+          for (const [i, p] of planes.entries()) {
+            expect(p.stride % strideAlign).toBe(0);
+            expect(p.offset % strideAlign).toBe(0);
+            expect(p.offset + p.size).toBeLessThanOrEqual(buffer.size);
+            const next = planes[i + 1];
+            if (next) expect(p.offset + p.size).toBeLessThanOrEqual(next.offset);
+          }
+          // Every plane's rows are reachable and hold their bytes.
+          frame.withCpuAccess('write', (a) => {
+            for (let i = 0; i < planes.length; i++) {
+              const rows = [...a.plane(i).rows()];
+              for (const row of rows) row.fill(i + 1);
+            }
+          });
+        },
+      ),
+      { numRuns: 150, seed: 11 },
+    );
+  });
+
+  it('property: fromPlanes agrees with a BigInt model on what fits', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 0, max: 9000 }),
+        fc.integer({ min: 1, max: 300 }),
+        (width, height, offset, stride) => {
+          using heap = emu().heap();
+          using buf = heap.allocate(8192);
+          const rowBytes = BigInt(width) * 4n;
+          const fits = BigInt(stride) >= rowBytes && BigInt(offset) + BigInt(stride) * BigInt(height - 1) + rowBytes <= 8192n;
+          let made: Frame | undefined;
+          try {
+            made = Frame.fromPlanes({ width, height, format: 'XRGB8888', modifier: 0n, planes: [{ buffer: buf as DmaBuf, offset, stride }] });
+          } catch (error) {
+            expect(error).toBeInstanceOf(DmaBufError);
+            expect((error as DmaBufError).code).toBe('EINVAL');
+          }
+          expect(made !== undefined).toBe(fits);
+          made?.close();
+        },
+      ),
+      { numRuns: 300, seed: 5 },
+    );
+  });
+
+  it('Electron: fromElectron takes a paint event\'s textureInfo (decimal-string modifier, dup\'d fds), toElectron gives importSharedTexture\'s', () => {
+    using heap = emu().heap();
+    using source = Frame.allocate(heap, { width: 64, height: 32, format: 'NV12', strideAlign: 64 });
+    // OffscreenSharedTexture.textureInfo on Linux (electron api/structures/offscreen-shared-texture.md).
+    const textureInfo = {
+      pixelFormat: 'nv12',
+      codedSize: { width: 64, height: 32 },
+      visibleRect: { x: 0, y: 0, width: 64, height: 32 },
+      colorSpace: {},
+      handle: {
+        nativePixmap: {
+          planes: source.describe().planes.map((p) => ({ fd: p.fd, stride: p.stride, offset: p.offset, size: p.size })),
+          modifier: '0',
+          supportsZeroCopyWebGpuImport: false,
+        },
+      },
+    };
+    using frame = Frame.fromElectron(textureInfo);
+    expect(frame.format.name).toBe('NV12');
+    expect(frame.modifier).toBe(0n);
+    expect(frame.planes[0]!.buffer.fd).not.toBe(source.planes[0]!.buffer.fd); // dup'd: release() may follow at once
+    const back = frame.toElectron();
+    expect(back).toEqual({
+      pixelFormat: 'nv12',
+      codedSize: { width: 64, height: 32 },
+      handle: { nativePixmap: { planes: frame.describe().planes.map((p) => ({ fd: p.fd, stride: p.stride, offset: p.offset, size: p.size })), modifier: '0' } },
+    });
+    for (const [pixelFormat, drm] of [['bgra', 'ARGB8888'], ['rgba', 'ABGR8888'], ['rgbaf16', 'ABGR16161616F'], ['p010le', 'P010'], ['nv16', 'NV16']] as const) {
+      using f = Frame.allocate(heap, { width: 16, height: 16, format: drm });
+      expect(f.toElectron().pixelFormat).toBe(pixelFormat);
+    }
+    expect(thrown(() => Frame.fromElectron({ ...textureInfo, pixelFormat: 'yuv9' }))).toMatchObject({ code: 'EINVAL', argument: 'pixelFormat' });
+    expect(thrown(() => Frame.fromElectron({ ...textureInfo, handle: {} }))).toMatchObject({ code: 'EINVAL', argument: 'handle' });
+    using r8 = Frame.allocate(heap, { width: 16, height: 16, format: 'R8' });
+    expect(thrown(() => r8.toElectron()).code).toBe('ERR_DMABUF_UNSUPPORTED');
+  });
+});
