@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // Inside the real-kernel VM (DMABUF_REQUIRE_KERNEL=1) every node start costs seconds of software
-// CPU, so the suite runs in one reused worker there; on the host, files run in parallel.
+// CPU, so the suite runs in one worker there, reused across files unless the profile asks for a
+// fresh process per file (DMABUF_VM_ISOLATE, the arm64 profiles); on the host, files run in parallel.
 const inVm = process.env['DMABUF_REQUIRE_KERNEL'] === '1';
 // The arm64 profiles emulate a slower CPU still (scripts/vm/profiles.mjs): their timeouts scale.
 const slowdown = Number(process.env['DMABUF_VM_SLOWDOWN'] ?? 1);
@@ -14,6 +15,6 @@ export default defineConfig({
     execArgv: ['--expose-gc'],
     testTimeout: inVm ? 120_000 * slowdown : 20_000,
     hookTimeout: inVm ? 120_000 * slowdown : 20_000,
-    ...(inVm ? { maxWorkers: 1, isolate: false } : {}),
+    ...(inVm ? { maxWorkers: 1, isolate: process.env['DMABUF_VM_ISOLATE'] === '1' } : {}),
   },
 });

@@ -70,11 +70,22 @@ export class VgemFenceSource {
 
   /** A vgem dumb buffer of at least `size` bytes, exported with PRIME as a dma-buf (exporter 'vgem'). */
   createBuffer(size: number): DmaBuf {
-    const card = this.#live('createBuffer');
     checkInteger('DRM_IOCTL_MODE_CREATE_DUMB', 'size', size, 1);
+    return this.createDumb(4096, Math.ceil(size / 4096), 8).buffer;
+  }
+
+  /**
+   * A dumb buffer of width × height pixels of `bpp` bits (DRM_IOCTL_MODE_CREATE_DUMB), exported as
+   * a dma-buf, with the pitch the driver chose: what a real DRM exporter hands a frame consumer.
+   */
+  createDumb(width: number, height: number, bpp: number): { buffer: DmaBuf; pitch: number } {
+    const card = this.#live('createDumb');
+    const syscall = 'DRM_IOCTL_MODE_CREATE_DUMB';
+    checkInteger(syscall, 'width', width, 1, 1 << 16);
+    checkInteger(syscall, 'height', height, 1, 1 << 16);
+    checkInteger(syscall, 'bpp', bpp, 1, 128);
     const a = this.#addon;
-    const width = 4096;
-    const dumb = a.drmCreateDumb(card, width, Math.ceil(size / width), 8);
+    const dumb = a.drmCreateDumb(card, width, height, bpp);
     let fd: number;
     try {
       fd = a.drmPrimeHandleToFd(card, dumb.handle, a.constants.DRM_CLOEXEC | a.constants.DRM_RDWR);
@@ -84,7 +95,7 @@ export class VgemFenceSource {
     }
     const buf = DmaBuf.fromFd(fd, { dup: false });
     this.#handles.set(a.fstat(buf.fd).ino, dumb.handle);
-    return buf;
+    return { buffer: buf, pitch: dumb.pitch };
   }
 
   /** The GEM handle for `buf`, importing it into vgem with PRIME if it came from elsewhere (a heap, udmabuf). */

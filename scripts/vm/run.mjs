@@ -79,6 +79,7 @@ function writeJob(command, profile) {
     DMABUF_VM_PROFILE: profile.name,
     DMABUF_VM_PROVIDES: profile.provides.join(','),
     DMABUF_VM_SLOWDOWN: String(profile.slowdown ?? 1),
+    DMABUF_VM_ISOLATE: profile.isolateFiles ? '1' : '0',
     LANG: 'C.UTF-8',
     // The arm64 guest cannot load the host's build/Release: node-gyp-build's switch makes it take
     // the arm64 prebuild, as an installed package would; the test runner's arm64 binding is in /opt.

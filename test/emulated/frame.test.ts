@@ -253,3 +253,14 @@ describe('Frame on the emulated backend', () => {
     expect(thrown(() => r8.toElectron()).code).toBe('ERR_DMABUF_UNSUPPORTED');
   });
 });
+
+describe('examples/nv12-frame.mjs (the built package: dist/)', () => {
+  it('updates a 10×10 square of a 1600×1200 NV12 frame and a second import sees it', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const script = new URL('../../examples/nv12-frame.mjs', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [script], { encoding: 'utf8', env: { ...process.env, DMABUF_BACKEND: process.env['DMABUF_REQUIRE_KERNEL'] ? '' : 'emulated' }, timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/"formatName":"NV12"/);
+    expect(r.stdout).toMatch(/second import sees the square: true/);
+  });
+});

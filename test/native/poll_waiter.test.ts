@@ -34,7 +34,9 @@ describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only th
     const interval = setInterval(() => ticks++, 5);
     let settled = false;
     void waiter.promise.then(() => (settled = true));
-    await sleep(60);
+    // At least 60 ms and 3 ticks (a software CPU may need longer for 3 ticks of a 5 ms interval).
+    const t0 = performance.now();
+    while (performance.now() - t0 < 60 || (ticks < 3 && performance.now() - t0 < 5000)) await sleep(10);
     expect(settled).toBe(false);
     expect(ticks).toBeGreaterThanOrEqual(3);
     a.write(fd, new Uint8Array([1]));
