@@ -15,6 +15,7 @@ import { requireAddon } from './native/load.js';
 import { DmaBuf } from './dmabuf.js';
 import { SyncFile } from './sync-file.js';
 import { Memfd } from './memfd.js';
+import { Frame, FRAME_MESSAGE } from './frame.js';
 import { closeOnCollect, closedExplicitly } from './lifecycle.js';
 import { checkFd, checkInteger, checkOptions, checkSignal, checkTimeout } from './validate.js';
 import { abortErrorFor } from './wait.js';
@@ -328,6 +329,32 @@ export class FdChannel {
       const result = await this.#waits.wait(a, fd, a.constants.POLLOUT, -1, undefined);
       if (result === 'cancelled') throw closedError('FdChannel', 'sendmsg');
     }
+  }
+
+  /**
+   * Send a frame: its description as JSON (planes naming their buffer by index) and one fd per
+   * distinct buffer, plus `extra` (any JSON) for the receiver. Frame.fromMessage() rebuilds it.
+   */
+  sendFrame(frame: Frame, extra?: unknown): Promise<void> {
+    let buffers: DmaBuf[];
+    let text: string;
+    try {
+      if (!(frame instanceof Frame)) throw invalidType('sendmsg', 'frame', 'a Frame', frame);
+      buffers = [...new Set(frame.planes.map((p) => p.buffer))];
+      const d = frame.describe();
+      text = JSON.stringify({
+        type: FRAME_MESSAGE,
+        width: d.width,
+        height: d.height,
+        format: d.format,
+        modifier: d.modifier.toString(),
+        planes: frame.planes.map((p) => ({ buffer: buffers.indexOf(p.buffer), offset: p.offset, stride: p.stride, size: p.size })),
+        extra,
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.send(text, buffers);
   }
 
   /** The next message. Rejects ERR_DMABUF_CHANNEL_CLOSED once the peer has closed and nothing is left. */

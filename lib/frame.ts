@@ -93,6 +93,9 @@ function importPlane(fd: number, index: number): DmaBuf {
   }
 }
 
+/** The `type` of a frame message (FdChannel#sendFrame). */
+export const FRAME_MESSAGE = 'dmabuf.frame';
+
 const token = Symbol('Frame');
 
 export class Frame {
@@ -240,6 +243,32 @@ export class Frame {
       modifier: modifier as string,
       planes: planes as { fd: number; offset: number; stride: number; size: number }[],
     });
+  }
+
+  /**
+   * The frame a peer sent with FdChannel#sendFrame, and the `extra` it sent along. The frame takes
+   * over the message's buffers (close the frame, not them).
+   */
+  static fromMessage(message: { text(): string; buffers: readonly DmaBuf[] }): { frame: Frame; extra: unknown } {
+    const syscall = 'Frame.fromMessage';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message.text());
+    } catch (error) {
+      throw new DmaBufError('EINVAL', 'the message is not a frame message (not JSON)', { syscall, argument: 'message', cause: error });
+    }
+    const m = parsed as { type?: unknown; planes?: unknown; extra?: unknown; [k: string]: unknown };
+    if (typeof m !== 'object' || m === null || m.type !== FRAME_MESSAGE || !Array.isArray(m.planes)) {
+      throw invalidArgument(syscall, 'message', `is not a frame message (type '${FRAME_MESSAGE}' with planes)`);
+    }
+    const planes = m.planes.map((p: unknown, i: number) => {
+      const plane = p as Record<string, unknown>;
+      const index = checkInteger(syscall, `planes[${i}].buffer`, plane['buffer'], 0, message.buffers.length - 1);
+      return { buffer: message.buffers[index] as DmaBuf, offset: plane['offset'] as number, stride: plane['stride'] as number, size: plane['size'] as number };
+    });
+    const frame = Frame.fromPlanes({ width: m['width'] as number, height: m['height'] as number, format: m['format'] as number, modifier: m['modifier'] as string, planes });
+    frame.#owned.push(...new Set(planes.map((p) => p.buffer)));
+    return { frame, extra: m.extra };
   }
 
   #live(operation: string): FramePlane[] {

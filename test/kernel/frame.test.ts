@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { FdChannel, Frame, Udmabuf } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
-import { dmaBufMappings, kernelAllocator, NEEDS_PYTHON, provides, runKernel, runVgem } from '../helpers/env.js';
+import { dmaBufMappings, kernelAllocator, NEEDS_PYTHON, openFds, provides, runKernel, runVgem } from '../helpers/env.js';
 
 /** Writes each plane's rows with a value per plane and row, then checks them through a fresh import. */
 function roundTrip(frame: Frame): void {
@@ -67,6 +67,29 @@ describe.runIf(runKernel)('kernel: frames over real dma-bufs (needs a dma-heap o
       ],
     });
     roundTrip(nv12);
+  });
+
+  it('FdChannel#sendFrame / Frame.fromMessage: one fd per distinct buffer, the description as JSON', async () => {
+    const fds = openFds();
+    {
+      using heap = kernelAllocator();
+      using frame = Frame.allocate(heap, { width: 64, height: 48, format: 'NV12' });
+      frame.withCpuAccess('write', (a) => [...a.plane(1).rows()][3]!.fill(77));
+      const [a, b] = FdChannel.pair();
+      await a.sendFrame(frame, { sequence: 9 });
+      const message = await b.receive({ timeoutMs: 10_000 });
+      expect(message.buffers.length).toBe(1); // two planes, one buffer, one fd
+      const { frame: received, extra } = Frame.fromMessage(message);
+      expect(extra).toEqual({ sequence: 9 });
+      expect(received.describe()).toMatchObject({ width: 64, height: 48, formatName: 'NV12', modifier: 0n });
+      received.withCpuAccess('read', (x) => expect([...x.plane(1).rows()][3]![0]).toBe(77));
+      received.close();
+      expect(message.buffers[0]!.closed).toBe(true); // the frame took the message's buffer over
+      expect(() => Frame.fromMessage({ text: () => '{"type":"other"}', buffers: [] })).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'message' }));
+      a.close();
+      b.close();
+    }
+    expect(openFds()).toEqual(fds);
   });
 
   it.runIf(provides.python3)(`an independent consumer (Python, mmap) receives the description and fds and finds the pixels ${NEEDS_PYTHON}`, async () => {
