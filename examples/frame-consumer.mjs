@@ -14,7 +14,8 @@ for await (const message of channel) {
   const { frame, width, height, stride } = meta;
   const x = frame % (width - 10);
   const y = frame % (height - 10);
-  const ok = buf.withCpuAccess('read', undefined, (a) => a.bytes[0] === (frame & 0xff) && a.bytes[(y + 5) * stride + (x + 5) * 4] === 0xff);
+  // The last pixel holds the frame number (the square never reaches it); the square's centre is white.
+  const ok = buf.withCpuAccess('read', undefined, (a) => a.bytes[a.bytes.length - 1] === (frame & 0xff) && a.bytes[(y + 5) * stride + (x + 5) * 4] === 0xff);
   // Read one row of the square through a 2D region too: only the declared rows are handed out.
   const row = buf.withCpuAccess('read', region.rect({ x, y, width: 10, height: 1, stride, bytesPerPixel: 4 }), (a) => a.bytes.every((b) => b === 0xff));
   if (ok && row) checked++;

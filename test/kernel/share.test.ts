@@ -23,6 +23,7 @@ describe.runIf(runKernel)('kernel: worker threads share buffers and sync files (
     using heap = kernelAllocator();
     using buf = heap.allocate(8 * 64, { name: 'shared' });
     using fence = buf.exportSyncFile('read');
+    buf.withCpuAccess('write', undefined, (a) => a.bytes.fill(0)); // the main thread's own mapping, before the snapshot
     const fds = openFds();
     const maps = dmaBufMappings();
     const handle = buf.share();
@@ -42,6 +43,7 @@ describe.runIf(runKernel)('kernel: worker threads share buffers and sync files (
     await warmUpWorkers();
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
+    buf.withCpuAccess('write', undefined, (a) => a.bytes.fill(0));
     const fds = openFds();
     const maps = dmaBufMappings();
     await runWorker({ handle: buf.share(), index: 0, rounds: 1, leaveOpen: true });

@@ -77,8 +77,11 @@ describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls 
       expect.objectContaining({ code: 'EINVAL', syscall: 'DMA_BUF_IOCTL_IMPORT_SYNC_FILE' }),
     );
     expect(() => addon().dmaBufImportSyncFile(buf.fd, 0, fence.fd)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(() => buf.importSyncFile(fence, 'readwrite' as never)).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'mode' }));
+    expect(() => buf.importSyncFile(fence, 'both' as never)).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'mode' }));
     expect(() => buf.importSyncFile(fence, 'read')).not.toThrow();
+    // READ|WRITE is a valid import (a write fence), so 'readwrite' is too.
+    expect(() => addon().dmaBufImportSyncFile(buf.fd, c().DMA_BUF_SYNC_RW, fence.fd)).not.toThrow();
+    expect(() => buf.importSyncFile(fence, 'readwrite')).not.toThrow();
   });
 
   it('a closed SyncFile throws ERR_DMABUF_CLOSED everywhere; close twice is fine', async () => {

@@ -52,7 +52,8 @@ export function statusFlags(fd: number): number {
 let fifoCount = 0;
 /** A FIFO path; opened O_RDWR it is a pipe whose both ends are one fd (Node has no pipe()). */
 export function makeFifo(): string {
-  const path = join(tmpdir(), `dmabuf-native-${process.pid}-${fifoCount++}`);
+  // The random part: a module instance per test file restarts the count, and paths outlive files.
+  const path = join(tmpdir(), `dmabuf-native-${process.pid}-${fifoCount++}-${Math.random().toString(36).slice(2)}`);
   execFileSync('mkfifo', [path]);
   return path;
 }
