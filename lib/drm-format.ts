@@ -81,6 +81,12 @@ export const DRM_FORMAT_MOD_LINEAR = 0n;
 /** DRM_FORMAT_MOD_INVALID: "implicit, driver-defined" (no modifier was negotiated). */
 export const DRM_FORMAT_MOD_INVALID = 0x00ffffffffffffffn;
 
+/**
+ * The emulated tiled model's layout, as fourcc_mod_code(vendor, value) writes a vendor modifier:
+ * vendor 0x7f (unassigned in drm_fourcc.h, so no real driver's), value 1.
+ */
+export const EMULATED_TILED_MODIFIER = (0x7fn << 56n) | 1n;
+
 /** A modifier as a bigint: a bigint, a safe integer, or a string of decimal digits (Electron's form). */
 export function drmModifier(syscall: string, value: unknown): bigint {
   if (typeof value === 'bigint') {

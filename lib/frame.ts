@@ -10,7 +10,7 @@ import { DmaBuf } from './dmabuf.js';
 import type { DmaHeap } from './heap.js';
 import type { CpuAccess } from './cpu-access.js';
 import { region } from './region.js';
-import { drmFormat, drmModifier, DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, planeGeometry, type DrmFormat } from './drm-format.js';
+import { drmFormat, drmModifier, DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, EMULATED_TILED_MODIFIER, planeGeometry, type DrmFormat } from './drm-format.js';
 import { checkAccessMode, checkFd, checkInteger, checkOptions, checkSignal, checkTimeout, type AccessMode, type WaitOptions } from './validate.js';
 
 const SYSCALL = 'Frame';
@@ -124,7 +124,10 @@ export class Frame {
    * One buffer holding every plane, each row padded to `strideAlign` bytes (default 64) and each
    * plane starting at a multiple of it. `allocator` is a DmaHeap, `Udmabuf`, or an emulation's heap.
    */
-  static allocate(allocator: Allocator, options: { width: number; height: number; format: string | number; strideAlign?: number; name?: string }): Frame {
+  static allocate(
+    allocator: Allocator,
+    options: { width: number; height: number; format: string | number; strideAlign?: number; name?: string; modifier?: bigint },
+  ): Frame {
     const opts = checkOptions(SYSCALL, options);
     const width = checkDimension('width', opts['width']);
     const height = checkDimension('height', opts['height']);
@@ -132,6 +135,10 @@ export class Frame {
     const align = opts['strideAlign'] === undefined ? 64 : checkInteger(SYSCALL, 'strideAlign', opts['strideAlign'], 1, 4096);
     if ((align & (align - 1)) !== 0) throw invalidArgument(SYSCALL, 'strideAlign', `must be a power of two, got ${align}`);
     const name = opts['name'] as string | undefined;
+    const wanted = opts['modifier'] === undefined ? undefined : drmModifier(SYSCALL, opts['modifier']);
+    if (wanted !== undefined && wanted !== DRM_FORMAT_MOD_LINEAR) {
+      throw invalidArgument(SYSCALL, 'modifier', 'a frame allocated here is DRM_FORMAT_MOD_LINEAR, or the device\'s own layout when none is asked for');
+    }
     const up = (n: number) => Math.ceil(n / align) * align;
     const layout: { offset: number; stride: number; size: number }[] = [];
     let total = 0;
@@ -143,7 +150,10 @@ export class Frame {
     }
     const buffer = allocateFrom(allocator, total, name);
     const planes = layout.map((p) => Object.freeze({ buffer, ...p }));
-    return new Frame(token, { width, height, format, modifier: DRM_FORMAT_MOD_LINEAR, planes, owned: [buffer], allocated: true });
+    // A device that lays buffers out in tiles (the emulated tiled model) hands out its own layout
+    // unless the program asked for linear, as a GPU allocator does.
+    const modifier = wanted ?? (buffer.supports.tiledLayout ? EMULATED_TILED_MODIFIER : DRM_FORMAT_MOD_LINEAR);
+    return new Frame(token, { width, height, format, modifier, planes, owned: [buffer], allocated: true });
   }
 
   /**

@@ -7,7 +7,7 @@ export { Udmabuf } from './udmabuf.js';
 export { Memfd } from './memfd.js';
 export type { SharedHandle } from './share.js';
 export { Frame, FrameAccess, type FramePlane, type FrameDescription, type PlaneAccess } from './frame.js';
-export { DRM_FORMATS, DRM_FORMAT_MOD_LINEAR, DRM_FORMAT_MOD_INVALID, type DrmFormat } from './drm-format.js';
+export { DRM_FORMATS, DRM_FORMAT_MOD_LINEAR, DRM_FORMAT_MOD_INVALID, EMULATED_TILED_MODIFIER, type DrmFormat } from './drm-format.js';
 export {
   FdChannel,
   FdChannelServer,

@@ -49,6 +49,11 @@ export interface Supports {
   readonly detectsWriteOutsideRegion: boolean;
   /** Bytes a bracket did not sync read as stale or poison (non-coherent models). */
   readonly staleOutsideBracket: boolean;
+  /**
+   * Buffers are laid out in device tiles (the emulated tiled model): a Frame allocated here carries
+   * a tiled modifier unless the program asks for DRM_FORMAT_MOD_LINEAR, as a GPU allocator would.
+   */
+  readonly tiledLayout: boolean;
   /** Emulated devices that read and write buffers and signal fences. */
   readonly devices: boolean;
   /** failNext() fault injection. */

@@ -67,6 +67,7 @@ function supportsFor(coherency: Coherency): Supports {
     detectsWriteInReadBracket: true,
     detectsWriteOutsideRegion: true,
     staleOutsideBracket: coherency !== 'coherent',
+    tiledLayout: coherency === 'tiled',
     devices: true,
     faultInjection: true,
     // Node 20 has no way to detach an untransferable ArrayBuffer from JS (ArrayBuffer#transfer is

@@ -24,6 +24,7 @@ const supports: Supports = Object.freeze({
   detectsWriteInReadBracket: false,
   detectsWriteOutsideRegion: false,
   staleOutsideBracket: false,
+  tiledLayout: false,
   devices: false,
   faultInjection: false,
   untransferableBytes: true,
