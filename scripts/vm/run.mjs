@@ -11,7 +11,7 @@
 //   node scripts/vm/run.mjs [options] --test [args...]  the vitest suite via suite.mjs (npm run test:kernel)
 //   node scripts/vm/run.mjs [options] --check           list the devices; fails if one is missing
 // options: --profile <name> (DMABUF_VM_PROFILE, default x86_64),
-// --timeout <s> (DMABUF_VM_TIMEOUT, default 900), --verbose (DMABUF_VM_VERBOSE=1: show
+// --timeout <s> (DMABUF_VM_TIMEOUT; default 900, arm64 2700), --verbose (DMABUF_VM_VERBOSE=1: show
 // the boot console). DMABUF_VM_ACCEL=<qemu -accel value> (default: the profile's),
 // DMABUF_VM_MEMORY=<MiB> (default 2048).
 // Exit status: the command's; 124 on timeout; 125 when the VM failed before reporting one;
@@ -34,7 +34,7 @@ const USAGE = 'usage: node scripts/vm/run.mjs [--profile x86_64|arm64|arm64-16k]
 function parseArgs(argv) {
   const o = {
     profile: process.env.DMABUF_VM_PROFILE || 'x86_64',
-    timeout: Number(process.env.DMABUF_VM_TIMEOUT ?? 900),
+    timeout: process.env.DMABUF_VM_TIMEOUT ? Number(process.env.DMABUF_VM_TIMEOUT) : undefined,
     verbose: process.env.DMABUF_VM_VERBOSE === '1',
     command: null,
   };
@@ -54,12 +54,13 @@ function parseArgs(argv) {
     if (o.command) break;
   }
   if (!o.command?.length) throw new HostError(USAGE);
-  if (!(o.timeout > 0)) throw new HostError(`--timeout wants a positive number of seconds\n${USAGE}`);
   try {
     o.profile = getProfile(o.profile);
   } catch (e) {
     throw new HostError(`${e.message}\n${USAGE}`);
   }
+  o.timeout ??= o.profile.timeoutSeconds ?? 900;
+  if (!(o.timeout > 0)) throw new HostError(`--timeout wants a positive number of seconds\n${USAGE}`);
   return o;
 }
 
