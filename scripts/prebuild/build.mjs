@@ -77,7 +77,11 @@ async function ensureRoot() {
   const tmp = temp(`${root}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(CACHE, { recursive: true });
-  await run('debootstrap', ['--variant=minbase', `--include=${INCLUDE.join(',')}`, SUITE, tmp, mirror], { env: aptEnv() });
+  // In a private mount namespace: debootstrap mounts /proc (and more) inside the new root, and an
+  // interrupted run would otherwise leave those mounted under .cache/.
+  await run('unshare', ['--mount', '--propagation', 'private', 'debootstrap', '--variant=minbase', `--include=${INCLUDE.join(',')}`, SUITE, tmp, mirror], {
+    env: aptEnv(),
+  });
   writeFileSync(join(tmp, '.complete'), `${SUITE} ${INCLUDE.join(' ')}\n`);
   rmSync(root, { recursive: true, force: true });
   renameSync(tmp, root);
