@@ -4,18 +4,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DRM_FORMAT_MOD_LINEAR, DRM_FORMATS, DmaBufError, EMULATED_TILED_MODIFIER, emulation, Frame, type DmaBuf } from '../../lib/index.js';
+import { thrown } from './helpers.js';
 
 const emu = () => emulation.create({ coherency: 'writeback', seed: 7 });
 
-function thrown(fn: () => unknown): DmaBufError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof DmaBufError) return error;
-    throw error;
-  }
-  throw new Error('did not throw');
-}
 
 describe('DRM formats', () => {
   it('fourcc codes are drm_fourcc.h\'s', () => {
