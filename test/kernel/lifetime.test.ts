@@ -110,7 +110,7 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
       });
       buf.close();
     }
-  });
+  }, 600_000); // a stress test, not a speed test: 160,000 SYNC pairs take minutes on a software CPU
 
   it('a worker that exits with open buffers and mappings leaves no fd and no mapping behind (env cleanup hook)', async () => {
     await warmUpWorkers();
