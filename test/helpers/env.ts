@@ -46,6 +46,8 @@ export const provides = {
  */
 export const NEEDS_HEAPS = '[needs dma-heaps]';
 export const NEEDS_PYTHON = '[needs python3]';
+/** Tests of the heap-less case: out of a profile whose kernel has heaps. */
+export const NEEDS_NO_HEAPS = '[needs a kernel without dma-heaps]';
 
 /** Run the kernel suites: they need a kernel allocator (a heap or udmabuf; see kernelAllocator()). */
 export const runKernel = provides.heaps || provides.udmabuf;

@@ -56,37 +56,40 @@ describe.runIf(runKernel)('kernel: FdChannel carries dma-bufs and sync files bet
 
   it.runIf(provides.python3)(`a Python standard-library peer maps what Node wrote, sends fds back, and a hostile one is survived ${NEEDS_PYTHON}`, async () => {
     const fdsBefore = openFds();
-    const [mine, theirs] = FdChannel.pair();
-    const child = spawn('python3', [fixture('python_peer.py')], { stdio: ['ignore', 'pipe', 'inherit', theirs.fd] });
-    theirs.close();
-    const done = collectStdout(child);
-    using heap = kernelAllocator();
-    using buf = heap.allocate(PAGE, { name: 'to-python' });
-    buf.withCpuAccess('write', undefined, (a) => a.bytes.set([1, 2, 3, 4, 5, 6, 7, 8]));
-    using fence = buf.exportSyncFile('read');
-    await mine.send(JSON.stringify({ size: buf.size }), [buf, fence]);
+    {
+      const [mine, theirs] = FdChannel.pair();
+      const child = spawn('python3', [fixture('python_peer.py')], { stdio: ['ignore', 'pipe', 'inherit', theirs.fd] });
+      theirs.close();
+      const done = collectStdout(child);
+      using heap = kernelAllocator();
+      using buf = heap.allocate(PAGE, { name: 'to-python' });
+      buf.withCpuAccess('write', undefined, (a) => a.bytes.set([1, 2, 3, 4, 5, 6, 7, 8]));
+      using fence = buf.exportSyncFile('read');
+      await mine.send(JSON.stringify({ size: buf.size }), [buf, fence]);
 
-    const answer = await mine.receive({ timeoutMs: 30_000 });
-    expect(JSON.parse(answer.text())).toEqual({ first: [1, 2, 3, 4, 5, 6, 7, 8] });
-    expect(answer.handles.map((h) => h.constructor.name)).toEqual(['DmaBuf', 'SyncFile', 'OwnedFd']);
-    const [back] = answer.buffers;
-    expect(back?.name).toBe('to-python');
-    back!.withCpuAccess('read', undefined, (a) => expect([...a.bytes.subarray(0, 4)]).toEqual([1, 2, 3, 4]));
-    expect(answer.syncFiles[0]?.status).toBe('signaled');
-    expect(answer.fds[0]?.kind).toMatch(/^\/tmp\/|\(deleted\)|^\//);
-    for (const h of answer.handles) h.close();
+      const answer = await mine.receive({ timeoutMs: 30_000 });
+      expect(JSON.parse(answer.text())).toEqual({ first: [1, 2, 3, 4, 5, 6, 7, 8] });
+      expect(answer.handles.map((h) => h.constructor.name)).toEqual(['DmaBuf', 'SyncFile', 'OwnedFd']);
+      const [back] = answer.buffers;
+      expect(back?.name).toBe('to-python');
+      back!.withCpuAccess('read', undefined, (a) => expect([...a.bytes.subarray(0, 4)]).toEqual([1, 2, 3, 4]));
+      expect(answer.syncFiles[0]?.status).toBe('signaled');
+      expect(answer.fds[0]?.kind).toMatch(/^\/tmp\/|\(deleted\)|^\//);
+      for (const h of answer.handles) h.close();
 
-    // Garbage bytes are just bytes; the 254-fd message never left Python (EINVAL there).
-    expect([...(await mine.receive({ timeoutMs: 30_000 })).data]).toEqual([0, 0xff, ...new TextEncoder().encode(' garbage '), 0xfe]);
-    expect(JSON.parse((await mine.receive({ timeoutMs: 30_000 })).text())).toEqual({ refused: 22 });
-    // Ten fds against room for two: refused, and the two that arrived are closed.
-    const error = await mine.receive({ timeoutMs: 30_000, maxFds: 2 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(DmaBufError);
-    expect(error).toMatchObject({ code: 'ERR_DMABUF_FDS_TRUNCATED' });
-    // Then Python hangs up.
-    expect(await mine.receive({ timeoutMs: 30_000 }).catch((e: DmaBufError) => e.code)).toBe('ERR_DMABUF_CHANNEL_CLOSED');
-    await done;
-    mine.close();
+      // Garbage bytes are just bytes; the 254-fd message never left Python (EINVAL there).
+      expect([...(await mine.receive({ timeoutMs: 30_000 })).data]).toEqual([0, 0xff, ...new TextEncoder().encode(' garbage '), 0xfe]);
+      expect(JSON.parse((await mine.receive({ timeoutMs: 30_000 })).text())).toEqual({ refused: 22 });
+      // Ten fds against room for two: refused, and the two that arrived are closed.
+      const error = await mine.receive({ timeoutMs: 30_000, maxFds: 2 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DmaBufError);
+      expect(error).toMatchObject({ code: 'ERR_DMABUF_FDS_TRUNCATED' });
+      // Then Python hangs up.
+      expect(await mine.receive({ timeoutMs: 30_000 }).catch((e: DmaBufError) => e.code)).toBe('ERR_DMABUF_CHANNEL_CLOSED');
+      await done;
+      mine.close();
+    }
+    // Every holder above is closed (the block's `using`s): nothing is left on either side.
     expect(openFds()).toEqual(fdsBefore);
   });
 

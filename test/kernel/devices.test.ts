@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addonLoads, hasSystemHeap, hasUdmabuf, hasVgem, NEEDS_HEAPS, provides, requireKernel } from '../helpers/env.js';
+import { addonLoads, hasSystemHeap, hasUdmabuf, hasVgem, NEEDS_HEAPS, NEEDS_NO_HEAPS, provides, requireKernel } from '../helpers/env.js';
 import { backendInfo, DmaHeap, Udmabuf } from '../../lib/index.js';
 
 // In the VM a device the profile declares must be there (a missing one fails the run instead of
@@ -31,7 +31,7 @@ describe.runIf(requireKernel && provides.heaps)(`real-kernel VM: the system heap
 });
 
 // Debian's arm64 kernels have no dma-heaps: the package must say so clearly and udmabuf must serve.
-describe.runIf(requireKernel && !provides.heaps)('real-kernel VM: a kernel without dma-heaps (the arm64 profiles)', () => {
+describe.runIf(requireKernel && !provides.heaps)(`real-kernel VM: a kernel without dma-heaps (the arm64 profiles) ${NEEDS_NO_HEAPS}`, () => {
   it('lists no heaps', () => expect(DmaHeap.list()).toEqual([]));
   it('opening a heap is ENOENT saying the kernel has none and what to use instead', () => {
     expect(() => DmaHeap.open('system')).toThrow(
