@@ -11,7 +11,7 @@
 //   node scripts/vm/run.mjs [options] --test [args...]  the vitest suite via suite.mjs (npm run test:kernel)
 //   node scripts/vm/run.mjs [options] --check           list the devices; fails if one is missing
 // options: --profile <name> (DMABUF_VM_PROFILE, default x86_64),
-// --timeout <s> (DMABUF_VM_TIMEOUT; default 900, arm64 2700), --verbose (DMABUF_VM_VERBOSE=1: show
+// --timeout <s> (DMABUF_VM_TIMEOUT; default: the profile's, x86_64 2700, arm64 3600), --verbose (DMABUF_VM_VERBOSE=1: show
 // the boot console). DMABUF_VM_ACCEL=<qemu -accel value> (default: the profile's),
 // DMABUF_VM_MEMORY=<MiB> (default 2048).
 // Exit status: the command's; 124 on timeout; 125 when the VM failed before reporting one;
