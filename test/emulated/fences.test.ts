@@ -44,7 +44,9 @@ describe('device jobs and START', () => {
   it('await cpuAccess waits for a writing job without blocking the loop', async () => {
     const emu = emulation.create({ coherency: 'writeback' });
     const buf = emu.heap().allocate(4096);
-    const done = emu.device('gpu').submit({ writes: [buf], durationMs: 60, run: (job) => job.bytes(buf).fill(0x5a) });
+    // The job lasts long enough for a 10 ms interval to fire twice even on the VMs' software CPU.
+    const durationMs = process.env['DMABUF_REQUIRE_KERNEL'] === '1' ? 400 : 60;
+    const done = emu.device('gpu').submit({ writes: [buf], durationMs, run: (job) => job.bytes(buf).fill(0x5a) });
     let ticks = 0;
     const interval = setInterval(() => ticks++, 10);
     try {
