@@ -69,13 +69,7 @@ export function kernelAllocator(): { allocate(size: number, options?: { name?: s
 }
 
 /** The kernel's page size (16384 on the arm64-16k profile): buffer sizes in kernel tests are multiples of it. */
-export const PAGE = addonLoads ? loadAddonOrThrow().constants.PAGE_SIZE : 4096;
-
-function loadAddonOrThrow(): NativeAddon {
-  const result = loadAddon();
-  if (!result.ok) throw new Error(result.reason);
-  return result.addon;
-}
+export const PAGE = addonLoads ? addon().constants.PAGE_SIZE : 4096;
 
 export function addon(): NativeAddon {
   const result = loadAddon();
