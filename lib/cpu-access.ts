@@ -2,6 +2,8 @@
  * CpuAccess: one open bracket (SYNC START … END), libcamera DmaSyncer style: the object is the
  * bracket, and its end (explicit, `using`, or withCpuAccess) is the END.
  */
+import { inspectObject } from './inspect.js';
+import { inspect } from 'node:util';
 import { DmaBufError, MisuseCode } from './errors.js';
 import type { BracketBytes } from './backend/backend.js';
 import { rowOffsets, type Region, type ResolvedRegion } from './region.js';
@@ -78,5 +80,11 @@ export class CpuAccess {
   /** `using access = buf.beginCpuAccess(…)`: ends the bracket if it is still open. */
   [Symbol.dispose](): void {
     if (!this.ended) this.end();
+  }
+
+  [inspect.custom](depth: number, options: object): string {
+    const r = this.#resolved;
+    const { kind, ...shape } = r.region;
+    return inspectObject('CpuAccess', { mode: this.mode, region: kind, ...shape, state: this.ended ? 'ended' : 'open' }, depth, options);
   }
 }

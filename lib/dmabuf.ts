@@ -4,6 +4,9 @@
  * START from the same holder is refused); two DmaBuf objects over the same buffer (for example
  * one imported with DmaBuf.fromFd(buf.fd)) are two holders.
  */
+import { inspectObject } from './inspect.js';
+import { inspect } from 'node:util';
+import { cpuMappableKind, heapKind } from './heap-kind.js';
 import { closeOnCollect, closedExplicitly } from './lifecycle.js';
 import { closedError, DmaBufError, invalidType, MisuseCode } from './errors.js';
 import type { BracketBytes, BufferHandle, Supports } from './backend/backend.js';
@@ -137,6 +140,15 @@ export class DmaBuf implements BracketOwner {
         MisuseCode.BRACKET_ACTIVE,
         `${operation}: this DmaBuf already has an open CPU-access bracket; end() it first (one bracket per holder)`,
         { syscall: SYNC },
+      );
+    }
+    // Protected heaps' memory belongs to the device (TEE-secured video, trusted UI): mmap would
+    // fail with a bare errno, so say what it is before any syscall.
+    if (!cpuMappableKind(heapKind(handle.exporter))) {
+      throw new DmaBufError(
+        MisuseCode.NOT_CPU_ACCESSIBLE,
+        `${operation}: this buffer comes from the protected heap '${handle.exporter}'; the CPU cannot map its memory (only devices can access it)`,
+        { syscall: 'mmap' },
       );
     }
     return handle;
@@ -306,5 +318,19 @@ export class DmaBuf implements BracketOwner {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  [inspect.custom](depth: number, options: object): string {
+    const handle = this.#handle;
+    if (!handle) return inspectObject('DmaBuf', { closed: true }, depth, options);
+    const bracket = this.#bracket;
+    const state = bracket === undefined ? 'idle' : bracket instanceof CpuAccess ? `in a ${bracket.mode} bracket` : 'waiting for its fences';
+    let name: string;
+    try {
+      name = handle.name();
+    } catch {
+      name = '?';
+    }
+    return inspectObject('DmaBuf', { fd: handle.fd, size: handle.size, name, exporter: handle.exporter, backend: handle.backend.name, state }, depth, options);
   }
 }

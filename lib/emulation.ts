@@ -12,6 +12,7 @@
 import type { Supports } from './backend/backend.js';
 import {
   checkCoherency,
+  checkHeapNames,
   checkPageSize,
   checkSeed,
   createEmulatedBackend,
@@ -26,7 +27,6 @@ import {
   type FaultOperation,
 } from './backend/emulated/index.js';
 import type { DmaBuf } from './dmabuf.js';
-import { invalidType } from './errors.js';
 import { DmaHeap } from './heap.js';
 import { createUdmabuf } from './udmabuf.js';
 import { checkOptions } from './validate.js';
@@ -43,6 +43,12 @@ export interface EmulationOptions {
    * Raspberry Pi 5's), 65536 the 64K ones. Sizes round up to it, as on such a kernel.
    */
   pageSize?: 4096 | 16384 | 65536;
+  /**
+   * The heaps it offers (default ['system']), to model a board's: a CMA heap under one of its
+   * kernel names ('linux,cma', …) for DmaHeap 'cma' resolution, or a 'protected,…' heap whose
+   * buffers refuse CPU access.
+   */
+  heaps?: readonly string[];
 }
 
 export interface Emulation {
@@ -50,7 +56,7 @@ export interface Emulation {
   readonly seed: number;
   readonly pageSize: number;
   readonly supports: Supports;
-  /** A heap of this emulation ('system', the only one). Unknown names are ENOENT. */
+  /** A heap of this emulation (default 'system'; 'cma' resolves as on the kernel). Unknown names are ENOENT. */
   heap(name?: string): DmaHeap;
   /** A udmabuf-exported buffer of `size` bytes (rounded up to pages, at most 64 MiB). */
   udmabuf(size: number, options?: { name?: string }): DmaBuf;
@@ -73,8 +79,7 @@ function wrap(backend: EmulatedBackend): Emulation {
     pageSize: backend.pageSize,
     supports: backend.supports,
     heap(name = 'system'): DmaHeap {
-      if (typeof name !== 'string') throw invalidType('open', 'name', 'a heap name', name);
-      return DmaHeap._wrap(backend.openHeap(name));
+      return DmaHeap._open(backend, name);
     },
     udmabuf(size: number, options?: { name?: string }): DmaBuf {
       return createUdmabuf(backend, size, options);
@@ -110,7 +115,8 @@ export const emulation = {
     if (opts['seed'] !== undefined) checkSeed('emulation.create', opts['seed']);
     const seed = (opts['seed'] as number | undefined) ?? DEFAULT_SEED;
     const pageSize = opts['pageSize'] === undefined ? PAGE_SIZE : checkPageSize('emulation.create', opts['pageSize']);
-    return emulationOf(createEmulatedBackend({ coherency, seed, pageSize }));
+    const heaps = opts['heaps'] === undefined ? undefined : checkHeapNames('emulation.create', opts['heaps']);
+    return emulationOf(createEmulatedBackend({ coherency, seed, pageSize, ...(heaps ? { heaps } : {}) }));
   },
   /**
    * The process-wide emulation that DmaHeap/Udmabuf use when the emulated backend is selected

@@ -29,6 +29,8 @@ export const MisuseCode = {
   FDS_TRUNCATED: 'ERR_DMABUF_FDS_TRUNCATED',
   /** FdChannel: a message was larger than receive()'s maxBytes (MSG_TRUNC); it was dropped, its fds closed. */
   MESSAGE_TRUNCATED: 'ERR_DMABUF_MESSAGE_TRUNCATED',
+  /** CPU access to a buffer whose memory the CPU cannot map (a protected heap's: secure video, trusted UI). */
+  NOT_CPU_ACCESSIBLE: 'ERR_DMABUF_NOT_CPU_ACCESSIBLE',
   /** An operation this backend or exporter does not provide (see `supports`). */
   UNSUPPORTED: 'ERR_DMABUF_UNSUPPORTED',
 } as const;

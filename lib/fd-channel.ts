@@ -6,6 +6,8 @@
  * Waits are PollWaiters (uv_poll on the env's own loop): a full socket or an empty one never
  * blocks the loop or spins.
  */
+import { inspectObject } from './inspect.js';
+import { inspect } from 'node:util';
 import { readlinkSync } from 'node:fs';
 import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
 import { getKernelBackend } from './backend/kernel/index.js';
@@ -439,6 +441,11 @@ export class FdChannel {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  [inspect.custom](depth: number, options: object): string {
+    const fd = this.#fd;
+    return inspectObject('FdChannel', fd === undefined ? { closed: true } : { fd }, depth, options);
   }
 }
 

@@ -5,6 +5,8 @@
  * access brackets every distinct buffer once, over the span its planes use, and hands out each
  * plane's rows. Only DRM_FORMAT_MOD_LINEAR has a layout the CPU knows.
  */
+import { inspectObject } from './inspect.js';
+import { inspect } from 'node:util';
 import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
 import { DmaBuf } from './dmabuf.js';
 import type { DmaHeap } from './heap.js';
@@ -418,6 +420,16 @@ export class Frame {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  [inspect.custom](depth: number, options: object): string {
+    if (this.#closed) return inspectObject('Frame', { closed: true }, depth, options);
+    return inspectObject(
+      'Frame',
+      { format: this.format.name, width: this.width, height: this.height, modifier: `0x${this.modifier.toString(16)}`, planes: this.#planes.length, buffers: new Set(this.#planes.map((p) => p.buffer)).size },
+      depth,
+      options,
+    );
   }
 }
 

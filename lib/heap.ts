@@ -1,10 +1,19 @@
 /** DmaHeap: a dma-heap (/dev/dma_heap/<name> on the kernel backend) to allocate buffers from. */
 import { closeOnCollect, closedExplicitly, nameOrClose } from './lifecycle.js';
 import { closedError, invalidArgument, invalidType } from './errors.js';
-import type { HeapHandle } from './backend/backend.js';
+import { inspect } from 'node:util';
+import type { Backend, HeapHandle } from './backend/backend.js';
 import { selectedBackend } from './backend/select.js';
+import { debug } from './debug.js';
 import { DmaBuf } from './dmabuf.js';
+import { DmaBufError } from './errors.js';
+import { CMA_ALIAS, CMA_HEAP_NAMES, heapKind, resolveHeapName, type HeapKind } from './heap-kind.js';
+import { inspectObject } from './inspect.js';
+import { type HeapDetails, probeHeap } from './system/heap-probe.js';
 import { checkInteger, checkName, checkOptions } from './validate.js';
+
+export type { HeapDetails } from './system/heap-probe.js';
+export type { HeapKind } from './heap-kind.js';
 
 const ALLOC = 'DMA_HEAP_IOCTL_ALLOC';
 
@@ -13,34 +22,76 @@ const wrapToken = Symbol('DmaHeap.wrap');
 
 export class DmaHeap {
   #handle: HeapHandle | undefined;
+  readonly #kind: HeapKind;
+  readonly #emulated: boolean;
 
   /** Not public: use DmaHeap.open() or an emulation's heap(). */
-  private constructor(token: symbol, handle: HeapHandle) {
+  private constructor(token: symbol, handle: HeapHandle, kind: HeapKind, emulated: boolean) {
     if (token !== wrapToken) throw new TypeError('DmaHeap cannot be constructed directly; use DmaHeap.open()');
     this.#handle = handle;
+    this.#kind = kind;
+    this.#emulated = emulated;
     closeOnCollect(this, handle);
   }
 
-  /** @internal */
-  static _wrap(handle: HeapHandle): DmaHeap {
-    return new DmaHeap(wrapToken, handle);
-  }
-
-  /** The heaps this system offers (the entries of /dev/dma_heap), e.g. ['system']. */
-  static list(): string[] {
-    return selectedBackend().listHeaps();
-  }
-
   /**
-   * Open a heap by name (default 'system'). The device is opened read-only: ALLOC needs no write
-   * access. /dev/dma_heap/* is root-only unless a udev rule grants it: EACCES says so.
+   * @internal Open `name` of `backend` (DmaHeap.open and emulation.heap): checks the name,
+   * resolves the 'cma' alias to this kernel's CMA heap, and says which heap it found.
    */
-  static open(name = 'system'): DmaHeap {
+  static _open(backend: Backend, name: unknown): DmaHeap {
     if (typeof name !== 'string') throw invalidType('open', 'name', 'a heap name', name);
     if (name === '' || name.includes('/') || name === '.' || name === '..' || name.includes('\0')) {
       throw invalidArgument('open', 'name', `'${name}' is not a heap name (see DmaHeap.list())`);
     }
-    return DmaHeap._wrap(selectedBackend().openHeap(name));
+    const available = backend.listHeaps();
+    const cmaRegions = backend.cmaRegions();
+    const resolved = resolveHeapName(name, available, cmaRegions);
+    if (resolved === undefined && name === CMA_ALIAS) {
+      throw new DmaBufError(
+        'ENOENT',
+        `open: no CMA heap here (looked for ${CMA_HEAP_NAMES.join(', ')} and reusable device-tree regions); ` +
+          (available.length ? `this system has: ${available.join(', ')}` : 'this system has no dma-heaps'),
+        { syscall: 'open', argument: 'name' },
+      );
+    }
+    const heapName = resolved ?? name;
+    let handle: HeapHandle;
+    try {
+      handle = backend.openHeap(heapName);
+    } catch (error) {
+      debug('heap %s: open failed: %s', heapName, (error as Error).message);
+      throw error;
+    }
+    const emulated = !backend.supports.realFds;
+    debug('heap %s opened%s (%s backend)', heapName, heapName === name ? '' : ` for '${name}'`, emulated ? 'emulated' : 'kernel');
+    return new DmaHeap(wrapToken, handle, heapKind(heapName, cmaRegions), emulated);
+  }
+
+  /**
+   * The heaps this system offers (the entries of /dev/dma_heap), e.g. ['system']. With
+   * `{ details: true }`, each heap tried for real: its kind, whether this process can open it and
+   * CPU-map a page of it, and whether it is emulated (no dma-buf devices here: see backendInfo()).
+   */
+  static list(): string[];
+  static list(options: { details: true }): HeapDetails[];
+  static list(options?: { details?: boolean }): string[] | HeapDetails[];
+  static list(options?: { details?: boolean }): string[] | HeapDetails[] {
+    const details = checkOptions('DmaHeap.list', options)['details'] ?? false;
+    if (typeof details !== 'boolean') throw invalidType('DmaHeap.list', 'details', 'a boolean', details);
+    const backend = selectedBackend();
+    const names = backend.listHeaps();
+    if (!details) return names;
+    const cmaRegions = backend.cmaRegions();
+    return names.map((name) => probeHeap(backend, name, cmaRegions));
+  }
+
+  /**
+   * Open a heap by name (default 'system'); 'cma' finds this kernel's CMA heap whatever it is
+   * called (heap.name says which). The device is opened read-only: ALLOC needs no write access.
+   * /dev/dma_heap/* is root-only unless a udev rule grants it: EACCES says so.
+   */
+  static open(name = 'system'): DmaHeap {
+    return DmaHeap._open(selectedBackend(), name);
   }
 
   #live(operation: string): HeapHandle {
@@ -56,6 +107,16 @@ export class DmaHeap {
     return this.#handle === undefined;
   }
 
+  /** 'system', 'cma', 'protected' (the CPU cannot map its buffers) or 'other'. */
+  get kind(): HeapKind {
+    return this.#kind;
+  }
+
+  /** Whether this heap is the emulated backend's. */
+  get emulated(): boolean {
+    return this.#emulated;
+  }
+
   /**
    * Allocate `size` bytes (rounded up to the page size by the kernel; buf.size says the real size).
    * The memory is zeroed. With `name`, the buffer is named at once (DMA_BUF_SET_NAME); if that
@@ -66,7 +127,14 @@ export class DmaHeap {
     checkInteger(ALLOC, 'size', size, 1);
     const name = checkOptions(ALLOC, options)['name'];
     if (name !== undefined) checkName('DMA_BUF_SET_NAME', name);
-    return DmaBuf._wrap(nameOrClose(handle.allocate(size), name as string | undefined));
+    let buffer;
+    try {
+      buffer = handle.allocate(size);
+    } catch (error) {
+      debug('heap %s: allocating %d bytes failed: %s', handle.name, size, (error as Error).message);
+      throw error;
+    }
+    return DmaBuf._wrap(nameOrClose(buffer, name as string | undefined));
   }
 
   /** Close the heap device. Buffers already allocated stay valid. Idempotent. */
@@ -80,5 +148,10 @@ export class DmaHeap {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  [inspect.custom](depth: number, options: object): string {
+    const handle = this.#handle;
+    return inspectObject('DmaHeap', handle ? { name: handle.name, kind: this.#kind, backend: this.#emulated ? 'emulated' : 'kernel' } : { closed: true }, depth, options);
   }
 }

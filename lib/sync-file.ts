@@ -2,6 +2,8 @@
  * SyncFile: an explicit fence (the kernel's sync_file). Obtained from buf.exportSyncFile(),
  * SyncFile.merge(), or an emulated device's submit().
  */
+import { inspectObject } from './inspect.js';
+import { inspect } from 'node:util';
 import { closeOnCollect, closedExplicitly } from './lifecycle.js';
 import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
 import type { SyncFileHandle, SyncFileInfo } from './backend/backend.js';
@@ -147,6 +149,18 @@ export class SyncFile {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  [inspect.custom](depth: number, options: object): string {
+    const handle = this.#handle;
+    if (!handle) return inspectObject('SyncFile', { closed: true }, depth, options);
+    let status: string;
+    try {
+      status = this.status;
+    } catch {
+      status = '?';
+    }
+    return inspectObject('SyncFile', { fd: handle.fd, backend: handle.backend.name, status }, depth, options);
   }
 }
 

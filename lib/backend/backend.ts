@@ -162,6 +162,8 @@ export interface Backend {
   /** The system's page size: heaps and udmabuf round sizes up to it. */
   readonly pageSize: number;
   listHeaps(): string[];
+  /** Reusable device-tree regions whose heaps are CMA heaps (heap-kind.ts); none on the emulator. */
+  cmaRegions(): readonly string[];
   /** Throws ENOENT (no such heap) or EACCES (permissions). */
   openHeap(name: string): HeapHandle;
   /** A fresh sealed memfd of `size` bytes (page-aligned) turned into a dma-buf. */

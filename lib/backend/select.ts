@@ -6,6 +6,7 @@
  * fds (2^30 and up) would reach drivers that cannot take them. The choice is made per call, so
  * tests can switch it.
  */
+import { debug } from '../debug.js';
 import { existsSync } from 'node:fs';
 import { DmaBufError, MisuseCode } from '../errors.js';
 import { type AddonOrigin, type LoadResult, loadAddon } from '../native/load.js';
@@ -79,8 +80,16 @@ export function decide(choice: BackendChoice, devices: readonly string[], addon:
   return { kind: 'kernel', reason: `auto: ${devices.join(' and ')} present and the addon loaded (${addon.origin})` };
 }
 
+let lastLogged: string | undefined;
+
 function decideHere(): Decision {
-  return decide(backendChoice(), devicesPresent(), loadAddon());
+  const decision = decide(backendChoice(), devicesPresent(), loadAddon());
+  // The choice is made per call; say it when it is first made and whenever it changes.
+  if (debug.enabled && decision.reason !== lastLogged) {
+    lastLogged = decision.reason;
+    debug('backend: %s (%s)', decision.kind ?? 'unavailable', decision.reason);
+  }
+  return decision;
 }
 
 function backendOf(kind: 'kernel' | 'emulated'): Backend {

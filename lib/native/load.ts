@@ -5,6 +5,7 @@
  * linux-arm64, glibc). The result is the addon and where it came from, or an explanation of why
  * there is none and what to do: never a half-loaded module.
  */
+import { debug } from '../debug.js';
 import { createRequire } from 'node:module';
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
@@ -72,16 +73,24 @@ function findAddon(root: string): string {
 
 /** The package's own addon, loaded once. */
 export function loadAddon(): LoadResult {
-  if (cached) return cached;
+  if (!cached) {
+    cached = findAndLoad();
+    if (cached.ok) debug('addon loaded: %s (%s)', cached.origin, cached.path);
+    else debug('addon not loaded: %s', cached.reason);
+  }
+  return cached;
+}
+
+function findAndLoad(): LoadResult {
   const root = packageRoot();
-  if (process.platform !== 'linux') return (cached = tryLoad('', process.platform, root));
+  if (process.platform !== 'linux') return tryLoad('', process.platform, root);
   let path: string;
   try {
     path = findAddon(root);
   } catch {
     const prebuilds = join(root, 'prebuilds');
     const present = existsSync(prebuilds) ? readdirSync(prebuilds).filter((d) => d.startsWith('linux-')) : [];
-    cached = {
+    return {
       ok: false,
       origin: 'none',
       reason:
@@ -89,10 +98,8 @@ export function loadAddon(): LoadResult {
         `${present.length ? `its prebuilds are for ${present.join(', ')}` : 'it has no prebuilds'} and there is no source build in ` +
         `${join(root, 'build', 'Release')}; ${SOURCE_BUILD_HINT}`,
     };
-    return cached;
   }
-  cached = tryLoad(path, process.platform, root);
-  return cached;
+  return tryLoad(path, process.platform, root);
 }
 
 /** The addon, or a DmaBufError saying why it cannot be had. */

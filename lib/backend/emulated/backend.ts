@@ -23,13 +23,15 @@ export const PAGE_SIZE = 4096;
 export const PAGE_SIZES = [4096, 16384, 65536] as const;
 /** udmabuf's size_limit_mb module parameter defaults to 64 MiB: bigger totals are EINVAL. */
 export const UDMABUF_SIZE_LIMIT = 64 * 1024 * 1024;
-export const HEAPS = ['system'] as const;
+/** The heaps an emulation offers unless emulation.create({ heaps }) names others. */
+export const DEFAULT_HEAPS: readonly string[] = ['system'];
 export const DEFAULT_SEED = 0x5eed;
 
 export interface EmulatedBackendOptions {
   readonly coherency?: Coherency;
   readonly seed?: number;
   readonly pageSize?: number;
+  readonly heaps?: readonly string[];
 }
 
 /** Counters for tests and curious users; read them through stats(). */
@@ -91,8 +93,11 @@ export class EmulatedBackend implements Backend {
   readonly raceRng: Rng;
   readonly #devices = new Map<string, EmulatedDevice>();
 
-  constructor(options: { coherency: Coherency; seed: number; pageSize?: number }) {
+  readonly #heaps: readonly string[];
+
+  constructor(options: { coherency: Coherency; seed: number; pageSize?: number; heaps?: readonly string[] }) {
     this.pageSize = options.pageSize ?? PAGE_SIZE;
+    this.#heaps = Object.freeze([...(options.heaps ?? DEFAULT_HEAPS)].sort());
     this.coherency = options.coherency;
     this.seed = options.seed;
     this.supports = supportsFor(options.coherency);
@@ -101,12 +106,16 @@ export class EmulatedBackend implements Backend {
   }
 
   listHeaps(): string[] {
-    return [...HEAPS];
+    return [...this.#heaps];
+  }
+
+  cmaRegions(): readonly string[] {
+    return [];
   }
 
   openHeap(name: string): HeapHandle {
-    if (!(HEAPS as readonly string[]).includes(name)) {
-      throw new DmaBufError('ENOENT', `the emulation has no heap '${name}'; it offers ${HEAPS.join(', ')}`, { syscall: 'open' });
+    if (!this.#heaps.includes(name)) {
+      throw new DmaBufError('ENOENT', `the emulation has no heap '${name}'; it offers ${this.#heaps.join(', ')}`, { syscall: 'open' });
     }
     return new EmulatedHeap(this, name);
   }

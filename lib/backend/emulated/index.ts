@@ -14,10 +14,11 @@ export { COHERENCIES, type Coherency } from './models.js';
 export { FAULT_CODES, FAULT_OPERATIONS, type FaultCode, type FaultOperation } from './faults.js';
 export { EMULATED_FD_BASE } from './fds.js';
 
-export function checkCoherency(syscall: string, value: unknown): Coherency {
-  if (typeof value !== 'string') throw invalidType(syscall, 'coherency', `one of ${COHERENCIES.join(', ')}`, value);
+/** `argument` names what was read: the option ('coherency') or the environment variable. */
+export function checkCoherency(syscall: string, value: unknown, argument = 'coherency'): Coherency {
+  if (typeof value !== 'string') throw invalidType(syscall, argument, `one of ${COHERENCIES.join(', ')}`, value);
   if (!(COHERENCIES as readonly string[]).includes(value)) {
-    throw invalidArgument(syscall, 'coherency', `must be one of ${COHERENCIES.join(', ')}, got '${value}'`);
+    throw invalidArgument(syscall, argument, `must be one of ${COHERENCIES.join(', ')}, got '${value}'`);
   }
   return value as Coherency;
 }
@@ -37,11 +38,26 @@ export function checkPageSize(syscall: string, value: unknown): number {
   return value;
 }
 
+/** The heaps an emulation offers: 1 to 16 distinct names as /dev/dma_heap could hold them. */
+export function checkHeapNames(syscall: string, value: unknown): string[] {
+  if (!Array.isArray(value)) throw invalidType(syscall, 'heaps', 'an array of heap names', value);
+  if (value.length === 0 || value.length > 16) throw invalidArgument(syscall, 'heaps', `must name 1 to 16 heaps, got ${value.length}`);
+  for (const name of value) {
+    if (typeof name !== 'string') throw invalidType(syscall, 'heaps', 'an array of heap names', name);
+    if (name === '' || name.length > 64 || name.includes('/') || name === '.' || name === '..' || name.includes('\0')) {
+      throw invalidArgument(syscall, 'heaps', `'${name}' is not a heap name`);
+    }
+  }
+  if (new Set(value).size !== value.length) throw invalidArgument(syscall, 'heaps', 'names a heap twice');
+  return [...(value as string[])];
+}
+
 export function createEmulatedBackend(options: EmulatedBackendOptions = {}): EmulatedBackend {
   const coherency = checkCoherency('emulation.create', options.coherency ?? 'writeback');
   const seed = checkSeed('emulation.create', options.seed ?? DEFAULT_SEED);
   const pageSize = checkPageSize('emulation.create', options.pageSize ?? PAGE_SIZE);
-  return new EmulatedBackend({ coherency, seed, pageSize });
+  const heaps = options.heaps === undefined ? undefined : checkHeapNames('emulation.create', options.heaps);
+  return new EmulatedBackend({ coherency, seed, pageSize, ...(heaps ? { heaps } : {}) });
 }
 
 let defaultBackend: EmulatedBackend | undefined;
@@ -63,7 +79,7 @@ export function getDefaultEmulatedBackend(): EmulatedBackend {
       }
     }
     defaultBackend = new EmulatedBackend({
-      coherency: checkCoherency('DMABUF_EMULATION', coherency),
+      coherency: checkCoherency('DMABUF_EMULATION', coherency, 'DMABUF_EMULATION'),
       seed: checkSeed('DMABUF_EMULATION_SEED', seed),
     });
   }

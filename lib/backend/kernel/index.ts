@@ -4,6 +4,7 @@ import { DmaBufError } from '../../errors.js';
 import type { NativeAddon } from '../../native/addon.js';
 import { requireAddon } from '../../native/load.js';
 import type { Backend, BufferHandle, HeapHandle, MemfdHandle, SegmentSpec, Supports, SyncFileHandle } from '../backend.js';
+import { cmaRegionNames } from '../../heap-kind.js';
 import { isSyncFileFd } from './fd-kind.js';
 import { KernelSyncFile } from './sync-file.js';
 import { KernelBuffer } from './buffer.js';
@@ -77,6 +78,10 @@ export class KernelBackend implements Backend {
     } catch {
       return [];
     }
+  }
+
+  cmaRegions(): readonly string[] {
+    return cmaRegionNames();
   }
 
   openHeap(name: string): HeapHandle {
