@@ -16,8 +16,8 @@ export interface VgemFence {
   readonly mode: FenceMode;
 }
 
-/** Find the DRM card node whose driver is vgem (DRM_IOCTL_VERSION name "vgem"). */
-function openVgemCard(addon: NativeAddon): number {
+/** Find the DRM card node whose driver is vgem (DRM_IOCTL_VERSION name "vgem"); `dmabuf doctor` looks with it too. */
+export function openVgemCard(addon: NativeAddon): { fd: number; path: string } {
   let names: string[] = [];
   try {
     names = readdirSync('/dev/dri').filter((n) => n.startsWith('card') || n.startsWith('renderD'));
@@ -32,7 +32,7 @@ function openVgemCard(addon: NativeAddon): number {
       continue;
     }
     try {
-      if (addon.drmDriverName(fd) === 'vgem') return fd;
+      if (addon.drmDriverName(fd) === 'vgem') return { fd, path: `/dev/dri/${name}` };
     } catch {
       // Not a DRM node we can query: try the next one.
     }
@@ -55,7 +55,7 @@ export class VgemFenceSource {
   /** Open the vgem device. Fails with ENODEV where vgem is missing. */
   static open(): VgemFenceSource {
     const addon = requireAddon();
-    return new VgemFenceSource(addon, openVgemCard(addon));
+    return new VgemFenceSource(addon, openVgemCard(addon).fd);
   }
 
   #live(operation: string): number {

@@ -3,7 +3,7 @@
 // fails the run, as does a kernel suite that ran no test at all. The one exception is declared:
 // on a profile without dma-heaps or python3 (DMABUF_VM_PROVIDES lacks them), tests marked
 // '[needs dma-heaps]' or '[needs python3]' are out of the profile and counted apart, never as
-// skipped or passed.
+// skipped or passed; so are '[needs a machine without dma-buf devices]' (the host's case) everywhere.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +36,8 @@ const provided = (process.env.DMABUF_VM_PROVIDES ?? Object.keys(MARKS).join(',')
 const absentMarks = Object.entries(MARKS).filter(([feature]) => !provided.includes(feature)).map(([, mark]) => mark);
 // And the heap-less case's own tests are out of a profile whose kernel has heaps.
 if (provided.includes('heaps')) absentMarks.push('[needs a kernel without dma-heaps]');
+// Every profile has udmabuf, so the tests of a machine without dma-buf devices are out of all of them.
+absentMarks.push('[needs a machine without dma-buf devices]');
 const notRun = (t) => t.status !== 'passed' && t.status !== 'failed';
 const declaredOut = tests.filter((t) => notRun(t) && absentMarks.some((mark) => t.name.includes(mark)));
 const skipped = tests.filter((t) => notRun(t) && !declaredOut.includes(t));

@@ -49,6 +49,10 @@ export const NEEDS_PYTHON = '[needs python3]';
 /** Tests of the heap-less case: out of a profile whose kernel has heaps. */
 export const NEEDS_NO_HEAPS = '[needs a kernel without dma-heaps]';
 
+/** Tests of a machine without any dma-buf device (the emulated default): out of every VM profile. */
+export const NEEDS_NO_DEVICES = '[needs a machine without dma-buf devices]';
+export const runNoDevices = !hasSystemHeap && !hasUdmabuf;
+
 /** Run the kernel suites: they need a kernel allocator (a heap or udmabuf; see kernelAllocator()). */
 export const runKernel = provides.heaps || provides.udmabuf;
 export const runHeaps = provides.heaps;

@@ -44,6 +44,17 @@ describe.runIf(requireKernel || existsSync(APP))('the packed tarball, installed 
     }
   });
 
+  it('the dmabuf command is installed for the app (npx dmabuf): --version, and doctor reports the prebuild', () => {
+    const bin = join(APP, 'node_modules', '.bin', 'dmabuf');
+    const version = spawnSync(bin, ['--version'], { cwd: APP, encoding: 'utf8' });
+    expect(version.status, version.stderr).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const doctor = spawnSync(bin, ['doctor', '--json'], { cwd: APP, encoding: 'utf8', env: { ...process.env, DMABUF_BACKEND: '', PREBUILDS_ONLY: '' } });
+    const report = JSON.parse(doctor.stdout);
+    expect(report.backend.addon.origin).toBe(`prebuild linux-${process.arch}`);
+    expect(doctor.status).toBe(requireKernel ? 0 : 1);
+  });
+
   it('CommonJS code can require() it (require(esm), Node.js 20.19+ and 22.12+)', () => {
     const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
     expect(major > 20 || (major === 20 && minor >= 19)).toBe(true); // the claim the README makes needs this Node

@@ -1,0 +1,122 @@
+/**
+ * The `dmabuf` command (package.json bin). Exit status: 0 success (doctor: the kernel backend can
+ * serve this user); 1 doctor found it cannot, or a command failed; 2 bad arguments.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { doctor } from '../system/doctor.js';
+import { listHolders } from '../system/holders.js';
+import { renderDoctor } from './doctor.js';
+import { painter } from './format.js';
+import { holdersCsv, renderHolders } from './ls.js';
+
+const USAGE = `Usage: dmabuf <command> [options]
+
+Commands:
+  doctor [--json]                  what this machine and user can do with dma-bufs, and how to fix
+                                   what they cannot (exit 0: the kernel backend can serve, 1: not)
+  ls [--pid N] [--json | --csv]    who holds which dma-buf: per process, buffer and exporter
+
+Options:
+  -h, --help       this help (also: dmabuf <command> --help)
+  -v, --version    the package version
+
+NODE_DEBUG=dmabuf logs the package's decisions; see the README's Troubleshooting section.`;
+
+const COMMAND_USAGE: Record<string, string> = {
+  doctor: `Usage: dmabuf doctor [--json]
+
+Opens each dma-heap and /dev/udmabuf, allocates and CPU-maps a page of each, and tries the dma-buf
+and sync-file ioctls on it (ENOTTY: missing; anything else: present). Prints what works, what does
+not, and the fix for each problem. --json prints the report as JSON.
+Exit status: 0 when the kernel backend can serve this user, 1 when not, 2 on bad arguments.`,
+  ls: `Usage: dmabuf ls [--pid N] [--json | --csv]
+
+Lists the dma-bufs held by every process this user can inspect (or only by pid N), from
+/proc/<pid>/fd, fdinfo and maps: per process (buffers, size, mapped size, PSS: each buffer's size
+divided by the number of processes holding it), per buffer (inode, size, exporter, name, holders,
+mappings) and per exporter. Other users' processes need root; their number is reported.`,
+};
+
+interface Io {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream;
+}
+
+class UsageError extends Error {}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function parse(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>): Record<string, unknown> {
+  try {
+    return parseArgs({ args: [...args], options: { help: { type: 'boolean', short: 'h' }, ...options }, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function runDoctor(args: readonly string[], io: Io): number {
+  const values = parse(args, { json: { type: 'boolean' } });
+  if (values['help']) {
+    io.stdout.write(`${COMMAND_USAGE['doctor']}\n`);
+    return 0;
+  }
+  const report = doctor();
+  io.stdout.write(values['json'] ? `${JSON.stringify(report, null, 2)}\n` : `${renderDoctor(report, painter(io.stdout))}\n`);
+  return report.usable ? 0 : 1;
+}
+
+function runLs(args: readonly string[], io: Io): number {
+  const values = parse(args, { pid: { type: 'string' }, json: { type: 'boolean' }, csv: { type: 'boolean' } });
+  if (values['help']) {
+    io.stdout.write(`${COMMAND_USAGE['ls']}\n`);
+    return 0;
+  }
+  if (values['json'] && values['csv']) throw new UsageError('--json and --csv cannot be combined');
+  let pid: number | undefined;
+  if (values['pid'] !== undefined) {
+    const text = String(values['pid']);
+    pid = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(pid) || pid < 1) throw new UsageError(`--pid must be a process id, got '${text}'`);
+  }
+  const report = listHolders(pid);
+  if (values['json']) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else if (values['csv']) io.stdout.write(`${holdersCsv(report)}\n`);
+  else io.stdout.write(`${renderHolders(report, painter(io.stdout))}\n`);
+  return 0;
+}
+
+/** Run the command line `args` (without node and the script); returns the exit status. */
+export function main(args: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): number {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case 'doctor':
+        return runDoctor(rest, io);
+      case 'ls':
+        return runLs(rest, io);
+      case 'help':
+        io.stdout.write(`${COMMAND_USAGE[rest[0] ?? ''] ?? USAGE}\n`);
+        return 0;
+      case '-h':
+      case '--help':
+        io.stdout.write(`${USAGE}\n`);
+        return 0;
+      case '-v':
+      case '--version':
+        io.stdout.write(`${version()}\n`);
+        return 0;
+      case undefined:
+        throw new UsageError('no command given');
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`dmabuf: ${error.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+}

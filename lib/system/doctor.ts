@@ -1,0 +1,371 @@
+/**
+ * `dmabuf doctor`: what this machine and this user can do with dma-bufs, found by doing it (open
+ * the devices, allocate a page, map it, try each ioctl), never by guessing from the kernel version,
+ * and for each problem the fix. Facts relied on (reference/interop.md, uapi.md):
+ * - /dev/dma_heap/* is created 0600 root; systemd tags only /dev/udmabuf `uaccess` (heap memory is
+ *   not charged to cgroups), so heaps need a udev rule; boards ship `GROUP="video", MODE="0660"`.
+ * - udmabuf's limits are module parameters: /sys/module/udmabuf/parameters/{size_limit_mb,list_limit}.
+ * - An ioctl the kernel does not know answers ENOTTY; one it knows answers EINVAL to invalid
+ *   arguments: EXPORT/IMPORT_SYNC_FILE (6.0) refuse flags 0, SYNC_IOC_SET_DEADLINE (6.5) a
+ *   non-zero pad, before doing anything.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { arch, release } from 'node:os';
+import { backendInfo, type BackendInfo } from '../backend/select.js';
+import type { BufferHandle } from '../backend/backend.js';
+import { getDefaultEmulatedBackend } from '../backend/emulated/index.js';
+import { getKernelBackend, HEAP_DIR, UDMABUF_DEVICE } from '../backend/kernel/index.js';
+import { DmaBufError } from '../errors.js';
+import { heapKind, type HeapKind } from '../heap-kind.js';
+import type { NativeAddon } from '../native/addon.js';
+import { loadAddon } from '../native/load.js';
+import { openVgemCard } from '../testing/vgem.js';
+import { groupName, userName } from './accounts.js';
+import { probeHeap } from './heap-probe.js';
+
+/** A device node's permissions as `ls -l` would show them. */
+export interface DeviceAccess {
+  readonly path: string;
+  /** Octal, e.g. '0600'. */
+  readonly mode: string;
+  readonly owner: string;
+  readonly group: string;
+}
+
+export interface HeapReport extends DeviceAccess {
+  readonly name: string;
+  readonly kind: HeapKind;
+  /** This process could open it (and so allocate from it). */
+  readonly accessible: boolean;
+  /** A page of it could be allocated, CPU-mapped and bracketed; null when it could not be tried. */
+  readonly cpuMappable: boolean | null;
+}
+
+export interface UdmabufReport {
+  readonly present: boolean;
+  readonly device: DeviceAccess | null;
+  /** A one-page udmabuf could be created and bracketed. */
+  readonly usable: boolean;
+  /** Module parameters: the largest buffer in MiB, and the most segments in one CREATE_LIST. */
+  readonly sizeLimitMb: number | null;
+  readonly listLimit: number | null;
+}
+
+/** Each capability, tried on a real dma-buf (true/false), or null when there was none to try it on. */
+export interface Probes {
+  /** Which buffer the probes ran on: 'heap system', 'udmabuf', or null. */
+  readonly on: string | null;
+  readonly sync: boolean | null;
+  readonly setName: boolean | null;
+  readonly exportSyncFile: boolean | null;
+  readonly importSyncFile: boolean | null;
+  readonly syncFileInfo: boolean | null;
+  readonly setDeadline: boolean | null;
+}
+
+export interface Finding {
+  /** 'problem': something the kernel backend or a feature lacks here; 'note': worth knowing. */
+  readonly level: 'problem' | 'note';
+  readonly what: string;
+  /** The fix: a command, a udev rule, a module to load. */
+  readonly fix?: string;
+}
+
+export interface DoctorReport {
+  readonly kernel: { readonly release: string; readonly arch: string; readonly pageSize: number | null };
+  readonly user: { readonly uid: number; readonly name: string; readonly groups: readonly string[] };
+  readonly backend: BackendInfo;
+  /** `list`: the kernel's heaps; `emulated`: the heaps DmaHeap offers instead where the emulated backend serves. */
+  readonly heaps: { readonly directory: string; readonly present: boolean; readonly list: readonly HeapReport[]; readonly emulated: readonly string[] };
+  readonly udmabuf: UdmabufReport;
+  readonly probes: Probes;
+  readonly vgem: { readonly present: boolean; readonly path: string | null };
+  readonly findings: readonly Finding[];
+  /** The kernel backend can allocate and CPU-map real dma-bufs here (whatever DMABUF_BACKEND says): `dmabuf doctor` exits 0. */
+  readonly usable: boolean;
+}
+
+function deviceAccess(path: string): DeviceAccess | null {
+  try {
+    const st = statSync(path);
+    return { path, mode: `0${(st.mode & 0o7777).toString(8)}`, owner: userName(st.uid), group: groupName(st.gid) };
+  } catch {
+    return null;
+  }
+}
+
+function moduleParameter(module: string, name: string): number | null {
+  try {
+    const value = Number(readFileSync(`/sys/module/${module}/parameters/${name}`, 'utf8').trim());
+    return Number.isFinite(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether `module` can be loaded with modprobe on this kernel (its .ko is installed). */
+function moduleInstalled(module: string): boolean {
+  try {
+    return readFileSync(`/lib/modules/${release()}/modules.dep`, 'utf8').includes(`/${module}.ko`);
+  } catch {
+    return false;
+  }
+}
+
+/** ENOTTY: the kernel has no such ioctl; any other answer (success, EINVAL, …) means it has. */
+function ioctlKnown(addon: NativeAddon, fd: number, request: number, arg: Uint8Array): boolean {
+  try {
+    addon.ioctlRaw(fd, request, arg);
+    return true;
+  } catch (error) {
+    return !(error instanceof DmaBufError && error.code === 'ENOTTY');
+  }
+}
+
+function succeeds(fn: () => void): boolean {
+  try {
+    fn();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function probe(addon: NativeAddon, buffer: BufferHandle, on: string): Probes {
+  const c = addon.constants;
+  const fd = buffer.fd;
+  const sync = succeeds(() => {
+    addon.dmaBufSync(fd, c.DMA_BUF_SYNC_START | c.DMA_BUF_SYNC_READ);
+    addon.dmaBufSync(fd, c.DMA_BUF_SYNC_END | c.DMA_BUF_SYNC_READ);
+  });
+  const setName = succeeds(() => buffer.setName('dmabuf-doctor'));
+  // struct dma_buf_export_sync_file / import_sync_file { __u32 flags; __s32 fd; }: flags 0 is EINVAL.
+  const exportSyncFile = ioctlKnown(addon, fd, c.DMA_BUF_IOCTL_EXPORT_SYNC_FILE, new Uint8Array(8));
+  const importArg = new Uint8Array(8);
+  new DataView(importArg.buffer).setInt32(4, -1, true);
+  const importSyncFile = ioctlKnown(addon, fd, c.DMA_BUF_IOCTL_IMPORT_SYNC_FILE, importArg);
+  let syncFileInfo: boolean | null = null;
+  let setDeadline: boolean | null = null;
+  if (exportSyncFile) {
+    let syncFd = -1;
+    try {
+      syncFd = addon.dmaBufExportSyncFile(fd, c.DMA_BUF_SYNC_READ);
+      syncFileInfo = succeeds(() => addon.syncFileInfo(syncFd));
+      // struct sync_set_deadline { __u64 deadline_ns; __u64 pad; }: a non-zero pad is EINVAL.
+      const deadline = new Uint8Array(16);
+      deadline[8] = 1;
+      setDeadline = ioctlKnown(addon, syncFd, c.SYNC_IOC_SET_DEADLINE, deadline);
+    } catch {
+      // Export failed after all: the sync-file probes stay unknown.
+    } finally {
+      if (syncFd >= 0) addon.close(syncFd);
+    }
+  }
+  return { on, sync, setName, exportSyncFile, importSyncFile, syncFileInfo, setDeadline };
+}
+
+const NO_PROBES: Probes = { on: null, sync: null, setName: null, exportSyncFile: null, importSyncFile: null, syncFileInfo: null, setDeadline: null };
+
+/** The udev rule that gives `group` read access to heap `name` (ALLOC needs only O_RDONLY). */
+export function heapUdevRule(name: string, group = 'video'): string {
+  return `SUBSYSTEM=="dma_heap", KERNEL=="${name}", GROUP="${group}", MODE="0640"`;
+}
+
+function udevFix(rule: string): string {
+  return (
+    `add the line  ${rule}  to /etc/udev/rules.d/60-dmabuf.rules, run  sudo udevadm control --reload && sudo udevadm trigger, ` +
+    'and be in that group (sudo usermod -aG video $USER, then log in again)'
+  );
+}
+
+/** Joining the device's group where that group may open it already; a udev rule otherwise. */
+function accessFix(device: DeviceAccess, rule: string): string {
+  const groupMayRead = (parseInt(device.mode, 8) & 0o040) !== 0;
+  if (groupMayRead && device.group !== 'root') return `join its group: sudo usermod -aG ${device.group} $USER, then log in again`;
+  return udevFix(rule);
+}
+
+/** Examine this machine; never throws for what it finds (it reports it). */
+export function doctor(): DoctorReport {
+  const findings: Finding[] = [];
+  const info = backendInfo();
+  const loaded = loadAddon();
+  const addon = loaded.ok ? loaded.addon : undefined;
+  const userGroups = (process.getgroups?.() ?? []).map(groupName);
+  const uid = process.getuid?.() ?? -1;
+
+  if (!addon) {
+    findings.push({ level: 'problem', what: `the native addon did not load: ${loaded.ok ? '' : loaded.reason}` });
+  }
+
+  // Heaps.
+  const heapsPresent = existsSync(HEAP_DIR);
+  const heaps: HeapReport[] = [];
+  let heapNames: string[] = [];
+  try {
+    heapNames = readdirSync(HEAP_DIR).sort();
+  } catch {
+    // No heap directory: reported below.
+  }
+  const kernel = addon ? getKernelBackend() : undefined;
+  const cmaRegions = kernel?.cmaRegions() ?? [];
+  for (const name of heapNames) {
+    const access = deviceAccess(`${HEAP_DIR}/${name}`) ?? { path: `${HEAP_DIR}/${name}`, mode: '?', owner: '?', group: '?' };
+    const details = kernel ? probeHeap(kernel, name, cmaRegions) : undefined;
+    const report: HeapReport = {
+      name,
+      kind: details?.kind ?? heapKind(name, cmaRegions),
+      ...access,
+      accessible: details?.accessible ?? false,
+      cpuMappable: details?.cpuMappable ?? null,
+    };
+    heaps.push(report);
+    if (!details) continue;
+    if (!details.accessible) {
+      const denied = details.problem?.startsWith('EACCES') || details.problem?.startsWith('EPERM');
+      findings.push({
+        level: 'problem',
+        what: `heap '${name}' (${access.mode} ${access.owner}:${access.group}) cannot be opened by ${userName(uid)}: ${details.problem}`,
+        ...(denied ? { fix: accessFix(access, heapUdevRule(name)) } : {}),
+      });
+    } else if (details.cpuMappable === false) {
+      findings.push({
+        level: report.kind === 'protected' ? 'note' : 'problem',
+        what: `heap '${name}' hands out buffers the CPU cannot map: ${details.problem}`,
+        ...(report.kind === 'protected' ? { fix: 'expected for a protected heap: hand its buffers to devices only' } : {}),
+      });
+    }
+  }
+  if (!heapsPresent) {
+    findings.push({
+      level: 'note',
+      what: `this kernel has no dma-heaps (${HEAP_DIR} is missing)`,
+      fix: moduleInstalled('system_heap')
+        ? 'sudo modprobe system_heap'
+        : 'heaps need CONFIG_DMABUF_HEAPS_SYSTEM (Linux 5.6+; Debian builds it into amd64 kernels, not arm64); Udmabuf works without them',
+    });
+  }
+
+  // udmabuf.
+  const udmabufDevice = deviceAccess(UDMABUF_DEVICE);
+  let udmabufUsable = false;
+  let udmabufProblem: string | undefined;
+  if (kernel && udmabufDevice) {
+    try {
+      const buffer = kernel.createUdmabuf(kernel.pageSize);
+      buffer.close();
+      udmabufUsable = true;
+    } catch (error) {
+      udmabufProblem = error instanceof Error ? error.message : String(error);
+    }
+  }
+  const udmabuf: UdmabufReport = {
+    present: udmabufDevice !== null,
+    device: udmabufDevice,
+    usable: udmabufUsable,
+    sizeLimitMb: moduleParameter('udmabuf', 'size_limit_mb'),
+    listLimit: moduleParameter('udmabuf', 'list_limit'),
+  };
+  if (!udmabufDevice) {
+    findings.push({
+      level: 'note',
+      what: `this kernel has no udmabuf (${UDMABUF_DEVICE} is missing)`,
+      fix: moduleInstalled('udmabuf') ? 'sudo modprobe udmabuf' : 'udmabuf needs CONFIG_UDMABUF (Linux 4.20+)',
+    });
+  } else if (kernel && !udmabufUsable) {
+    findings.push({
+      level: 'problem',
+      what: `${UDMABUF_DEVICE} (${udmabufDevice.mode} ${udmabufDevice.owner}:${udmabufDevice.group}) cannot be used by ${userName(uid)}: ${udmabufProblem}`,
+      fix: accessFix(udmabufDevice, 'SUBSYSTEM=="misc", KERNEL=="udmabuf", GROUP="video", MODE="0660"'),
+    });
+  }
+  if (udmabuf.sizeLimitMb !== null) {
+    findings.push({
+      level: 'note',
+      what: `udmabuf buffers are limited to ${udmabuf.sizeLimitMb} MiB (size_limit_mb)`,
+      fix: 'raise it with  echo 256 | sudo tee /sys/module/udmabuf/parameters/size_limit_mb  (or options udmabuf size_limit_mb=256 in /etc/modprobe.d/)',
+    });
+  }
+
+  // Capabilities, on whichever real buffer this user can make.
+  let probes = NO_PROBES;
+  if (kernel && addon) {
+    const usableHeap = heaps.find((h) => h.cpuMappable === true);
+    let buffer: BufferHandle | undefined;
+    let on = '';
+    try {
+      if (usableHeap) {
+        const heap = kernel.openHeap(usableHeap.name);
+        try {
+          buffer = heap.allocate(kernel.pageSize);
+        } finally {
+          heap.close();
+        }
+        on = `heap ${usableHeap.name}`;
+      } else if (udmabufUsable) {
+        buffer = kernel.createUdmabuf(kernel.pageSize);
+        on = 'udmabuf';
+      }
+    } catch {
+      buffer = undefined;
+    }
+    if (buffer) {
+      try {
+        probes = probe(addon, buffer, on);
+      } finally {
+        buffer.close();
+      }
+      if (probes.exportSyncFile === false || probes.importSyncFile === false) {
+        findings.push({ level: 'note', what: 'this kernel cannot export or import sync files on dma-bufs (DMA_BUF_IOCTL_EXPORT/IMPORT_SYNC_FILE, Linux 6.0+): SyncFile interop with buffers is unavailable', fix: 'a 6.0 or later kernel' });
+      }
+      if (probes.setDeadline === false) {
+        findings.push({ level: 'note', what: 'sync files here take no deadline hints (SYNC_IOC_SET_DEADLINE, Linux 6.5+): setDeadline() will fail' });
+      }
+    }
+  }
+
+  // vgem (a fence source for tests).
+  let vgem: { present: boolean; path: string | null } = { present: false, path: null };
+  if (addon) {
+    try {
+      const card = openVgemCard(addon);
+      addon.close(card.fd);
+      vgem = { present: true, path: card.path };
+    } catch {
+      // Absent: a note below.
+    }
+  }
+  if (!vgem.present) {
+    findings.push({
+      level: 'note',
+      what: 'no vgem device: dmabuf/testing’s VgemFenceSource (real fences for tests) is unavailable',
+      fix: moduleInstalled('vgem') ? 'sudo modprobe vgem' : 'vgem needs CONFIG_DRM_VGEM',
+    });
+  }
+
+  const usable = addon !== undefined && (heaps.some((h) => h.cpuMappable === true) || udmabufUsable);
+  if (!usable && addon && (heapsPresent || udmabufDevice)) {
+    findings.unshift({ level: 'problem', what: 'the kernel backend cannot serve here: no heap or udmabuf lets this user allocate and CPU-map a buffer' });
+  }
+  if (info.backend === 'emulated') {
+    findings.unshift({
+      level: usable ? 'note' : 'problem',
+      what: `DmaHeap and Udmabuf hand out emulated buffers here, from emulated heaps (${info.reason})`,
+      ...(usable ? { fix: 'unset DMABUF_BACKEND for real dma-bufs' } : { fix: 'fine for tests; for real dma-bufs load a heap or udmabuf (see below)' }),
+    });
+  } else if (info.backend === 'unavailable') {
+    findings.unshift({ level: 'problem', what: info.reason });
+  }
+
+  return {
+    kernel: { release: release(), arch: arch(), pageSize: addon ? addon.constants.PAGE_SIZE : null },
+    user: { uid, name: userName(uid), groups: userGroups },
+    backend: info,
+    heaps: { directory: HEAP_DIR, present: heapsPresent, list: heaps, emulated: info.backend === 'emulated' ? getDefaultEmulatedBackend().listHeaps() : [] },
+    udmabuf,
+    probes,
+    vgem,
+    findings,
+    usable,
+  };
+}
