@@ -7,7 +7,8 @@
 import { inspectObject } from './inspect.js';
 import { inspect } from 'node:util';
 import { cpuMappableKind, heapKind } from './heap-kind.js';
-import { closeOnCollect, closedExplicitly } from './lifecycle.js';
+import { checkedByDefault, checkedOption } from './checked.js';
+import { closeOnCollect, closedExplicitly, setUpOrClose } from './lifecycle.js';
 import { closedError, DmaBufError, invalidType, MisuseCode } from './errors.js';
 import type { BracketBytes, BufferHandle, Supports } from './backend/backend.js';
 import { CpuAccess, type BracketOwner } from './cpu-access.js';
@@ -61,12 +62,13 @@ export class DmaBuf implements BracketOwner {
    * With `dup: true` (the default) the DmaBuf works on its own duplicate and the caller keeps
    * `fd`; with `dup: false` the DmaBuf takes `fd` over and closes it.
    */
-  static fromFd(fd: number, options?: { dup?: boolean }): DmaBuf {
+  static fromFd(fd: number, options?: { dup?: boolean; checked?: boolean }): DmaBuf {
     checkFd('DmaBuf.fromFd', 'fd', fd);
     const opts = checkOptions('DmaBuf.fromFd', options);
     const dup = opts['dup'] ?? true;
     if (typeof dup !== 'boolean') throw invalidType('DmaBuf.fromFd', 'dup', 'a boolean', dup);
-    return DmaBuf._wrap(backendForFd(fd).importFd(fd, dup));
+    const checked = checkedOption('DmaBuf.fromFd', opts);
+    return DmaBuf._wrap(setUpOrClose(backendForFd(fd).importFd(fd, dup), undefined, checked));
   }
 
   /**
@@ -75,8 +77,9 @@ export class DmaBuf implements BracketOwner {
    * returns (EBADF otherwise).
    */
   static fromShared(handle: SharedHandle<'dmabuf.DmaBuf'>): DmaBuf {
+    const checked = checkedByDefault();
     const fd = takeShared('dmabuf.DmaBuf', handle, 'DmaBuf.fromShared');
-    return DmaBuf._wrap(getKernelBackend().importFd(fd, false));
+    return DmaBuf._wrap(setUpOrClose(getKernelBackend().importFd(fd, false), undefined, checked));
   }
 
   /** A plain object for postMessage that DmaBuf.fromShared() turns into a holder in another thread. */
@@ -124,7 +127,16 @@ export class DmaBuf implements BracketOwner {
 
   /** What this buffer's backend can do (the manifest behind every behaviour that differs). */
   get supports(): Supports {
-    return this.#live('supports').backend.supports;
+    return this.#live('supports').supports;
+  }
+
+  /**
+   * Whether this buffer's brackets detect writes they may not make (a write in a read bracket,
+   * a write between a region's rows): always on the emulator; on the kernel in checked mode
+   * (`checked: true` where it was made or imported, or DMABUF_CHECK=1).
+   */
+  get checked(): boolean {
+    return this.#live('checked').checked;
   }
 
   /** DMA_BUF_SET_NAME: at most 31 bytes of UTF-8; shows in /proc/<pid>/fdinfo and debugfs. */

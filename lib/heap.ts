@@ -1,5 +1,5 @@
 /** DmaHeap: a dma-heap (/dev/dma_heap/<name> on the kernel backend) to allocate buffers from. */
-import { closeOnCollect, closedExplicitly, nameOrClose } from './lifecycle.js';
+import { closeOnCollect, closedExplicitly, setUpOrClose } from './lifecycle.js';
 import { closedError, invalidArgument, invalidType } from './errors.js';
 import { inspect } from 'node:util';
 import type { Backend, HeapHandle } from './backend/backend.js';
@@ -10,6 +10,7 @@ import { DmaBufError } from './errors.js';
 import { CMA_ALIAS, CMA_HEAP_NAMES, heapKind, resolveHeapName, type HeapKind } from './heap-kind.js';
 import { inspectObject } from './inspect.js';
 import { type HeapDetails, probeHeap } from './system/heap-probe.js';
+import { checkedOption } from './checked.js';
 import { checkInteger, checkName, checkOptions } from './validate.js';
 
 export type { HeapDetails } from './system/heap-probe.js';
@@ -120,13 +121,16 @@ export class DmaHeap {
   /**
    * Allocate `size` bytes (rounded up to the page size by the kernel; buf.size says the real size).
    * The memory is zeroed. With `name`, the buffer is named at once (DMA_BUF_SET_NAME); if that
-   * fails, nothing is left behind.
+   * fails, nothing is left behind. `checked` (default: DMABUF_CHECK=1) puts it in checked mode:
+   * its brackets report writes they may not make, as the emulator does (see README).
    */
-  allocate(size: number, options?: { name?: string }): DmaBuf {
+  allocate(size: number, options?: { name?: string; checked?: boolean }): DmaBuf {
     const handle = this.#live(ALLOC);
     checkInteger(ALLOC, 'size', size, 1);
-    const name = checkOptions(ALLOC, options)['name'];
+    const opts = checkOptions(ALLOC, options);
+    const name = opts['name'];
     if (name !== undefined) checkName('DMA_BUF_SET_NAME', name);
+    const checked = checkedOption(ALLOC, opts);
     let buffer;
     try {
       buffer = handle.allocate(size);
@@ -134,7 +138,7 @@ export class DmaHeap {
       debug('heap %s: allocating %d bytes failed: %s', handle.name, size, (error as Error).message);
       throw error;
     }
-    return DmaBuf._wrap(nameOrClose(buffer, name as string | undefined));
+    return DmaBuf._wrap(setUpOrClose(buffer, name as string | undefined, checked));
   }
 
   /** Close the heap device. Buffers already allocated stay valid. Idempotent. */

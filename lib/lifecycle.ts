@@ -26,8 +26,9 @@ export function closedExplicitly(owner: object): void {
   registry.unregister(owner);
 }
 
-/** Name a new buffer (DMA_BUF_SET_NAME); if that fails, close it so nothing is left behind. */
-export function nameOrClose(handle: BufferHandle, name: string | undefined): BufferHandle {
+/** Set a new buffer up: checked mode if asked, and its name (DMA_BUF_SET_NAME); if naming fails, close it so nothing is left behind. */
+export function setUpOrClose(handle: BufferHandle, name: string | undefined, checked = false): BufferHandle {
+  if (checked) handle.setChecked(true);
   if (name !== undefined) {
     try {
       handle.setName(name);

@@ -3,34 +3,42 @@ import { invalidArgument, invalidType } from './errors.js';
 import type { Backend, BufferHandle, SegmentSpec } from './backend/backend.js';
 import { selectedBackend } from './backend/select.js';
 import { DmaBuf } from './dmabuf.js';
-import { nameOrClose } from './lifecycle.js';
+import { setUpOrClose } from './lifecycle.js';
 import { Memfd } from './memfd.js';
+import { checkedOption } from './checked.js';
 import { checkFd, checkInteger, checkName, checkOptions } from './validate.js';
 
 /** UDMABUF_CREATE_LIST refuses more items than list_limit (module parameter, default 1024). */
 export const MAX_SEGMENTS = 1024;
 
-function named(handle: BufferHandle, name: unknown): DmaBuf {
-  return DmaBuf._wrap(nameOrClose(handle, name as string | undefined));
+interface MadeOptions {
+  readonly name: string | undefined;
+  readonly checked: boolean;
 }
 
-function nameOption(syscall: string, options: unknown): unknown {
-  const name = checkOptions(syscall, options)['name'];
+function named(handle: BufferHandle, options: MadeOptions): DmaBuf {
+  return DmaBuf._wrap(setUpOrClose(handle, options.name, options.checked));
+}
+
+/** `name` and `checked`, checked before any syscall. */
+function madeOptions(syscall: string, options: unknown): MadeOptions {
+  const opts = checkOptions(syscall, options);
+  const name = opts['name'];
   if (name !== undefined) checkName('DMA_BUF_SET_NAME', name);
-  return name;
+  return { name: name as string | undefined, checked: checkedOption(syscall, opts) };
 }
 
-export function createUdmabuf(backend: Backend, size: number, options?: { name?: string }): DmaBuf {
+export function createUdmabuf(backend: Backend, size: number, options?: { name?: string; checked?: boolean }): DmaBuf {
   checkInteger('UDMABUF_CREATE', 'size', size, 1);
-  const name = nameOption('UDMABUF_CREATE', options);
+  const made = madeOptions('UDMABUF_CREATE', options);
   const pages = Math.ceil(size / backend.pageSize);
-  return named(backend.createUdmabuf(pages * backend.pageSize), name);
+  return named(backend.createUdmabuf(pages * backend.pageSize), made);
 }
 
 /** A segment as callers give it: the memfd as a Memfd or its fd number. */
 export type SegmentInput = Omit<SegmentSpec, 'memfd'> & { memfd: number | Memfd };
 
-export function udmabufFromSegments(backend: Backend, segments: readonly SegmentInput[], options?: { name?: string }): DmaBuf {
+export function udmabufFromSegments(backend: Backend, segments: readonly SegmentInput[], options?: { name?: string; checked?: boolean }): DmaBuf {
   const syscall = segments?.length > 1 ? 'UDMABUF_CREATE_LIST' : 'UDMABUF_CREATE';
   if (!Array.isArray(segments)) throw invalidType(syscall, 'segments', 'an array of { memfd, offset, size }', segments);
   if (segments.length === 0 || segments.length > MAX_SEGMENTS) {
@@ -53,8 +61,8 @@ export function udmabufFromSegments(backend: Backend, segments: readonly Segment
     return { memfd, offset, size };
   });
   if (!Number.isSafeInteger(total)) throw invalidArgument(syscall, 'segments', 'total size overflows');
-  const name = nameOption(syscall, options);
-  return named(backend.udmabufFromSegments(checked), name);
+  const made = madeOptions(syscall, options);
+  return named(backend.udmabufFromSegments(checked), made);
 }
 
 export const Udmabuf = {
@@ -63,7 +71,7 @@ export const Udmabuf = {
    * sizes and seals with F_SEAL_SHRINK (udmabuf requires it), then closes: the buffer keeps the
    * pages pinned. Limited to udmabuf's size_limit_mb (64 MiB by default).
    */
-  create(size: number, options?: { name?: string }): DmaBuf {
+  create(size: number, options?: { name?: string; checked?: boolean }): DmaBuf {
     return createUdmabuf(selectedBackend(), size, options);
   },
   /**
@@ -71,7 +79,7 @@ export const Udmabuf = {
    * F_SEAL_SHRINK and without F_SEAL_WRITE). One segment uses UDMABUF_CREATE, more use
    * UDMABUF_CREATE_LIST. Writes through the memfd are visible through the dma-buf and back.
    */
-  fromSegments(segments: readonly SegmentInput[], options?: { name?: string }): DmaBuf {
+  fromSegments(segments: readonly SegmentInput[], options?: { name?: string; checked?: boolean }): DmaBuf {
     return udmabufFromSegments(selectedBackend(), segments, options);
   },
 };

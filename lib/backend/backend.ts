@@ -81,6 +81,8 @@ export interface BracketBytes {
   readonly buffer: ArrayBuffer;
   readonly byteOffset: number;
   readonly length: number;
+  /** The backend's own: a snapshot of the span taken at START, for checks at END (checked mode). */
+  readonly reference?: Uint8Array;
 }
 
 /** A wait in progress. `promise` resolves true when ready, false on timeout, and never rejects on cancel (it resolves false). */
@@ -129,6 +131,12 @@ export interface BufferHandle {
   readonly exporter: string;
   /** The buffer itself, the same for every holder (kernel: the dma-buf's inode), for finding shared planes. */
   readonly identity: unknown;
+  /** What this buffer does (the backend's manifest, or a checked kernel buffer's). */
+  readonly supports: Supports;
+  /** Whether brackets on it detect writes they were not allowed to make (checked mode). */
+  readonly checked: boolean;
+  /** Turn checked mode on or off for the brackets that follow (the emulator always checks: a no-op there). */
+  setChecked(checked: boolean): void;
   /** The name set with setName (the kernel's fdinfo `name:`), '' if none. */
   name(): string;
   setName(name: string): void;

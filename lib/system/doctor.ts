@@ -18,7 +18,7 @@ import { getKernelBackend, HEAP_DIR, UDMABUF_DEVICE } from '../backend/kernel/in
 import { DmaBufError } from '../errors.js';
 import { heapKind, type HeapKind } from '../heap-kind.js';
 import type { NativeAddon } from '../native/addon.js';
-import { loadAddon } from '../native/load.js';
+import { loadAddon, SOURCE_BUILD_HINT } from '../native/load.js';
 import { openVgemCard } from '../testing/vgem.js';
 import { groupName, userName } from './accounts.js';
 import { probeHeap } from './heap-probe.js';
@@ -67,7 +67,7 @@ export interface Finding {
   /** 'problem': something the kernel backend or a feature lacks here; 'note': worth knowing. */
   readonly level: 'problem' | 'note';
   readonly what: string;
-  /** The fix: a command, a udev rule, a module to load. */
+  /** The fix: a command, a udev rule, a module to load (every problem has one). */
   readonly fix?: string;
 }
 
@@ -195,7 +195,7 @@ export function doctor(): DoctorReport {
   const uid = process.getuid?.() ?? -1;
 
   if (!addon) {
-    findings.push({ level: 'problem', what: `the native addon did not load: ${loaded.ok ? '' : loaded.reason}` });
+    findings.push({ level: 'problem', what: `the native addon did not load: ${loaded.ok ? '' : loaded.reason}`, fix: SOURCE_BUILD_HINT });
   }
 
   // Heaps.
@@ -226,13 +226,16 @@ export function doctor(): DoctorReport {
       findings.push({
         level: 'problem',
         what: `heap '${name}' (${access.mode} ${access.owner}:${access.group}) cannot be opened by ${userName(uid)}: ${details.problem}`,
-        ...(denied ? { fix: accessFix(access, heapUdevRule(name)) } : {}),
+        fix: denied ? accessFix(access, heapUdevRule(name)) : `the kernel refused to open it (${details.problem}); use another heap or Udmabuf`,
       });
     } else if (details.cpuMappable === false) {
       findings.push({
         level: report.kind === 'protected' ? 'note' : 'problem',
         what: `heap '${name}' hands out buffers the CPU cannot map: ${details.problem}`,
-        ...(report.kind === 'protected' ? { fix: 'expected for a protected heap: hand its buffers to devices only' } : {}),
+        fix:
+          report.kind === 'protected'
+            ? 'expected for a protected heap: hand its buffers to devices only'
+            : 'allocate CPU-visible buffers from another heap (DmaHeap.list({ details: true }) says which map) or with Udmabuf',
       });
     }
   }
@@ -345,7 +348,11 @@ export function doctor(): DoctorReport {
 
   const usable = addon !== undefined && (heaps.some((h) => h.cpuMappable === true) || udmabufUsable);
   if (!usable && addon && (heapsPresent || udmabufDevice)) {
-    findings.unshift({ level: 'problem', what: 'the kernel backend cannot serve here: no heap or udmabuf lets this user allocate and CPU-map a buffer' });
+    findings.unshift({
+      level: 'problem',
+      what: 'the kernel backend cannot serve here: no heap or udmabuf lets this user allocate and CPU-map a buffer',
+      fix: 'the fixes of the heap and udmabuf problems below',
+    });
   }
   if (info.backend === 'emulated') {
     findings.unshift({
@@ -354,7 +361,7 @@ export function doctor(): DoctorReport {
       ...(usable ? { fix: 'unset DMABUF_BACKEND for real dma-bufs' } : { fix: 'fine for tests; for real dma-bufs load a heap or udmabuf (see below)' }),
     });
   } else if (info.backend === 'unavailable') {
-    findings.unshift({ level: 'problem', what: info.reason });
+    findings.unshift({ level: 'problem', what: info.reason, fix: info.addon.origin === 'none' ? SOURCE_BUILD_HINT : 'unset DMABUF_BACKEND' });
   }
 
   return {

@@ -15,7 +15,10 @@ let status;
 let results;
 try {
   const args = ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
-  status = spawnSync(process.execPath, args, { stdio: 'inherit' }).status ?? 1;
+  // The kernel backend runs checked (DMABUF_CHECK=1), so the conformance suite asserts the same
+  // bracket violations on both backends; tests of unchecked behaviour ask for `checked: false`.
+  const env = { ...process.env, DMABUF_CHECK: process.env.DMABUF_CHECK ?? '1' };
+  status = spawnSync(process.execPath, args, { stdio: 'inherit', env }).status ?? 1;
   results = JSON.parse(readFileSync(report, 'utf8'));
 } catch (error) {
   console.error(`suite: no vitest report (${error.message})`);

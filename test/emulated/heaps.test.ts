@@ -4,18 +4,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { DmaBufError, DmaHeap, Frame, emulation, region } from '../../lib/index.js';
+import { DmaHeap, Frame, emulation, region } from '../../lib/index.js';
+import { thrown } from './helpers.js';
 import { CMA_HEAP_NAMES, cmaRegionNames, heapKind, resolveHeapName } from '../../lib/heap-kind.js';
 
-function thrown(fn: () => unknown): DmaBufError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DmaBufError);
-    return error as DmaBufError;
-  }
-  throw new Error('expected a DmaBufError');
-}
 
 describe('heaps across kernel generations', () => {
   it('knows each heap kind by its kernel name', () => {

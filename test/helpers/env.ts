@@ -63,7 +63,7 @@ export const runVgem = provides.vgem;
  * has one, else udmabuf (sizes rounded up to its page size), as a program falls back on a heap-less
  * kernel. `using heap = kernelAllocator()` closes the heap.
  */
-export function kernelAllocator(): { allocate(size: number, options?: { name?: string }): DmaBuf; close(): void; [Symbol.dispose](): void } {
+export function kernelAllocator(): { allocate(size: number, options?: { name?: string; checked?: boolean }): DmaBuf; close(): void; [Symbol.dispose](): void } {
   const heap = provides.heaps ? DmaHeap.open('system') : undefined;
   return {
     allocate: (size, options) => (heap ? heap.allocate(size, options) : Udmabuf.create(size, options)),

@@ -62,7 +62,10 @@ describe.runIf(runNoDevices)(`the dmabuf command on a machine without dma-buf de
     expect(report.heaps).toMatchObject({ present: false, list: [], emulated: ['system'] });
     expect(report.probes.sync).toBeNull();
     expect(report.findings[0]).toMatchObject({ level: 'problem', what: expect.stringMatching(/emulated buffers here, from emulated heaps/) });
-    for (const finding of report.findings) expect(['problem', 'note']).toContain(finding.level);
+    for (const finding of report.findings) {
+      expect(['problem', 'note']).toContain(finding.level);
+      if (finding.level === 'problem') expect(finding.fix, finding.what).toEqual(expect.any(String));
+    }
   });
 
   it('doctor in text: sections, the verdict first, and no colour when not on a terminal', () => {

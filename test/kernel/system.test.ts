@@ -93,6 +93,7 @@ describe.runIf(runKernel)('dmabuf doctor on a real kernel', () => {
       expect(finding).toMatchObject({ level: 'problem', what: expect.stringMatching(/cannot be opened by .*EACCES/) });
       expect(finding.fix).toContain('SUBSYSTEM=="dma_heap", KERNEL=="system", GROUP="video", MODE="0640"');
       expect(report.usable).toBe(report.udmabuf.usable);
+      for (const f of report.findings) if (f.level === 'problem') expect(f.fix, f.what).toEqual(expect.any(String));
       expect(denied.status).toBe(report.usable ? 0 : 1);
 
       chmodSync(device, 0o644);
@@ -100,6 +101,12 @@ describe.runIf(runKernel)('dmabuf doctor on a real kernel', () => {
       expect(granted.json.heaps.list[0]).toMatchObject({ name: 'system', mode: '0644', accessible: true, cpuMappable: true });
       expect(granted.json.usable).toBe(true);
       expect(granted.status).toBe(0);
+
+      // ls as that user: other users' processes are counted, not read.
+      const ls = dmabuf(['ls', '--json'], nobody);
+      expect(ls.status, ls.stderr).toBe(0);
+      expect(ls.json.unreadable).toBeGreaterThan(0);
+      expect(ls.json.processes).toEqual([]);
     } finally {
       chmodSync(device, mode);
     }

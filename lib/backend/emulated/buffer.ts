@@ -21,9 +21,10 @@
 import { DmaBufError, MisuseCode } from '../../errors.js';
 import { rowOffsets, type ResolvedRegion } from '../../region.js';
 import type { AccessMode, FenceMode } from '../../validate.js';
-import type { BracketBytes, BufferHandle, PendingWait, SyncFileHandle } from '../backend.js';
+import type { BracketBytes, BufferHandle, PendingWait, Supports, SyncFileHandle } from '../backend.js';
 import type { EmulatedBackend } from './backend.js';
-import { copyRows, eachGap, fillGaps, findChange, findViolation, hasGaps, type Violation } from './detect.js';
+import { copyGaps, findChange, hasGaps, undoChange, violationError, type Violation } from '../../bracket-check.js';
+import { copyRows, fillGaps, findViolation } from './detect.js';
 import { allocateFd, registerFd, releaseFd } from './fds.js';
 import { Resv, waitAsync, waitSync } from './fences.js';
 import type { Memory, MemoryModel } from './models.js';
@@ -93,14 +94,6 @@ export function detach(buffer: ArrayBuffer): ArrayBuffer {
 }
 
 /** Copy `from` into `to` (same shape, span offsets) over every gap of the region. */
-function copyGaps(from: Uint8Array, to: Uint8Array, region: ResolvedRegion): number {
-  let n = 0;
-  eachGap(region, (a, b) => {
-    to.set(from.subarray(a, b), a);
-    n += b - a;
-  });
-  return n;
-}
 
 /** Call `fn(spanOffset)` for each row of the region. */
 function eachRowOffset(region: ResolvedRegion, fn: (at: number) => void): void {
@@ -176,6 +169,17 @@ export class EmulatedBuffer implements BufferHandle {
   get identity(): BufferState {
     return this.state;
   }
+
+  get supports(): Supports {
+    return this.backend.supports;
+  }
+
+  /** The emulator checks every bracket: its bytes are its own. */
+  get checked(): boolean {
+    return true;
+  }
+
+  setChecked(_checked: boolean): void {}
   /** The last bracket's detached-and-recovered ArrayBuffer, reused when the next span is as long. */
   #spare: Spare | undefined;
 
@@ -306,11 +310,8 @@ export class EmulatedBuffer implements BufferHandle {
     const base = region.start;
     const data = moved.subarray(base, base + region.spanLength);
     const violation = direct.reference ? findChange(mode, region, data, direct.reference) : undefined;
-    if (violation && direct.reference) {
-      // The copying path drops these writes (gaps never go back; a read bracket writes nothing back).
-      if (mode === 'read') data.set(direct.reference);
-      else copyGaps(direct.reference, data, region);
-    }
+    // The copying path drops these writes (gaps never go back; a read bracket writes nothing back).
+    if (violation && direct.reference) undoChange(mode, region, data, direct.reference);
     if (direct.raceRows) this.#mix(region, data, direct.raceRows);
     if (violation) this.#report(violation, region);
   }
@@ -368,16 +369,7 @@ export class EmulatedBuffer implements BufferHandle {
 
   /** Throw the violation END found (END itself has completed). */
   #report(violation: Violation, region: ResolvedRegion): never {
-    const offset = region.start + violation.offset;
-    const what =
-      violation.code === 'ERR_DMABUF_WRITE_IN_READ_BRACKET'
-        ? `was written inside a 'read' bracket; the write was not synced to the device: use 'write' or 'readwrite'`
-        : `lies between the rows of the bracket's region and was written; the write was dropped: write only through rows(), or declare a region that covers it`;
-    throw new DmaBufError(violation.code, `byte ${offset} of dma-buf '${this.displayName}' ${what}`, {
-      syscall: SYNC,
-      bufferName: this.displayName,
-      offset,
-    });
+    throw violationError(violation, region, this.displayName, SYNC);
   }
 
   /**

@@ -9,20 +9,12 @@
  * Work is one native memcmp per row and per gap (a byte loop only inside the first segment that
  * differs): proportional to the span, at memcmp speed; no copy of the span is ever taken.
  */
+import { eachGap, firstDifference, hasGaps, type Violation } from '../../bracket-check.js';
 import { MisuseCode } from '../../errors.js';
 import type { ResolvedRegion } from '../../region.js';
 import type { AccessMode } from '../../validate.js';
 
-export interface Violation {
-  readonly code: typeof MisuseCode.WRITE_IN_READ_BRACKET | typeof MisuseCode.WRITE_OUTSIDE_REGION;
-  /** Offset of the first changed byte, relative to the span start. */
-  readonly offset: number;
-}
 
-/** The region's rows leave gaps in its span (a 2D/3D region whose rows are not back to back). */
-export function hasGaps(region: ResolvedRegion): boolean {
-  return region.byteCount !== region.spanLength;
-}
 
 /** `page` repeated, at least `length` bytes long, cached per page: the source of gap fills and checks. */
 const patterns = new WeakMap<Uint8Array, Buffer>();
@@ -38,17 +30,6 @@ function pattern(page: Uint8Array, length: number): Buffer {
   return p;
 }
 
-/** Call `fn(gapStart, gapEnd)` (span offsets) for every gap before a row, in memory order. */
-export function eachGap(region: ResolvedRegion, fn: (from: number, to: number) => void): void {
-  const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
-  let gapStart = 0;
-  for (let s = 0; s < sliceCount; s++) {
-    for (let r = 0, row = s * slicePitch; r < rowCount; r++, row += rowPitch) {
-      if (row > gapStart) fn(gapStart, row);
-      gapStart = row + rowBytes;
-    }
-  }
-}
 
 /** Fill the gaps of `span` with the pattern (page aligned to absolute offsets). */
 export function fillGaps(span: Uint8Array, region: ResolvedRegion, page: Uint8Array): void {
@@ -73,15 +54,6 @@ export function copyRows(span: Uint8Array, region: ResolvedRegion): Uint8Array {
   return out;
 }
 
-/**
- * Index in [0, length) of the first byte where a[aFrom + i] ≠ b[bFrom + i], or -1. One native
- * memcmp over the ranges (Buffer#compare with offsets: no subarray views are made).
- */
-function firstDifference(a: Buffer, aFrom: number, b: Uint8Array, bFrom: number, length: number): number {
-  if (length <= 0 || a.compare(b, bFrom, bFrom + length, aFrom, aFrom + length) === 0) return -1;
-  for (let i = 0; i < length; i++) if (a[aFrom + i] !== b[bFrom + i]) return i;
-  return -1;
-}
 
 /**
  * The first write the bracket was not allowed to make, in memory order: any change in a 'read'
@@ -123,32 +95,3 @@ export function findViolation(
   return undefined;
 }
 
-/**
- * findViolation for a zero-copy bracket (coherent model): the span's bytes against `reference`, a
- * span-shaped snapshot taken at START (gaps always; rows too for a 'read' bracket), in memory order.
- */
-export function findChange(mode: AccessMode, region: ResolvedRegion, now: Uint8Array, reference: Uint8Array): Violation | undefined {
-  const gaps = hasGaps(region);
-  if (!gaps && mode !== 'read') return undefined;
-  const ref = Buffer.from(reference.buffer, reference.byteOffset, reference.length);
-  if (mode === 'read' && !gaps) {
-    const write = firstDifference(ref, 0, now, 0, region.spanLength);
-    return write >= 0 ? { code: MisuseCode.WRITE_IN_READ_BRACKET, offset: write } : undefined;
-  }
-  const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
-  let gapStart = 0;
-  for (let s = 0; s < sliceCount; s++) {
-    for (let r = 0, row = s * slicePitch; r < rowCount; r++, row += rowPitch) {
-      if (row > gapStart) {
-        const gap = firstDifference(ref, gapStart, now, gapStart, row - gapStart);
-        if (gap >= 0) return { code: MisuseCode.WRITE_OUTSIDE_REGION, offset: gapStart + gap };
-      }
-      if (mode === 'read') {
-        const write = firstDifference(ref, row, now, row, rowBytes);
-        if (write >= 0) return { code: MisuseCode.WRITE_IN_READ_BRACKET, offset: row + write };
-      }
-      gapStart = row + rowBytes;
-    }
-  }
-  return undefined;
-}

@@ -1,10 +1,12 @@
 /** A dma-buf fd held by the kernel backend: SYNC brackets over one shared mapping, poll waits, fences. */
+import { findChange, needsSnapshot, undoChange, violationError, type Violation } from '../../bracket-check.js';
+import { CHECKED_SUPPORTS } from './supports.js';
 import { markAsUntransferable } from 'node:worker_threads';
 import { DmaBufError } from '../../errors.js';
 import type { NativeAddon, NativeMapping } from '../../native/addon.js';
 import type { ResolvedRegion } from '../../region.js';
 import type { AccessMode, FenceMode } from '../../validate.js';
-import type { Backend, BracketBytes, BufferHandle, PendingWait, SyncFileHandle } from '../backend.js';
+import type { Backend, BracketBytes, BufferHandle, PendingWait, Supports, SyncFileHandle } from '../backend.js';
 import { withHint } from './errors.js';
 import { accessModeOf, readFdinfo } from './fdinfo.js';
 import { KernelSyncFile, pollWait } from './sync-file.js';
@@ -35,6 +37,7 @@ export class KernelBuffer implements BufferHandle {
   readonly #ino: number;
   #mapping: NativeMapping | undefined;
   #closed = false;
+  #checked = false;
 
   /** Every dma-buf has its own inode on the dma-buf pseudo filesystem (since 5.3): its identity. */
   get identity(): number {
@@ -72,6 +75,18 @@ export class KernelBuffer implements BufferHandle {
 
   name(): string {
     return readFdinfo(this.fd).get('name') ?? '';
+  }
+
+  get checked(): boolean {
+    return this.#checked;
+  }
+
+  setChecked(checked: boolean): void {
+    this.#checked = checked;
+  }
+
+  get supports(): Supports {
+    return this.#checked ? CHECKED_SUPPORTS : this.backend.supports;
   }
 
   setName(name: string): void {
@@ -123,19 +138,39 @@ export class KernelBuffer implements BufferHandle {
       // The view is the mapping itself: a transfer (postMessage, structuredClone) would carry the
       // mapped memory to another thread, past END and past munmap. Untransferable, it is copied.
       markAsUntransferable(view);
-      return { buffer: view, byteOffset: 0, length: region.spanLength };
+      // Checked mode: the span as START left it, to find at END what the bracket may not write.
+      const reference = this.#checked && needsSnapshot(mode, region) ? new Uint8Array(view).slice() : undefined;
+      return { buffer: view, byteOffset: 0, length: region.spanLength, ...(reference ? { reference } : {}) };
     } catch (error) {
       this.#addon.dmaBufSync(this.fd, c.DMA_BUF_SYNC_END | flags, this.#ino);
       throw error;
     }
   }
 
-  endAccess(mode: AccessMode, _region: ResolvedRegion, bytes: BracketBytes): void {
+  endAccess(mode: AccessMode, region: ResolvedRegion, bytes: BracketBytes): void {
+    // Checked mode: find the bracket's forbidden writes while its view is still attached, and
+    // undo them before END, as non-coherent hardware would lose them (and as the emulator does).
+    let violation: Violation | undefined;
+    if (bytes.reference && bytes.buffer.byteLength > 0) {
+      const now = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+      violation = findChange(mode, region, now, bytes.reference);
+      if (violation) undoChange(mode, region, now, bytes.reference);
+    }
     // Detach first: no CPU access may follow the END. The kernel syncs the whole buffer; the
     // region only scoped what was handed out.
     this.#mapping?.detach(bytes.buffer);
     const c = this.#addon.constants;
     this.#addon.dmaBufSync(this.fd, c.DMA_BUF_SYNC_END | syncFlags(this.#addon, mode), this.#ino);
+    if (violation) throw violationError(violation, region, this.#displayName(), 'DMA_BUF_IOCTL_SYNC');
+  }
+
+  /** The name violations report: the buffer's name, or its fd number when it has none (as the emulator says). */
+  #displayName(): string {
+    try {
+      return this.name() || `fd ${this.fd}`;
+    } catch {
+      return `fd ${this.fd}`;
+    }
   }
 
   exportSyncFile(mode: AccessMode): SyncFileHandle {

@@ -1,4 +1,6 @@
 /** The kernel backend: the public classes' operations as real syscalls through the native addon. */
+import { checkedByDefault } from '../../checked.js';
+import { CHECKED_SUPPORTS, SUPPORTS } from './supports.js';
 import { readdirSync } from 'node:fs';
 import { DmaBufError } from '../../errors.js';
 import type { NativeAddon } from '../../native/addon.js';
@@ -13,24 +15,6 @@ import { withHint } from './errors.js';
 export const HEAP_DIR = '/dev/dma_heap';
 export const UDMABUF_DEVICE = '/dev/udmabuf';
 
-const supports: Supports = Object.freeze({
-  realFds: true,
-  heaps: true,
-  udmabuf: true,
-  udmabufSegments: true,
-  importFd: true,
-  syncFile: true,
-  deadline: true,
-  exactRegionSync: false,
-  detectsWriteInReadBracket: false,
-  detectsWriteOutsideRegion: false,
-  staleOutsideBracket: false,
-  tiledLayout: false,
-  devices: false,
-  faultInjection: false,
-  untransferableBytes: true,
-  shareAcrossThreads: true,
-});
 
 class KernelHeap implements HeapHandle {
   readonly name: string;
@@ -63,7 +47,10 @@ class KernelHeap implements HeapHandle {
 
 export class KernelBackend implements Backend {
   readonly name = 'kernel' as const;
-  readonly supports = supports;
+  /** New buffers' manifest: checked (DMABUF_CHECK=1) or not; a buffer's own says what it does. */
+  get supports(): Supports {
+    return checkedByDefault() ? CHECKED_SUPPORTS : SUPPORTS;
+  }
   readonly pageSize: number;
   readonly #addon: NativeAddon;
 
