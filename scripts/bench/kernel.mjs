@@ -172,3 +172,44 @@ export async function p6Kernel({ rounds, windowMs, goal }) {
     goal,
   };
 }
+
+/**
+ * P9: the price of checked mode (DMABUF_CHECK=1): a bracket on a checked buffer against the same
+ * bracket on an unchecked one, on a 1600×1200 RGBA frame: a whole-frame read bracket (its span is
+ * copied at START and compared at END) and a 10×10 readwrite region (its span, 10 rows of stride,
+ * is copied for the gaps). A debug mode's cost, reported without a goal.
+ */
+export async function p9Checked({ rounds, targetMs }) {
+  const { region } = await import('dmabuf');
+  const heap = DmaHeap.open('system');
+  const stride = 1600 * 4;
+  const size = stride * 1200;
+  const plain = heap.allocate(size, { checked: false });
+  const checked = heap.allocate(size, { checked: true });
+  const square = region.rect({ x: 795, y: 595, width: 10, height: 10, stride, bytesPerPixel: 4 });
+  const cases = [
+    ['whole frame, read', (buf) => () => buf.beginCpuAccess('read').end()],
+    ['10×10 region, readwrite', (buf) => () => buf.beginCpuAccess('readwrite', square).end()],
+  ];
+  const figures = [];
+  for (const [what, make] of cases) {
+    const n = calibrate(make(checked), targetMs);
+    const result = await paired({
+      rounds,
+      subject: () => timeLoop(make(checked), n),
+      baseline: () => timeLoop(make(plain), n),
+    });
+    figures.push({
+      id: 'P9',
+      title: `checked mode: ${what} bracket, checked vs unchecked, 1600×1200 RGBA`,
+      subject: `checked: true, ${what}`,
+      baseline: `checked: false, ${what}`,
+      ...result,
+      kind: 'ratio',
+    });
+  }
+  plain.close();
+  checked.close();
+  heap.close();
+  return figures;
+}

@@ -141,6 +141,7 @@ async function main() {
   if (kernel) {
     plan.push(['P6k', () => kernel.p6Kernel({ rounds: Math.min(rounds, 5), windowMs, goal: p6Goal })]);
     plan.push(['P7', () => kernel.p7Alloc({ rounds, targetMs, bin })]);
+    plan.push(['P9', () => kernel.p9Checked({ rounds, targetMs })]);
   }
   if (channelBench) plan.push(['P8', async () => (await import('./channel.mjs')).p8Channel({ rounds, targetMs, bin })]);
 
