@@ -119,6 +119,21 @@ export function invalidType(syscall: string, argument: string, expected: string,
   });
 }
 
+/**
+ * A failed Node fs call (or any other error with a `code`) as a DmaBufError: the package's fs
+ * reads of /proc and /dev fail like syscalls (EMFILE at the fd limit, EACCES, ENOENT) and must
+ * reach the caller as such. `what` says what was being read.
+ */
+export function fsError(error: unknown, syscall: string, what: string): DmaBufError {
+  if (error instanceof DmaBufError) return error;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const name = typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : 'EIO';
+  return new DmaBufError(name, `${syscall} ${what} failed (${name})${name === 'EMFILE' || name === 'ENFILE' ? ': too many open files; close some or raise RLIMIT_NOFILE' : ''}`, {
+    syscall,
+    cause: error,
+  });
+}
+
 export function closedError(what: string, operation: string): DmaBufError {
   return new DmaBufError(MisuseCode.CLOSED, `${operation}: this ${what} is closed; open or allocate a new one`, {
     syscall: operation,

@@ -115,8 +115,13 @@ export function main(args: readonly string[], io: Io = { stdout: process.stdout,
         throw new UsageError(`unknown command '${command}'`);
     }
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.stderr.write(`dmabuf: ${error.message}\n\n${USAGE}\n`);
-    return 2;
+    if (error instanceof UsageError) {
+      io.stderr.write(`dmabuf: ${error.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    // A failure of the command itself (EMFILE, an unreadable /proc): say it, without a stack.
+    const code = (error as { code?: unknown }).code;
+    io.stderr.write(`dmabuf ${command}: ${typeof code === 'string' ? `${code}: ` : ''}${(error as Error).message ?? String(error)}\n`);
+    return 1;
   }
 }

@@ -89,7 +89,12 @@ function findAndLoad(): LoadResult {
     path = findAddon(root);
   } catch {
     const prebuilds = join(root, 'prebuilds');
-    const present = existsSync(prebuilds) ? readdirSync(prebuilds).filter((d) => d.startsWith('linux-')) : [];
+    let present: string[] = [];
+    try {
+      present = readdirSync(prebuilds).filter((d) => d.startsWith('linux-'));
+    } catch {
+      // No prebuilds directory (a checkout), or unreadable: the reason says it has none.
+    }
     return {
       ok: false,
       origin: 'none',

@@ -6,7 +6,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { DmaBuf } from '../dmabuf.js';
-import { closedError, DmaBufError, invalidArgument } from '../errors.js';
+import { closedError, DmaBufError, fsError, invalidArgument } from '../errors.js';
 import type { NativeAddon } from '../native/addon.js';
 import { requireAddon } from '../native/load.js';
 import { checkFenceMode, checkInteger, type FenceMode } from '../validate.js';
@@ -21,8 +21,9 @@ export function openVgemCard(addon: NativeAddon): { fd: number; path: string } {
   let names: string[] = [];
   try {
     names = readdirSync('/dev/dri').filter((n) => n.startsWith('card') || n.startsWith('renderD'));
-  } catch {
-    // No DRM at all: reported below.
+  } catch (error) {
+    // No DRM at all: reported below. Anything else (EMFILE, EACCES) is an error of its own.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(error, 'opendir', '/dev/dri');
   }
   for (const name of names.sort()) {
     let fd: number;

@@ -4,10 +4,19 @@
  * (octal open flags). Read with plain fs: no ioctl reports these.
  */
 import { readFileSync } from 'node:fs';
+import { fsError } from '../../errors.js';
 
+/** The fields of fd's fdinfo; reading it takes an fd of its own, so at RLIMIT_NOFILE it is EMFILE. */
 export function readFdinfo(fd: number): Map<string, string> {
+  const path = `/proc/self/fdinfo/${fd}`;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw fsError(error, 'open', path);
+  }
   const fields = new Map<string, string>();
-  for (const line of readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').split('\n')) {
+  for (const line of text.split('\n')) {
     const colon = line.indexOf(':');
     // The kernel prints "key:\tvalue": strip exactly that tab, since a name may begin or end with spaces.
     if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).replace(/^\t/, ''));

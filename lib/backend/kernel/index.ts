@@ -2,7 +2,7 @@
 import { checkedByDefault } from '../../checked.js';
 import { CHECKED_SUPPORTS, SUPPORTS } from './supports.js';
 import { readdirSync } from 'node:fs';
-import { DmaBufError } from '../../errors.js';
+import { DmaBufError, fsError } from '../../errors.js';
 import type { NativeAddon } from '../../native/addon.js';
 import { requireAddon } from '../../native/load.js';
 import type { Backend, BufferHandle, HeapHandle, MemfdHandle, SegmentSpec, Supports, SyncFileHandle } from '../backend.js';
@@ -62,8 +62,10 @@ export class KernelBackend implements Backend {
   listHeaps(): string[] {
     try {
       return readdirSync(HEAP_DIR).sort();
-    } catch {
-      return [];
+    } catch (error) {
+      // No heap directory: a kernel without dma-heaps. Anything else (EMFILE, EACCES) is an error.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw fsError(error, 'opendir', HEAP_DIR);
     }
   }
 

@@ -1,0 +1,26 @@
+// At the fd limit every public call fails as a DmaBufError (EMFILE), or succeeds, and leaves the fd
+// table as it was. A child process fills its own table (test/fixtures/at-fd-limit.mjs); in the
+// VMs the same run covers the kernel backend's calls too.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { addonLoads, requireKernel } from '../helpers/env.js';
+
+describe.runIf(addonLoads)('at RLIMIT_NOFILE', () => {
+  it('every call that needs an fd throws a DmaBufError (EMFILE) or succeeds, and leaks nothing', () => {
+    const fixture = new URL('../fixtures/at-fd-limit.mjs', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [fixture], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const results = JSON.parse(r.stdout) as { op: string; free: number; outcome: string; leaked: number }[];
+    const ops = new Set(results.map((x) => x.op));
+    expect(ops).toContain('Memfd.create');
+    if (requireKernel) expect(ops).toContain('DmaBuf.fromFd');
+    for (const x of results) {
+      expect(x.outcome, `${x.op} with ${x.free} free`).toMatch(/^(ok|EMFILE)$/);
+      expect(x.leaked, `${x.op} with ${x.free} free`).toBe(0);
+    }
+    // With no slot free, nothing that needs an fd can succeed.
+    for (const x of results.filter((y) => y.free === 0 && !['buf.cpuAccess', 'DmaHeap.list details'].includes(y.op))) {
+      expect(x.outcome, x.op).toBe('EMFILE');
+    }
+  });
+});
