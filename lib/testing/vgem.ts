@@ -42,13 +42,16 @@ export function openVgemCard(addon: NativeAddon): { fd: number; path: string } {
   throw new DmaBufError('ENODEV', 'no vgem DRM device: load the vgem module (modprobe vgem, CONFIG_DRM_VGEM)', { syscall: 'open' });
 }
 
+const openToken = Symbol('VgemFenceSource.open');
+
 export class VgemFenceSource {
   readonly #addon: NativeAddon;
   #fd: number | undefined;
   /** GEM handles of buffers this source knows, by dma-buf inode. */
   readonly #handles = new Map<number, number>();
 
-  private constructor(addon: NativeAddon, fd: number) {
+  private constructor(token: symbol, addon: NativeAddon, fd: number) {
+    if (token !== openToken) throw new TypeError('VgemFenceSource cannot be constructed directly; use VgemFenceSource.open()');
     this.#addon = addon;
     this.#fd = fd;
   }
@@ -56,7 +59,7 @@ export class VgemFenceSource {
   /** Open the vgem device. Fails with ENODEV where vgem is missing. */
   static open(): VgemFenceSource {
     const addon = requireAddon();
-    return new VgemFenceSource(addon, openVgemCard(addon).fd);
+    return new VgemFenceSource(openToken, addon, openVgemCard(addon).fd);
   }
 
   #live(operation: string): number {
