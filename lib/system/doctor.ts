@@ -14,6 +14,7 @@ import { arch, release } from 'node:os';
 import { backendInfo, type BackendInfo } from '../backend/select.js';
 import type { BufferHandle } from '../backend/backend.js';
 import { getDefaultEmulatedBackend } from '../backend/emulated/index.js';
+import { moduleParameter } from '../backend/kernel/module-params.js';
 import { getKernelBackend, HEAP_DIR, UDMABUF_DEVICE } from '../backend/kernel/index.js';
 import { DmaBufError } from '../errors.js';
 import { heapKind, type HeapKind } from '../heap-kind.js';
@@ -94,14 +95,6 @@ function deviceAccess(path: string): DeviceAccess | null {
   }
 }
 
-function moduleParameter(module: string, name: string): number | null {
-  try {
-    const value = Number(readFileSync(`/sys/module/${module}/parameters/${name}`, 'utf8').trim());
-    return Number.isFinite(value) ? value : null;
-  } catch {
-    return null;
-  }
-}
 
 /** Whether `module` can be loaded with modprobe on this kernel (its .ko is installed). */
 function moduleInstalled(module: string): boolean {

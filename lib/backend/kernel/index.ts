@@ -6,7 +6,9 @@ import { DmaBufError, fsError } from '../../errors.js';
 import type { NativeAddon } from '../../native/addon.js';
 import { requireAddon } from '../../native/load.js';
 import type { Backend, BufferHandle, HeapHandle, MemfdHandle, SegmentSpec, Supports, SyncFileHandle } from '../backend.js';
+import { totalmem } from 'node:os';
 import { cmaRegionNames } from '../../heap-kind.js';
+import { moduleParameter, UDMABUF_PARAMETERS } from './module-params.js';
 import { isSyncFileFd } from './fd-kind.js';
 import { KernelSyncFile } from './sync-file.js';
 import { KernelBuffer } from './buffer.js';
@@ -31,6 +33,15 @@ class KernelHeap implements HeapHandle {
   }
 
   allocate(size: number): BufferHandle {
+    // The system heap of 6.12 takes pages until the request is met or the OOM killer acts: it has
+    // no guard against a size above the machine's memory. Such a request can never succeed.
+    const total = totalmem();
+    if (size > total) {
+      throw new DmaBufError('ENOMEM', `DMA_HEAP_IOCTL_ALLOC: ${size} bytes exceed the machine's memory (${total} bytes); the kernel would invoke the OOM killer`, {
+        syscall: 'DMA_HEAP_IOCTL_ALLOC',
+        argument: 'size',
+      });
+    }
     const c = this.#addon.constants;
     // fd_flags may hold only O_CLOEXEC | O_ACCMODE; heap_flags must be 0 (DMA_HEAP_VALID_*_FLAGS).
     const fd = this.#addon.heapAlloc(this.#fd, size, c.O_RDWR | c.O_CLOEXEC, 0);
@@ -101,7 +112,31 @@ export class KernelBackend implements Backend {
     }
   }
 
+  /**
+   * udmabuf refuses (EINVAL) a buffer over size_limit_mb and a list over list_limit; say so, with
+   * the limit and how to raise it, before any memfd or device is opened.
+   */
+  #checkUdmabufLimits(total: number, segments: number, syscall: string): void {
+    const limitMb = moduleParameter('udmabuf', 'size_limit_mb');
+    if (limitMb !== null && total > limitMb * 1024 * 1024) {
+      throw new DmaBufError(
+        'EINVAL',
+        `${syscall}: ${total} bytes exceed udmabuf's size_limit_mb (${limitMb} MiB); raise it with ` +
+          `echo <MiB> | sudo tee ${UDMABUF_PARAMETERS}/size_limit_mb (or options udmabuf size_limit_mb=<MiB> in /etc/modprobe.d/)`,
+        { syscall, argument: 'size' },
+      );
+    }
+    const listLimit = moduleParameter('udmabuf', 'list_limit');
+    if (listLimit !== null && segments > listLimit) {
+      throw new DmaBufError('EINVAL', `${syscall}: ${segments} segments exceed udmabuf's list_limit (${listLimit}); raise it in ${UDMABUF_PARAMETERS}/list_limit`, {
+        syscall,
+        argument: 'segments',
+      });
+    }
+  }
+
   createUdmabuf(size: number): BufferHandle {
+    this.#checkUdmabufLimits(size, 1, 'UDMABUF_CREATE');
     const a = this.#addon;
     const c = a.constants;
     const memfd = a.memfdCreate('dmabuf-udmabuf', c.MFD_ALLOW_SEALING);
@@ -154,6 +189,11 @@ export class KernelBackend implements Backend {
     const a = this.#addon;
     const c = a.constants;
     const syscall = segments.length > 1 ? 'UDMABUF_CREATE_LIST' : 'UDMABUF_CREATE';
+    this.#checkUdmabufLimits(
+      segments.reduce((sum, s) => sum + s.size, 0),
+      segments.length,
+      syscall,
+    );
     segments.forEach((segment, i) => this.#checkSegment(segment, i, syscall));
     const dev = this.#openUdmabufDevice();
     let fd: number;
@@ -164,7 +204,7 @@ export class KernelBackend implements Backend {
           ? a.udmabufCreate(dev, first.memfd, first.offset, first.size, c.UDMABUF_FLAGS_CLOEXEC)
           : a.udmabufCreateList(dev, c.UDMABUF_FLAGS_CLOEXEC, segments);
     } catch (error) {
-      withHint(error, { EINVAL: 'the total may exceed udmabuf.size_limit_mb (64 MiB by default)' });
+      withHint(error, { EINVAL: `udmabuf refused the segments (size_limit_mb and list_limit are in ${UDMABUF_PARAMETERS})` });
     } finally {
       a.close(dev);
     }
