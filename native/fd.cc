@@ -136,12 +136,20 @@ Napi::Value IoctlRaw(const Napi::CallbackInfo &info) {
   int fd = FdArg(info, 0);
   unsigned long request = static_cast<unsigned long>(U64Arg(info, 1));
   void *arg = nullptr;
+  size_t length = 0;
   if (!info[2].IsNull() && !info[2].IsUndefined()) {
     if (!info[2].IsTypedArray() ||
         info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
       ThrowTypeError(info.Env(), "argument 2 must be a Uint8Array or null");
     }
     arg = info[2].As<Napi::Uint8Array>().Data();
+    length = info[2].As<Napi::Uint8Array>().ByteLength();
+  }
+  // The kernel copies _IOC_SIZE(request) bytes in or out of arg: a shorter buffer would be
+  // overrun (asm-generic/ioctl.h encodes the size in every _IOR/_IOW/_IOWR request). NULL is
+  // passed as is: the kernel answers EFAULT, which tests rely on.
+  if (arg != nullptr && _IOC_DIR(request) != _IOC_NONE && length < _IOC_SIZE(request)) {
+    ThrowRangeError(info.Env(), "argument 2 is shorter than the request's _IOC_SIZE");
   }
   // Deliberately not restarted: tests see exactly what the kernel answered.
   int ret = ::ioctl(fd, request, arg);

@@ -136,8 +136,9 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-
   it('region validation happens before any syscall', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
-    expect(() => buf.beginCpuAccess('read', region.linear({ offset: 4000, length: 97 }))).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'region' }));
-    expect(() => buf.beginCpuAccess('read', region.rect({ x: 0, y: 0, width: 16, height: 17, stride: 256, bytesPerPixel: 1 }))).toThrow(
+    // One byte past the end of the buffer (a page: 4 KiB or 16 KiB), in a linear and in a 2D region.
+    expect(() => buf.beginCpuAccess('read', region.linear({ offset: buf.size - 96, length: 97 }))).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'region' }));
+    expect(() => buf.beginCpuAccess('read', region.rect({ x: 0, y: 0, width: 16, height: buf.size / 256 + 1, stride: 256, bytesPerPixel: 1 }))).toThrow(
       expect.objectContaining({ code: 'EINVAL' }),
     );
     expect(() => buf.beginCpuAccess('rw' as never)).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'mode' }));

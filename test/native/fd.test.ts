@@ -91,6 +91,9 @@ describe.runIf(isLinux)('native fd operations (Linux only: the addon builds only
     expect(a.ioctlRaw(fifo, 0x541b /* FIONREAD */, count)).toBe(0);
     expect(new DataView(count.buffer).getInt32(0, true)).toBe(5);
     expectErrno(() => a.ioctlRaw(fifo, 0x541b, null), 'EFAULT', 'ioctl');
+    // A buffer shorter than the size the request encodes would be overrun: refused before the ioctl.
+    expect(() => a.ioctlRaw(fd, a.constants.DMA_BUF_IOCTL_SYNC, new Uint8Array(7))).toThrow(RangeError);
+    expect(() => a.ioctlRaw(fd, a.constants.SYNC_IOC_FILE_INFO, new Uint8Array(8))).toThrow(/shorter than the request's _IOC_SIZE/);
   });
 
   it('poll returns revents, or 0 after the timeout', () => {
