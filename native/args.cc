@@ -1,5 +1,6 @@
 #include "args.h"
 
+#include <cmath>
 #include <limits>
 
 #include "errors.h"
@@ -12,7 +13,13 @@ std::string Where(size_t index) { return "argument " + std::to_string(index); }
 
 int64_t NumberValue(Napi::Env env, Napi::Value value, const std::string &where) {
   if (!value.IsNumber()) ThrowTypeError(env, where + " must be a number");
-  return value.As<Napi::Number>().Int64Value();
+  // Int64Value() turns NaN into 0 and saturates huge values: an fd of NaN would become stdin.
+  // Only safe integers are taken as they are.
+  double number = value.As<Napi::Number>().DoubleValue();
+  if (!(std::fabs(number) <= 9007199254740991.0) || number != std::trunc(number)) {
+    ThrowRangeError(env, where + " must be a safe integer");
+  }
+  return static_cast<int64_t>(number);
 }
 
 uint64_t NonNegative(Napi::Env env, int64_t value, const std::string &where) {

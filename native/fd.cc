@@ -12,6 +12,9 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
 
 #include "addon.h"
 #include "args.h"
@@ -108,12 +111,18 @@ Napi::Value Lseek(const Napi::CallbackInfo &info) {
 Napi::Value Read(const Napi::CallbackInfo &info) {
   int fd = FdArg(info, 0);
   size_t length = SizeArg(info, 1);
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(info.Env(), length);
+  // V8 aborts the process when an ArrayBuffer cannot be allocated: bound the request, read into
+  // memory whose failure is an ENOMEM, and hand JS only what arrived.
+  if (length > (size_t{1} << 30)) ThrowRangeError(info.Env(), "argument 1 exceeds 1 GiB");
+  std::unique_ptr<uint8_t[]> scratch(new (std::nothrow) uint8_t[length > 0 ? length : 1]);
+  if (!scratch) ThrowErrno(info.Env(), ENOMEM, "read");
   ssize_t got;
   do {
-    got = ::read(fd, buffer.Data(), length);
+    got = ::read(fd, scratch.get(), length);
   } while (got == -1 && errno == EINTR);
   if (got == -1) ThrowErrno(info.Env(), errno, "read");
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(info.Env(), static_cast<size_t>(got));
+  if (got > 0) std::memcpy(buffer.Data(), scratch.get(), static_cast<size_t>(got));
   return Napi::Uint8Array::New(info.Env(), static_cast<size_t>(got), buffer, 0);
 }
 

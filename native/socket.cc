@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,13 @@
 #include "fd.h"
 
 namespace dmabuf {
+
+namespace {
+// The kernel's limit on fds in one SCM_RIGHTS message (include/net/scm.h).
+constexpr size_t kScmMaxFd = 253;
+// The largest payload receive() accepts (fd-channel.ts checks maxBytes against the same bound).
+constexpr size_t kMaxMessageBytes = size_t{1} << 30;
+}  // namespace
 
 namespace {
 
@@ -169,8 +177,13 @@ Napi::Value RecvMsg(const Napi::CallbackInfo &info) {
   int fd = FdArg(info, 0);
   size_t maxData = static_cast<size_t>(SizeArg(info, 1));
   size_t maxFds = static_cast<size_t>(SizeArg(info, 2));
+  // Bounds before any allocation: a message never carries more than SCM_MAX_FD (253) fds
+  // (net/core/scm.c), and the TS layer caps payloads at 1 GiB.
+  if (maxData > kMaxMessageBytes) ThrowRangeError(env, "argument 1 exceeds 1 GiB");
+  if (maxFds > kScmMaxFd) ThrowRangeError(env, "argument 2 exceeds SCM_MAX_FD (253)");
   // Not zero-filled: recvmsg writes what it returns, and only that much is copied out.
-  std::unique_ptr<uint8_t[]> buffer(new uint8_t[maxData > 0 ? maxData : 1]);
+  std::unique_ptr<uint8_t[]> buffer(new (std::nothrow) uint8_t[maxData > 0 ? maxData : 1]);
+  if (!buffer) ThrowErrno(env, ENOMEM, "recvmsg");
   iovec iov = {buffer.get(), maxData};
   std::vector<char> control(CMSG_SPACE((maxFds > 0 ? maxFds : 1) * sizeof(int)), 0);
   msghdr msg = {};

@@ -96,6 +96,21 @@ describe.runIf(isLinux)('native fd operations (Linux only: the addon builds only
     expect(() => a.ioctlRaw(fd, a.constants.SYNC_IOC_FILE_INFO, new Uint8Array(8))).toThrow(/shorter than the request's _IOC_SIZE/);
   });
 
+  it('numbers must be safe integers: NaN is no fd 0, 1e300 no size, 0.5 no offset', () => {
+    const a = addon();
+    for (const bad of [NaN, Infinity, -Infinity, 0.5, 2 ** 53, 1e300]) {
+      expect(() => a.close(bad), String(bad)).toThrow(RangeError);
+      expect(() => a.read(0, bad), String(bad)).toThrow(RangeError);
+    }
+    // Reads are bounded before anything is allocated (V8 aborts the process on a failed ArrayBuffer).
+    expect(() => a.read(0, 2 ** 31)).toThrow(/exceeds 1 GiB/);
+    const [s1, s2] = a.socketPair();
+    track(s1);
+    track(s2);
+    expect(() => a.recvMsg(s1, 2 ** 31, 0)).toThrow(/exceeds 1 GiB/);
+    expect(() => a.recvMsg(s1, 16, 254)).toThrow(/SCM_MAX_FD/);
+  });
+
   it('poll returns revents, or 0 after the timeout', () => {
     const a = addon();
     const { POLLIN, POLLOUT, O_RDWR, O_NONBLOCK } = a.constants;
