@@ -5,6 +5,9 @@
  * (Buffer#compare), a byte loop only inside the first segment that differs. The writes found are
  * undone (a read bracket's rows, a region's gaps), as non-coherent hardware would drop them, and
  * reported after END with the buffer's name and the byte's offset.
+ *
+ * On the kernel the span is shared memory: a change made meanwhile by another holder, thread,
+ * process or device is indistinguishable from the bracket's own and is reported as its own.
  */
 import { DmaBufError, MisuseCode } from './errors.js';
 import type { ResolvedRegion } from './region.js';

@@ -108,7 +108,7 @@ export function fdTargets(): string[] {
 export function dmaBufMappings(): string[] {
   return readFileSync('/proc/self/maps', 'utf8')
     .split('\n')
-    .filter((line) => /dmabuf|memfd:|udmabuf/.test(line));
+    .filter((line) => /\/dmabuf:|memfd:/.test(line));
 }
 
 /** Count of dma-buf fds (their /proc/self/fd link is /dmabuf:<name> or anon_inode:dmabuf). */

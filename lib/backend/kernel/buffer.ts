@@ -1,6 +1,6 @@
 /** A dma-buf fd held by the kernel backend: SYNC brackets over one shared mapping, poll waits, fences. */
 import { findChange, needsSnapshot, undoChange, violationError, type Violation } from '../../bracket-check.js';
-import { CHECKED_SUPPORTS } from './supports.js';
+import { CHECKED_SUPPORTS, SUPPORTS } from './supports.js';
 import { markAsUntransferable } from 'node:worker_threads';
 import { DmaBufError } from '../../errors.js';
 import type { NativeAddon, NativeMapping } from '../../native/addon.js';
@@ -86,7 +86,7 @@ export class KernelBuffer implements BufferHandle {
   }
 
   get supports(): Supports {
-    return this.#checked ? CHECKED_SUPPORTS : this.backend.supports;
+    return this.#checked ? CHECKED_SUPPORTS : SUPPORTS;
   }
 
   setName(name: string): void {
