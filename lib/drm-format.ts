@@ -58,7 +58,8 @@ const byFourcc = new Map(Object.values(DRM_FORMATS).map((f) => [f.fourcc.trim(),
 export function drmFormat(syscall: string, value: unknown): DrmFormat {
   if (typeof value === 'number') {
     const f = byCode.get(value >>> 0);
-    if (!Number.isInteger(value) || !f) throw invalidArgument(syscall, 'format', `unknown DRM fourcc 0x${(value >>> 0).toString(16)}; known: ${Object.keys(DRM_FORMATS).join(', ')}`);
+    if (!Number.isInteger(value) || !f)
+      throw invalidArgument(syscall, 'format', `unknown DRM fourcc 0x${(value >>> 0).toString(16)}; known: ${Object.keys(DRM_FORMATS).join(', ')}`);
     return f;
   }
   if (typeof value !== 'string') throw invalidType(syscall, 'format', "a DRM format name ('NV12'), fourcc or code", value);

@@ -49,9 +49,7 @@ export interface DmaBufErrorDetails {
   cause?: unknown;
 }
 
-const errnoNames = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([name, value]) => [value, name] as [number, string]),
-);
+const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([name, value]) => [value, name] as [number, string]));
 
 /** errno number for a name known to Node ('EINVAL' → 22); EBADFD and ENOTSUPP are Linux-specific. */
 export function errnoOf(code: string): number | undefined {
@@ -128,10 +126,14 @@ export function fsError(error: unknown, syscall: string, what: string): DmaBufEr
   if (error instanceof DmaBufError) return error;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const name = typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : 'EIO';
-  return new DmaBufError(name, `${syscall} ${what} failed (${name})${name === 'EMFILE' || name === 'ENFILE' ? ': too many open files; close some or raise RLIMIT_NOFILE' : ''}`, {
-    syscall,
-    cause: error,
-  });
+  return new DmaBufError(
+    name,
+    `${syscall} ${what} failed (${name})${name === 'EMFILE' || name === 'ENFILE' ? ': too many open files; close some or raise RLIMIT_NOFILE' : ''}`,
+    {
+      syscall,
+      cause: error,
+    },
+  );
 }
 
 export function closedError(what: string, operation: string): DmaBufError {

@@ -392,15 +392,23 @@ export class FdChannel {
       if (got) {
         if (got.flags & c.MSG_CTRUNC) {
           closeAll(a, got.fds);
-          throw new DmaBufError(MisuseCode.FDS_TRUNCATED, `a message carried more fds than the ${maxFds} allowed (maxFds); the ${got.fds.length} that arrived were closed`, {
-            syscall: 'recvmsg',
-          });
+          throw new DmaBufError(
+            MisuseCode.FDS_TRUNCATED,
+            `a message carried more fds than the ${maxFds} allowed (maxFds); the ${got.fds.length} that arrived were closed`,
+            {
+              syscall: 'recvmsg',
+            },
+          );
         }
         if (got.flags & c.MSG_TRUNC) {
           closeAll(a, got.fds);
-          throw new DmaBufError(MisuseCode.MESSAGE_TRUNCATED, `a message of ${got.length} bytes exceeds maxBytes (${maxBytes}); it was dropped and its fds closed`, {
-            syscall: 'recvmsg',
-          });
+          throw new DmaBufError(
+            MisuseCode.MESSAGE_TRUNCATED,
+            `a message of ${got.length} bytes exceeds maxBytes (${maxBytes}); it was dropped and its fds closed`,
+            {
+              syscall: 'recvmsg',
+            },
+          );
         }
         // Zero bytes and no fds: the peer hung up, or sent an empty message; the socket tells which.
         if (got.length === 0 && got.fds.length === 0 && (a.poll(fd, c.POLLIN | c.POLLRDHUP, 0) & (c.POLLHUP | c.POLLRDHUP)) !== 0) {

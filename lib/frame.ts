@@ -111,7 +111,10 @@ export class Frame {
   readonly #allocated: boolean;
   #closed = false;
 
-  private constructor(t: symbol, init: { width: number; height: number; format: DrmFormat; modifier: bigint; planes: FramePlane[]; owned: DmaBuf[]; allocated: boolean }) {
+  private constructor(
+    t: symbol,
+    init: { width: number; height: number; format: DrmFormat; modifier: bigint; planes: FramePlane[]; owned: DmaBuf[]; allocated: boolean },
+  ) {
     if (t !== token) throw new TypeError('Frame cannot be constructed directly; use Frame.allocate() or Frame.fromPlanes()');
     this.width = init.width;
     this.height = init.height;
@@ -139,7 +142,7 @@ export class Frame {
     const name = opts['name'] as string | undefined;
     const wanted = opts['modifier'] === undefined ? undefined : drmModifier(SYSCALL, opts['modifier']);
     if (wanted !== undefined && wanted !== DRM_FORMAT_MOD_LINEAR) {
-      throw invalidArgument(SYSCALL, 'modifier', 'a frame allocated here is DRM_FORMAT_MOD_LINEAR, or the device\'s own layout when none is asked for');
+      throw invalidArgument(SYSCALL, 'modifier', "a frame allocated here is DRM_FORMAT_MOD_LINEAR, or the device's own layout when none is asked for");
     }
     const up = (n: number) => Math.ceil(n / align) * align;
     const layout: { offset: number; stride: number; size: number }[] = [];
@@ -187,7 +190,8 @@ export class Frame {
       const offset = checkInteger(SYSCALL, `planes[${i}].offset`, p['offset'], 0);
       const stride = checkInteger(SYSCALL, `planes[${i}].stride`, p['stride'], 1, 2 ** 31);
       const { rowBytes, rows } = planeGeometry(format, i, width, height);
-      if (stride < rowBytes) throw invalidArgument(SYSCALL, `planes[${i}].stride`, `${stride} is less than a row of ${format.name} at width ${width} (${rowBytes} bytes)`);
+      if (stride < rowBytes)
+        throw invalidArgument(SYSCALL, `planes[${i}].stride`, `${stride} is less than a row of ${format.name} at width ${width} (${rowBytes} bytes)`);
       const needed = stride * (rows - 1) + rowBytes;
       const size = p['size'] === undefined ? needed : checkInteger(SYSCALL, `planes[${i}].size`, p['size'], 1);
       if (size < needed) throw invalidArgument(SYSCALL, `planes[${i}].size`, `${size} bytes cannot hold ${rows} rows of stride ${stride} (${needed} bytes)`);
@@ -240,7 +244,8 @@ export class Frame {
     const info = checkOptions('Frame.fromElectron', textureInfo);
     const pixelFormat = info['pixelFormat'];
     const format = typeof pixelFormat === 'string' ? ELECTRON_FORMATS[pixelFormat] : undefined;
-    if (!format) throw invalidArgument('Frame.fromElectron', 'pixelFormat', `'${String(pixelFormat)}' is not one of ${Object.keys(ELECTRON_FORMATS).join(', ')}`);
+    if (!format)
+      throw invalidArgument('Frame.fromElectron', 'pixelFormat', `'${String(pixelFormat)}' is not one of ${Object.keys(ELECTRON_FORMATS).join(', ')}`);
     const size = checkOptions('Frame.fromElectron', info['codedSize']);
     const handle = checkOptions('Frame.fromElectron', info['handle']);
     const pixmap = handle['nativePixmap'];
@@ -278,7 +283,13 @@ export class Frame {
       const index = checkInteger(syscall, `planes[${i}].buffer`, plane['buffer'], 0, message.buffers.length - 1);
       return { buffer: message.buffers[index] as DmaBuf, offset: plane['offset'] as number, stride: plane['stride'] as number, size: plane['size'] as number };
     });
-    const frame = Frame.fromPlanes({ width: m['width'] as number, height: m['height'] as number, format: m['format'] as number, modifier: m['modifier'] as string, planes });
+    const frame = Frame.fromPlanes({
+      width: m['width'] as number,
+      height: m['height'] as number,
+      format: m['format'] as number,
+      modifier: m['modifier'] as string,
+      planes,
+    });
     frame.#owned.push(...new Set(planes.map((p) => p.buffer)));
     return { frame, extra: m.extra };
   }
@@ -310,19 +321,29 @@ export class Frame {
   }
 
   /** The object Electron's `sharedTexture.importSharedTexture({ textureInfo })` takes. */
-  toElectron(): { pixelFormat: string; codedSize: { width: number; height: number }; handle: { nativePixmap: { planes: { fd: number; stride: number; offset: number; size: number }[]; modifier: string } } } {
+  toElectron(): {
+    pixelFormat: string;
+    codedSize: { width: number; height: number };
+    handle: { nativePixmap: { planes: { fd: number; stride: number; offset: number; size: number }[]; modifier: string } };
+  } {
     const d = this.describe();
     const pixelFormat = Object.keys(ELECTRON_FORMATS).find((k) => ELECTRON_FORMATS[k] === this.format.name);
     if (!pixelFormat) {
-      throw new DmaBufError(MisuseCode.UNSUPPORTED, `Electron has no pixelFormat for ${this.format.name}; it takes ${Object.values(ELECTRON_FORMATS).join(', ')}`, {
-        syscall: 'Frame.toElectron',
-      });
+      throw new DmaBufError(
+        MisuseCode.UNSUPPORTED,
+        `Electron has no pixelFormat for ${this.format.name}; it takes ${Object.values(ELECTRON_FORMATS).join(', ')}`,
+        {
+          syscall: 'Frame.toElectron',
+        },
+      );
     }
     const modifier = this.modifier === DRM_FORMAT_MOD_INVALID && this.#allocated ? DRM_FORMAT_MOD_LINEAR : this.modifier;
     return {
       pixelFormat,
       codedSize: { width: this.width, height: this.height },
-      handle: { nativePixmap: { planes: d.planes.map((p) => ({ fd: p.fd, stride: p.stride, offset: p.offset, size: p.size })), modifier: modifier.toString() } },
+      handle: {
+        nativePixmap: { planes: d.planes.map((p) => ({ fd: p.fd, stride: p.stride, offset: p.offset, size: p.size })), modifier: modifier.toString() },
+      },
     };
   }
 
@@ -426,7 +447,14 @@ export class Frame {
     if (this.#closed) return inspectObject('Frame', { closed: true }, depth, options);
     return inspectObject(
       'Frame',
-      { format: this.format.name, width: this.width, height: this.height, modifier: `0x${this.modifier.toString(16)}`, planes: this.#planes.length, buffers: new Set(this.#planes.map((p) => p.buffer)).size },
+      {
+        format: this.format.name,
+        width: this.width,
+        height: this.height,
+        modifier: `0x${this.modifier.toString(16)}`,
+        planes: this.#planes.length,
+        buffers: new Set(this.#planes.map((p) => p.buffer)).size,
+      },
       depth,
       options,
     );

@@ -2,7 +2,7 @@
 import { closeOnCollect, closedExplicitly, setUpOrClose } from './lifecycle.js';
 import { closedError, invalidArgument, invalidType } from './errors.js';
 import { inspect } from 'node:util';
-import type { Backend, HeapHandle } from './backend/backend.js';
+import type { Backend, BufferHandle, HeapHandle } from './backend/backend.js';
 import { selectedBackend } from './backend/select.js';
 import { debug } from './debug.js';
 import { DmaBuf } from './dmabuf.js';
@@ -17,7 +17,6 @@ export type { HeapDetails } from './system/heap-probe.js';
 export type { HeapKind } from './heap-kind.js';
 
 const ALLOC = 'DMA_HEAP_IOCTL_ALLOC';
-
 
 const wrapToken = Symbol('DmaHeap.wrap');
 
@@ -131,7 +130,7 @@ export class DmaHeap {
     const name = opts['name'];
     if (name !== undefined) checkName('DMA_BUF_SET_NAME', name);
     const checked = checkedOption(ALLOC, opts);
-    let buffer;
+    let buffer: BufferHandle;
     try {
       buffer = handle.allocate(size);
     } catch (error) {
@@ -156,6 +155,11 @@ export class DmaHeap {
 
   [inspect.custom](depth: number, options: object): string {
     const handle = this.#handle;
-    return inspectObject('DmaHeap', handle ? { name: handle.name, kind: this.#kind, backend: this.#emulated ? 'emulated' : 'kernel' } : { closed: true }, depth, options);
+    return inspectObject(
+      'DmaHeap',
+      handle ? { name: handle.name, kind: this.#kind, backend: this.#emulated ? 'emulated' : 'kernel' } : { closed: true },
+      depth,
+      options,
+    );
   }
 }

@@ -88,15 +88,7 @@ export const region = {
     return Object.freeze({ kind: 'linear', offset: field(o, 'offset', 0, 0), length: field(o, 'length', 1) });
   },
   /** A 2D rectangle of pixels in an image with `stride` bytes per row starting at `offset`. */
-  rect(options: {
-    x: number;
-    y: number;
-    width: number;
-    height: number;
-    stride: number;
-    bytesPerPixel: number;
-    offset?: number;
-  }): RectRegion {
+  rect(options: { x: number; y: number; width: number; height: number; stride: number; bytesPerPixel: number; offset?: number }): RectRegion {
     const o = spec(options, 'region.rect');
     const r: RectRegion = {
       kind: 'rect',
@@ -174,16 +166,30 @@ export function resolveRegion(syscall: string, value: unknown, size: number): Re
   let resolved: ResolvedRegion;
   if (r.kind === 'linear') {
     resolved = {
-      region: r, start: r.offset, spanLength: r.length, rowBytes: r.length, rowCount: 1, sliceCount: 1,
-      rowPitch: r.length, slicePitch: r.length, byteCount: r.length,
+      region: r,
+      start: r.offset,
+      spanLength: r.length,
+      rowBytes: r.length,
+      rowCount: 1,
+      sliceCount: 1,
+      rowPitch: r.length,
+      slicePitch: r.length,
+      byteCount: r.length,
     };
   } else if (r.kind === 'rect') {
     const rowBytes = r.width * r.bytesPerPixel;
     const start = mulAdd(r.y, r.stride, mulAdd(r.x, r.bytesPerPixel, r.offset, 'x'), 'y');
     const spanLength = mulAdd(r.height - 1, r.stride, rowBytes, 'height');
     resolved = {
-      region: r, start, spanLength, rowBytes, rowCount: r.height, sliceCount: 1,
-      rowPitch: r.stride, slicePitch: spanLength, byteCount: mulAdd(rowBytes, r.height, 0, 'height'),
+      region: r,
+      start,
+      spanLength,
+      rowBytes,
+      rowCount: r.height,
+      sliceCount: 1,
+      rowPitch: r.stride,
+      slicePitch: spanLength,
+      byteCount: mulAdd(rowBytes, r.height, 0, 'height'),
     };
   } else {
     const rowBytes = r.width * r.bytesPerPixel;
@@ -191,8 +197,14 @@ export function resolveRegion(syscall: string, value: unknown, size: number): Re
     const lastRow = mulAdd(r.height - 1, r.rowPitch, rowBytes, 'height');
     const spanLength = mulAdd(r.depth - 1, r.slicePitch, lastRow, 'depth');
     resolved = {
-      region: r, start, spanLength, rowBytes, rowCount: r.height, sliceCount: r.depth,
-      rowPitch: r.rowPitch, slicePitch: r.slicePitch,
+      region: r,
+      start,
+      spanLength,
+      rowBytes,
+      rowCount: r.height,
+      sliceCount: r.depth,
+      rowPitch: r.rowPitch,
+      slicePitch: r.slicePitch,
       byteCount: mulAdd(mulAdd(rowBytes, r.height, 0, 'height'), r.depth, 0, 'depth'),
     };
   }

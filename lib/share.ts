@@ -24,7 +24,7 @@ export function makeShared<K extends SharedKind>(kind: K, fd: number, supports: 
   if (!supports.shareAcrossThreads) {
     throw new DmaBufError(
       MisuseCode.UNSUPPORTED,
-      'emulated buffers and sync files live in one thread (their memory, fences and devices are that thread\'s objects); share a kernel buffer, or create the emulation in the worker',
+      "emulated buffers and sync files live in one thread (their memory, fences and devices are that thread's objects); share a kernel buffer, or create the emulation in the worker",
       { syscall: 'share' },
     );
   }

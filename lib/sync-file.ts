@@ -15,7 +15,6 @@ import { settleWait } from './wait.js';
 
 export type SyncFileStatus = 'active' | 'signaled' | 'error';
 
-
 const wrapToken = Symbol('SyncFile.wrap');
 
 export class SyncFile {

@@ -16,13 +16,7 @@ export function timeoutError(syscall: string, what: string, timeoutMs: number): 
   });
 }
 
-export async function settleWait(
-  start: () => PendingWait,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-  syscall: string,
-  what: string,
-): Promise<void> {
+export async function settleWait(start: () => PendingWait, timeoutMs: number, signal: AbortSignal | undefined, syscall: string, what: string): Promise<void> {
   if (signal?.aborted) throw abortErrorFor(signal);
   const pending = start();
   let aborted = false;

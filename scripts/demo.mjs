@@ -31,7 +31,9 @@ say();
 say(`1. correct: write bracket on region.rect ${SQUARE.width}×${SQUARE.height}, end(), hand-off — backend: ${one.backend}`);
 say(`   ${mark(one.result.wrong === 0)} ${describe(one.result)}`);
 if (one.waitedMs !== undefined) {
-  say(`   ${mark(one.waitedMs >= DEVICE_MS / 2)} the CPU's next bracket waited ${one.waitedMs.toFixed(0)} ms for the device's read fence (${one.device}, busy ${DEVICE_MS} ms)`);
+  say(
+    `   ${mark(one.waitedMs >= DEVICE_MS / 2)} the CPU's next bracket waited ${one.waitedMs.toFixed(0)} ms for the device's read fence (${one.device}, busy ${DEVICE_MS} ms)`,
+  );
 } else say(`   · ${one.note}`);
 say(`   → ${picture('1-correct.png', one.seen)}`);
 

@@ -78,9 +78,16 @@ const args = process.argv.slice(2);
 const host = args[0] === '--host';
 const files = args.filter((a) => a !== '--host');
 if (host) {
-  run(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...(files.length ? files : ['test/native'])], { cwd: COPY, env: { ...process.env, ...sanitizerEnv } });
+  run(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...(files.length ? files : ['test/native'])], {
+    cwd: COPY,
+    env: { ...process.env, ...sanitizerEnv },
+  });
 } else {
   const suite = ['env', ...Object.entries(sanitizerEnv).map(([k, v]) => `${k}=${v}`)];
-  run(process.execPath, [join(COPY, 'scripts/vm/run.mjs'), '--', ...suite, process.execPath, 'scripts/vm/suite.mjs', ...(files.length ? files : ['test/native', 'test/kernel'])], { cwd: COPY });
+  run(
+    process.execPath,
+    [join(COPY, 'scripts/vm/run.mjs'), '--', ...suite, process.execPath, 'scripts/vm/suite.mjs', ...(files.length ? files : ['test/native', 'test/kernel'])],
+    { cwd: COPY },
+  );
 }
 console.log('sanitize: no AddressSanitizer or UndefinedBehaviorSanitizer report');

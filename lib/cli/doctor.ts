@@ -27,7 +27,12 @@ export function renderDoctor(report: DoctorReport, paint: Paint): string {
   out.push(paint('bold', `Heaps (${report.heaps.directory})`));
   if (report.heaps.list.length > 0) {
     const rows = report.heaps.list.map((h) => [h.name, h.kind, h.mode, h.owner, h.group, yesNo(h.accessible, paint), yesNo(h.cpuMappable, paint)]);
-    out.push(formatTable([{ title: 'NAME' }, { title: 'KIND' }, { title: 'MODE' }, { title: 'OWNER' }, { title: 'GROUP' }, { title: 'OPEN' }, { title: 'CPU-MAP' }], rows));
+    out.push(
+      formatTable(
+        [{ title: 'NAME' }, { title: 'KIND' }, { title: 'MODE' }, { title: 'OWNER' }, { title: 'GROUP' }, { title: 'OPEN' }, { title: 'CPU-MAP' }],
+        rows,
+      ),
+    );
   } else {
     out.push(report.heaps.present ? 'none in the directory' : 'none: this kernel has no dma-heaps');
   }
@@ -41,7 +46,9 @@ export function renderDoctor(report: DoctorReport, paint: Paint): string {
       u.sizeLimitMb === null ? undefined : `size_limit_mb ${u.sizeLimitMb}`,
       u.listLimit === null ? undefined : `list_limit ${u.listLimit}`,
     ].filter(Boolean);
-    out.push(`${u.device.path}  ${u.device.mode} ${u.device.owner}:${u.device.group}  usable: ${yesNo(u.usable, paint)}${limits.length ? `  ${limits.join(', ')}` : ''}`);
+    out.push(
+      `${u.device.path}  ${u.device.mode} ${u.device.owner}:${u.device.group}  usable: ${yesNo(u.usable, paint)}${limits.length ? `  ${limits.join(', ')}` : ''}`,
+    );
   } else {
     out.push('none: this kernel has no /dev/udmabuf');
   }
@@ -51,7 +58,14 @@ export function renderDoctor(report: DoctorReport, paint: Paint): string {
   out.push(paint('bold', `Capabilities${p.on ? ` (tried on a page of ${p.on})` : ''}`));
   out.push(
     formatTable(
-      [{ title: 'SYNC' }, { title: 'SET_NAME' }, { title: 'EXPORT_SYNC_FILE' }, { title: 'IMPORT_SYNC_FILE' }, { title: 'FILE_INFO' }, { title: 'SET_DEADLINE' }],
+      [
+        { title: 'SYNC' },
+        { title: 'SET_NAME' },
+        { title: 'EXPORT_SYNC_FILE' },
+        { title: 'IMPORT_SYNC_FILE' },
+        { title: 'FILE_INFO' },
+        { title: 'SET_DEADLINE' },
+      ],
       [[p.sync, p.setName, p.exportSyncFile, p.importSyncFile, p.syncFileInfo, p.setDeadline].map((v) => yesNo(v, paint))],
     ),
   );

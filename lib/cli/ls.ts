@@ -14,15 +14,38 @@ export function renderHolders(report: HoldersReport, paint: Paint): string {
   out.push(paint('bold', 'Processes'));
   out.push(
     formatTable(
-      [{ title: 'PID', align: 'right' }, { title: 'COMMAND' }, { title: 'BUFFERS', align: 'right' }, { title: 'SIZE', align: 'right' }, { title: 'MAPPED', align: 'right' }, { title: 'PSS', align: 'right' }],
+      [
+        { title: 'PID', align: 'right' },
+        { title: 'COMMAND' },
+        { title: 'BUFFERS', align: 'right' },
+        { title: 'SIZE', align: 'right' },
+        { title: 'MAPPED', align: 'right' },
+        { title: 'PSS', align: 'right' },
+      ],
       report.processes.map((p) => [String(p.pid), p.command, String(p.buffers), formatBytes(p.size), formatBytes(p.mappedSize), formatBytes(p.pss)]),
     ),
   );
   out.push('', paint('bold', 'Buffers'));
   out.push(
     formatTable(
-      [{ title: 'INODE', align: 'right' }, { title: 'SIZE', align: 'right' }, { title: 'EXPORTER' }, { title: 'NAME' }, { title: 'FDS', align: 'right' }, { title: 'HELD BY' }, { title: 'MAPPED BY' }],
-      report.buffers.map((b) => [String(b.inode), formatBytes(b.size), b.exporter, b.name, String(b.fds), b.holders.join(',') || '-', b.mappedBy.join(',') || '-']),
+      [
+        { title: 'INODE', align: 'right' },
+        { title: 'SIZE', align: 'right' },
+        { title: 'EXPORTER' },
+        { title: 'NAME' },
+        { title: 'FDS', align: 'right' },
+        { title: 'HELD BY' },
+        { title: 'MAPPED BY' },
+      ],
+      report.buffers.map((b) => [
+        String(b.inode),
+        formatBytes(b.size),
+        b.exporter,
+        b.name,
+        String(b.fds),
+        b.holders.join(',') || '-',
+        b.mappedBy.join(',') || '-',
+      ]),
     ),
   );
   out.push('', paint('bold', 'Exporters'));

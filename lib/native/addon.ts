@@ -191,11 +191,7 @@ export interface NativeAddon {
   /** UDMABUF_CREATE; returns the dma-buf fd. */
   udmabufCreate(devFd: number, memfd: number, offset: number, size: number, flags: number): number;
   /** UDMABUF_CREATE_LIST; returns the dma-buf fd. */
-  udmabufCreateList(
-    devFd: number,
-    flags: number,
-    items: ReadonlyArray<{ memfd: number; offset: number; size: number }>,
-  ): number;
+  udmabufCreateList(devFd: number, flags: number, items: ReadonlyArray<{ memfd: number; offset: number; size: number }>): number;
 
   // --- mappings -------------------------------------------------------------------------------
   Mapping: NativeMappingConstructor;

@@ -16,9 +16,7 @@ import type { NativeAddon } from './addon.js';
 /** Where the addon came from: 'source build', 'prebuild linux-arm64', or 'none'. */
 export type AddonOrigin = 'source build' | `prebuild ${string}` | 'none';
 
-export type LoadResult =
-  | { ok: true; addon: NativeAddon; origin: AddonOrigin; path: string }
-  | { ok: false; origin: 'none'; reason: string };
+export type LoadResult = { ok: true; addon: NativeAddon; origin: AddonOrigin; path: string } | { ok: false; origin: 'none'; reason: string };
 
 const require = createRequire(import.meta.url);
 let cached: LoadResult | undefined;
@@ -30,8 +28,7 @@ export function packageRoot(): string {
 
 /** The command that builds the addon from source, as the README documents it. */
 export const SOURCE_BUILD_HINT =
-  'build it from source with `npm explore dmabuf -- npx node-gyp rebuild` ' +
-  '(needs python3, make and a C++17 compiler: `apt-get install python3 make g++`)';
+  'build it from source with `npm explore dmabuf -- npx node-gyp rebuild` ' + '(needs python3, make and a C++17 compiler: `apt-get install python3 make g++`)';
 
 function describeFailure(path: string, error: unknown): string {
   const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);

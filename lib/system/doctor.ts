@@ -95,7 +95,6 @@ function deviceAccess(path: string): DeviceAccess | null {
   }
 }
 
-
 /** Whether `module` can be loaded with modprobe on this kernel (its .ko is installed). */
 function moduleInstalled(module: string): boolean {
   try {
@@ -312,7 +311,11 @@ export function doctor(): DoctorReport {
         buffer.close();
       }
       if (probes.exportSyncFile === false || probes.importSyncFile === false) {
-        findings.push({ level: 'note', what: 'this kernel cannot export or import sync files on dma-bufs (DMA_BUF_IOCTL_EXPORT/IMPORT_SYNC_FILE, Linux 6.0+): SyncFile interop with buffers is unavailable', fix: 'a 6.0 or later kernel' });
+        findings.push({
+          level: 'note',
+          what: 'this kernel cannot export or import sync files on dma-bufs (DMA_BUF_IOCTL_EXPORT/IMPORT_SYNC_FILE, Linux 6.0+): SyncFile interop with buffers is unavailable',
+          fix: 'a 6.0 or later kernel',
+        });
       }
       if (probes.setDeadline === false) {
         findings.push({ level: 'note', what: 'sync files here take no deadline hints (SYNC_IOC_SET_DEADLINE, Linux 6.5+): setDeadline() will fail' });

@@ -4,7 +4,7 @@
  * the device's mode bits (a udev rule, an ACL or a capability can each change what they say).
  */
 import { DmaBufError } from '../errors.js';
-import type { Backend } from '../backend/backend.js';
+import type { Backend, HeapHandle } from '../backend/backend.js';
 import { cpuMappableKind, heapKind, type HeapKind } from '../heap-kind.js';
 import { resolveRegion } from '../region.js';
 
@@ -29,7 +29,7 @@ function describe(error: unknown): string {
 export function probeHeap(backend: Backend, name: string, cmaRegions: readonly string[]): HeapDetails {
   const kind = heapKind(name, cmaRegions);
   const emulated = !backend.supports.realFds;
-  let heap;
+  let heap: HeapHandle;
   try {
     heap = backend.openHeap(name);
   } catch (error) {

@@ -128,7 +128,7 @@ function scan(pid: number, seen: Map<number, Seen>, mapped: Map<number, number>)
     // start-end perms offset dev inode path
     const fields = line.split(/\s+/);
     const path = fields[5];
-    if (!path || !path.startsWith('/dmabuf:')) continue;
+    if (!path?.startsWith('/dmabuf:')) continue;
     const [start, end] = (fields[0] ?? '').split('-').map((h) => Number.parseInt(h, 16)) as [number, number];
     const offset = Number.parseInt(fields[2] ?? '0', 16);
     const s = entry(Number(fields[4]));

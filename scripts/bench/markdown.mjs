@@ -9,7 +9,8 @@ const OUT = resolve(fileURLToPath(new URL('../../bench-results', import.meta.url
 const runs = process.argv.slice(2).map((where) => JSON.parse(readFileSync(join(OUT, `${where}.json`), 'utf8')));
 
 const goal = (f) => (f.goal ? `${f.goal.op === '<=' ? '≤' : '≥'} ${f.goal.value}${f.kind === 'ms' ? ' ms' : '×'}` : 'reported');
-const value = (f) => (f.kind === 'ms' ? `${(f.subjectNs / 1e6).toFixed(2)} ms (idle loop ${(f.baselineNs / 1e6).toFixed(2)} ms)` : `${f.ratio.toFixed(f.ratio < 10 ? 2 : 0)}×`);
+const value = (f) =>
+  f.kind === 'ms' ? `${(f.subjectNs / 1e6).toFixed(2)} ms (idle loop ${(f.baselineNs / 1e6).toFixed(2)} ms)` : `${f.ratio.toFixed(f.ratio < 10 ? 2 : 0)}×`;
 const mark = (f) => (f.met === undefined ? '' : f.met ? '✓' : '✗');
 
 console.log('| where | figure | measured | baseline | result | goal | |');
@@ -19,4 +20,5 @@ for (const run of runs) {
     console.log(`| ${run.where} | ${f.id} ${f.title} | ${formatNs(f.subjectNs)} | ${formatNs(f.baselineNs)} | ${value(f)} | ${goal(f)} | ${mark(f)} |`);
   }
 }
-for (const run of runs) console.log(`\n- ${run.where}: ${run.date.slice(0, 10)}, Node ${run.node}, Linux ${run.kernel}, ${run.cpu}.${run.note ? ` ${run.note}` : ''}`);
+for (const run of runs)
+  console.log(`\n- ${run.where}: ${run.date.slice(0, 10)}, Node ${run.node}, Linux ${run.kernel}, ${run.cpu}.${run.note ? ` ${run.note}` : ''}`);

@@ -91,7 +91,11 @@ function table(figures) {
   ]);
   const head = ['id', 'figure', 'measured', 'baseline', 'value', 'goal', 'met'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells) => cells.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells) =>
+    cells
+      .map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   const out = [line(head), widths.map((w) => '─'.repeat(w)).join('  ')];
   for (const [i, r] of rows.entries()) {
     out.push(line(r));

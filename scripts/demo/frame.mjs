@@ -134,10 +134,7 @@ export function describe(result) {
   const { wrong, stale, squareOk, squareTotal, first, why } = result;
   if (wrong === 0) return `device sees the update: square ${squareOk}/${squareTotal} green, 0 wrong pixels around it`;
   const staleText = stale === wrong ? 'all stale: the previous frame' : `${stale} of them stale`;
-  return (
-    `device sees ${wrong} wrong pixels (${staleText}), first at (${first.x},${first.y}): ${first.got}, CPU wrote ${first.want}` +
-    ` — ${why}`
-  );
+  return `device sees ${wrong} wrong pixels (${staleText}), first at (${first.x},${first.y}): ${first.got}, CPU wrote ${first.want}` + ` — ${why}`;
 }
 
 /** A byte offset in the frame as a pixel. */

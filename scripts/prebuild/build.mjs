@@ -53,7 +53,11 @@ async function ensureTools() {
   if (process.platform !== 'linux' || process.arch !== 'x64') throw new HostError('the prebuilds are made on a Linux x86_64 host');
   if (!isRoot()) throw new HostError('making the build root needs root (debootstrap, chroot, mount)');
   const missing = [];
-  for (const [tool, pkg] of [['debootstrap', 'debootstrap'], ['unshare', 'util-linux'], ['readelf', 'binutils']]) {
+  for (const [tool, pkg] of [
+    ['debootstrap', 'debootstrap'],
+    ['unshare', 'util-linux'],
+    ['readelf', 'binutils'],
+  ]) {
     const found = await run('sh', ['-c', `command -v ${tool}`], { allowFail: true });
     if (found.code !== 0) missing.push(pkg);
   }
@@ -85,7 +89,8 @@ async function ensureRoot() {
   writeFileSync(join(tmp, '.complete'), `${SUITE} ${INCLUDE.join(' ')}\n`);
   rmSync(root, { recursive: true, force: true });
   renameSync(tmp, root);
-  for (const old of listDir(CACHE)) if (join(CACHE, old) !== root && !old.includes('.tmp-') && old !== 'stage') rmSync(join(CACHE, old), { recursive: true, force: true });
+  for (const old of listDir(CACHE))
+    if (join(CACHE, old) !== root && !old.includes('.tmp-') && old !== 'stage') rmSync(join(CACHE, old), { recursive: true, force: true });
   log(`build root ready in ${secs(t0)}s`);
   return root;
 }

@@ -51,8 +51,17 @@ export function elfNeeds(file) {
 /** A hash of everything a prebuild is made from: binding.gyp, native/, node-addon-api's version. */
 export function sourcesHash() {
   const hash = createHash('sha256');
-  const files = ['binding.gyp', ...readdirSync(join(REPO, 'native')).sort().map((f) => join('native', f))];
-  for (const f of files) hash.update(`${f}\0`).update(readFileSync(join(REPO, f))).update('\0');
+  const files = [
+    'binding.gyp',
+    ...readdirSync(join(REPO, 'native'))
+      .sort()
+      .map((f) => join('native', f)),
+  ];
+  for (const f of files)
+    hash
+      .update(`${f}\0`)
+      .update(readFileSync(join(REPO, f)))
+      .update('\0');
   hash.update(JSON.parse(readFileSync(join(REPO, 'node_modules', 'node-addon-api', 'package.json'), 'utf8')).version);
   return hash.digest('hex');
 }
@@ -66,7 +75,11 @@ export function listPrebuilds() {
   if (!existsSync(PREBUILDS)) return [];
   return readdirSync(PREBUILDS, { withFileTypes: true })
     .filter((d) => d.isDirectory())
-    .flatMap((d) => readdirSync(join(PREBUILDS, d.name)).filter((f) => f.endsWith('.node')).map((f) => ({ target: d.name, file: join(PREBUILDS, d.name, f) })));
+    .flatMap((d) =>
+      readdirSync(join(PREBUILDS, d.name))
+        .filter((f) => f.endsWith('.node'))
+        .map((f) => ({ target: d.name, file: join(PREBUILDS, d.name, f) })),
+    );
 }
 
 /** Checks every prebuild; returns the problems found (empty: all good) after printing a line each. */

@@ -13,6 +13,8 @@ const PACKAGES = {
 export class HostError extends Error {}
 
 async function installed(pkg) {
+  // dpkg-query's own format syntax, not a template literal.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format placeholder
   const { code, out } = await run('dpkg-query', ['-W', '-f=${Status}', pkg], { allowFail: true });
   return code === 0 && out.includes('install ok installed');
 }
@@ -36,15 +38,19 @@ export const isRoot = () => process.getuid?.() === 0;
 export async function ensureHost(profile) {
   const packages = { [profile.qemuPackage]: profile.qemu, ...PACKAGES };
   if (process.platform !== 'linux') {
-    throw new HostError(`the kernel VM needs a Linux x86_64 host with apt (this is ${process.platform}); the emulated backend's tests run anywhere with "npm test"`);
+    throw new HostError(
+      `the kernel VM needs a Linux x86_64 host with apt (this is ${process.platform}); the emulated backend's tests run anywhere with "npm test"`,
+    );
   }
   if (process.arch !== 'x64') {
     throw new HostError(`the kernel VM runner works on an x86_64 host (this is ${process.arch})`);
   }
   if (!existsSync('/usr/bin/apt-get') || !existsSync('/usr/bin/dpkg-query')) {
     throw new HostError(
-      'the kernel VM needs a Debian-like host with apt (the kernel is Debian\'s linux-image-6.12-amd64) and these packages:\n' +
-        Object.entries(packages).map(([p, why]) => `  ${p}: ${why}`).join('\n'),
+      "the kernel VM needs a Debian-like host with apt (the kernel is Debian's linux-image-6.12-amd64) and these packages:\n" +
+        Object.entries(packages)
+          .map(([p, why]) => `  ${p}: ${why}`)
+          .join('\n'),
     );
   }
   const missing = [];

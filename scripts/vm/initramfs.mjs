@@ -1,7 +1,19 @@
 // The initramfs: a static busybox, the decompressed modules the guest needs, and init.sh as /init.
 // Cached per kernel release + a hash of everything that goes into it.
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropTemp, log, run, secs, temp } from './proc.mjs';
@@ -18,7 +30,10 @@ const HOST_BUSYBOX = '/bin/busybox';
 // come from each module's own `depends=` (Debian ships no modules.dep: depmod makes it on install).
 export const ROOTS = ['virtio_pci', '9pnet_virtio', '9p', 'vgem'];
 
-const modName = (path) => basename(path).replace(/\.ko(\.\w+)?$/, '').replace(/-/g, '_');
+const modName = (path) =>
+  basename(path)
+    .replace(/\.ko(\.\w+)?$/, '')
+    .replace(/-/g, '_');
 
 /** name -> path of every module file under `dir`. */
 function indexModules(dir, index = new Map()) {
@@ -35,7 +50,10 @@ function depends(ko) {
   const at = buf.indexOf('\0depends=');
   if (at < 0) return [];
   const value = buf.toString('latin1', at + 9, buf.indexOf(0, at + 9));
-  return value.split(',').filter(Boolean).map((n) => n.replace(/-/g, '_'));
+  return value
+    .split(',')
+    .filter(Boolean)
+    .map((n) => n.replace(/-/g, '_'));
 }
 
 async function decompress(src, dest) {
@@ -100,7 +118,7 @@ export async function getInitramfs(kernel, cacheRoot, busybox = HOST_BUSYBOX) {
       }
     }
     names = await collectModules(kernel.modules, join(stage, 'lib/modules'));
-    writeFileSync(join(stage, 'etc/modules'), names.join('\n') + '\n');
+    writeFileSync(join(stage, 'etc/modules'), `${names.join('\n')}\n`);
     copyFileSync(INIT, join(stage, 'init'));
     chmodSync(join(stage, 'init'), 0o755);
     await run('sh', ['-c', 'find . | cpio -o -H newc -R 0:0 --quiet | gzip -1 > "$1"', 'sh', tmp], { cwd: stage });

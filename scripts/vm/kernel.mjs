@@ -79,7 +79,7 @@ export async function getKernel(cacheRoot, profile) {
   const t0 = Date.now();
   const meta = qualified(profile, profile.meta);
   log(`resolving ${meta}`);
-  let want = await resolve(cacheRoot, profile);
+  const want = await resolve(cacheRoot, profile);
   if (!want) {
     // Offline or no apt lists: fall back to what is cached, if anything.
     const any = cached().sort().at(-1);

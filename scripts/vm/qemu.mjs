@@ -19,19 +19,29 @@ const opt = (s) => s.replaceAll(',', ',,');
 export function boot({ profile, kernel, initramfs, root, repo, jobDir, accel, memory = '2048', verbose = false }) {
   const args = [
     ...profile.machine,
-    '-accel', accel,
-    '-m', memory,
-    '-smp', '2',
+    '-accel',
+    accel,
+    '-m',
+    memory,
+    '-smp',
+    '2',
     '-nographic',
     '-no-reboot', // panic=-1 reboots at once on a panic; -no-reboot turns that into a qemu exit
-    '-net', 'none',
-    '-kernel', kernel,
-    '-initrd', initramfs,
-    '-append', `console=${profile.console} quiet loglevel=3 panic=-1`,
+    '-net',
+    'none',
+    '-kernel',
+    kernel,
+    '-initrd',
+    initramfs,
+    '-append',
+    `console=${profile.console} quiet loglevel=3 panic=-1`,
     // multidevs=remap: / spans several host filesystems; remap keeps their inode numbers apart.
-    '-virtfs', `local,path=${opt(root)},mount_tag=host,security_model=none,readonly=on,multidevs=remap`,
-    '-virtfs', `local,path=${opt(jobDir)},mount_tag=job,security_model=none,readonly=on`,
-    '-virtfs', `local,path=${opt(repo)},mount_tag=repo,security_model=none,multidevs=remap`,
+    '-virtfs',
+    `local,path=${opt(root)},mount_tag=host,security_model=none,readonly=on,multidevs=remap`,
+    '-virtfs',
+    `local,path=${opt(jobDir)},mount_tag=job,security_model=none,readonly=on`,
+    '-virtfs',
+    `local,path=${opt(repo)},mount_tag=repo,security_model=none,multidevs=remap`,
   ];
   const t0 = Date.now();
   let tStart = 0;
@@ -44,13 +54,14 @@ export function boot({ profile, kernel, initramfs, root, repo, jobDir, accel, me
   const line = (raw) => {
     // SeaBIOS resets the terminal and turns off line wrap (ESC c, ESC [?7l): never pass boot
     // chatter's escape sequences on to the user's terminal.
-    const text = started ? raw : raw.replace(/\x1b(\[[0-9;?]*[ -\/]*[@-~]|.)/g, '');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escape sequences start with ESC
+    const text = started ? raw : raw.replace(/\x1b(\[[0-9;?]*[ -/]*[@-~]|.)/g, '');
     tail.push(text);
     if (tail.length > TAIL) tail.shift();
     const exit = EXIT.exec(text);
     if (exit) {
       const before = text.slice(sent, exit.index);
-      if (started && exit.index > 0) process.stdout.write(before + '\n');
+      if (started && exit.index > 0) process.stdout.write(`${before}\n`);
       status = Number(exit[1]);
       started = false;
       log(`command exited ${status} after ${secs(tStart)}s`);
@@ -59,7 +70,7 @@ export function boot({ profile, kernel, initramfs, root, repo, jobDir, accel, me
       tStart = Date.now();
       log(`boot took ${secs(t0)}s`);
     } else if (started) {
-      process.stdout.write(text.slice(sent) + '\n');
+      process.stdout.write(`${text.slice(sent)}\n`);
     } else if (verbose) {
       process.stderr.write(`[guest] ${text}\n`);
     }
@@ -71,8 +82,7 @@ export function boot({ profile, kernel, initramfs, root, repo, jobDir, accel, me
     qemu.stdout.setEncoding('utf8');
     qemu.stdout.on('data', (chunk) => {
       partial += chunk;
-      let nl;
-      while ((nl = partial.indexOf('\n')) >= 0) {
+      for (let nl = partial.indexOf('\n'); nl >= 0; nl = partial.indexOf('\n')) {
         line(partial.slice(0, nl).replace(/\r$/, ''));
         partial = partial.slice(nl + 1);
         sent = 0;

@@ -29,7 +29,8 @@ import { boot } from './qemu.mjs';
 import { getArm64Userland, GUEST_NODE, GUEST_NODE_PATH } from './userland.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const USAGE = 'usage: node scripts/vm/run.mjs [--profile x86_64|arm64|arm64-16k] [--timeout <s>] [--verbose] (-- <command...> | --test [vitest args...] | --check)';
+const USAGE =
+  'usage: node scripts/vm/run.mjs [--profile x86_64|arm64|arm64-16k] [--timeout <s>] [--verbose] (-- <command...> | --test [vitest args...] | --check)';
 
 function parseArgs(argv) {
   const o = {
@@ -49,8 +50,7 @@ function parseArgs(argv) {
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
-    }
-    else throw new HostError(`unknown option ${a}\n${USAGE}`);
+    } else throw new HostError(`unknown option ${a}\n${USAGE}`);
     if (o.command) break;
   }
   if (!o.command?.length) throw new HostError(USAGE);
@@ -114,7 +114,11 @@ async function main() {
   // Every exit path (normal, error, timeout, signal) goes through process.exit: kill qemu and
   // remove temp dirs there.
   process.on('exit', cleanupAll);
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ]) {
     process.on(sig, () => {
       log(`${sig}: stopping the VM`);
       exitAfterKill(code);
@@ -152,7 +156,12 @@ async function main() {
     if (isExiting()) return new Promise(() => {}); // a signal or the timeout is ending the run
     // A guest that died before the command started ran nothing: one more try is safe.
     if (!r.error || r.booted || attempt === 2) break;
-    process.stderr.write(`[vm] ${r.error}\n${r.tail.slice(-8).map((l) => `  | ${l}\n`).join('')}`);
+    process.stderr.write(
+      `[vm] ${r.error}\n${r.tail
+        .slice(-8)
+        .map((l) => `  | ${l}\n`)
+        .join('')}`,
+    );
     log('the guest died while booting; trying once more');
   }
   if (r.error) {

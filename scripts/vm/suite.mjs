@@ -36,7 +36,9 @@ const kernel = tests.filter(isKernel);
 // The marks of test/helpers/env.ts, for the features a profile may declare absent.
 const MARKS = { heaps: '[needs dma-heaps]', python3: '[needs python3]' };
 const provided = (process.env.DMABUF_VM_PROVIDES ?? Object.keys(MARKS).join(',')).split(',');
-const absentMarks = Object.entries(MARKS).filter(([feature]) => !provided.includes(feature)).map(([, mark]) => mark);
+const absentMarks = Object.entries(MARKS)
+  .filter(([feature]) => !provided.includes(feature))
+  .map(([, mark]) => mark);
 // And the heap-less case's own tests are out of a profile whose kernel has heaps.
 if (provided.includes('heaps')) absentMarks.push('[needs a kernel without dma-heaps]');
 // Every profile has udmabuf, so the tests of a machine without dma-buf devices are out of all of them.
@@ -47,7 +49,8 @@ const skipped = tests.filter((t) => notRun(t) && !declaredOut.includes(t));
 
 const kernelSkipped = kernel.filter((t) => skipped.includes(t)).length;
 console.log(`\nkernel tests: ${count(kernel, 'passed')} passed, ${count(kernel, 'failed')} failed, ${kernelSkipped} skipped`);
-if (declaredOut.length) console.log(`out of profile ${process.env.DMABUF_VM_PROFILE} by declaration (it lacks ${absentMarks.join(' ')}): ${declaredOut.length} tests`);
+if (declaredOut.length)
+  console.log(`out of profile ${process.env.DMABUF_VM_PROFILE} by declaration (it lacks ${absentMarks.join(' ')}): ${declaredOut.length} tests`);
 for (const t of skipped) console.log(`  not run (${t.status}): ${t.name}`);
 const failed = count(tests, 'failed');
 console.log(`vm: ${count(tests, 'passed')} passed, ${failed} failed, ${skipped.length} skipped`);

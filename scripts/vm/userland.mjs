@@ -58,7 +58,10 @@ export async function getArm64Userland(cacheRoot, repo) {
   const versions = await debVersions('arm64');
   const node = await nodeVersion();
   const binding = rolldownBinding(repo);
-  const key = createHash('sha256').update([...versions, node, `${binding.name}@${binding.version}`].join('\n')).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update([...versions, node, `${binding.name}@${binding.version}`].join('\n'))
+    .digest('hex')
+    .slice(0, 16);
   const root = join(cacheRoot, `userland-arm64-${key}`);
   if (existsSync(join(root, '.complete'))) {
     log(`arm64 userland (cached): node ${node}`);
@@ -89,7 +92,8 @@ export async function getArm64Userland(cacheRoot, repo) {
     writeFileSync(join(tmp, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
     rmSync(dl, { recursive: true, force: true });
     writeFileSync(join(tmp, '.complete'), `${versions.join(' ')} node=${node}\n`);
-    for (const old of readdirSync(cacheRoot)) if (old.startsWith('userland-arm64-') && !old.includes('.tmp-')) rmSync(join(cacheRoot, old), { recursive: true, force: true });
+    for (const old of readdirSync(cacheRoot))
+      if (old.startsWith('userland-arm64-') && !old.includes('.tmp-')) rmSync(join(cacheRoot, old), { recursive: true, force: true });
     renameSync(tmp, root);
   } finally {
     dropTemp(tmp);

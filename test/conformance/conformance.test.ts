@@ -56,7 +56,6 @@ function readAll(buf: DmaBuf): Uint8Array {
   return buf.withCpuAccess('read', (access) => access.bytes.slice());
 }
 
-
 const backends = conformanceBackends();
 
 describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
@@ -125,7 +124,7 @@ describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
         buf.setName(ascii31);
         expect(buf.name).toBe(ascii31);
         // 15 two-byte characters and one one-byte: 31 bytes, 16 characters.
-        const utf31 = 'é'.repeat(15) + 'x';
+        const utf31 = `${'é'.repeat(15)}x`;
         buf.setName(utf31);
         expect(buf.name).toBe(utf31);
         for (const [name, code] of [
@@ -533,10 +532,25 @@ describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
         ['plain linear past 2^53', () => ({ kind: 'linear', offset: 2 ** 53, length: 1 }), 'EINVAL', 'offset'],
         ['plain linear with a string length', () => ({ kind: 'linear', offset: 0, length: '1' }), 'ERR_INVALID_ARG_TYPE', 'length'],
         ['rect past the end', () => region.rect({ x: 0, y: 60, width: 16, height: 5, stride: 256, bytesPerPixel: 4 }), 'EINVAL', 'region'],
-        ['plain rect with stride < row', () => ({ kind: 'rect', x: 4, y: 0, width: 61, height: 1, stride: 256, bytesPerPixel: 4, offset: 0 }), 'EINVAL', 'stride'],
+        [
+          'plain rect with stride < row',
+          () => ({ kind: 'rect', x: 4, y: 0, width: 61, height: 1, stride: 256, bytesPerPixel: 4, offset: 0 }),
+          'EINVAL',
+          'stride',
+        ],
         ['rect with a huge y', () => region.rect({ x: 0, y: 2 ** 52, width: 1, height: 1, stride: 4096, bytesPerPixel: 1 }), 'EINVAL', 'y'],
-        ['box past the end', () => region.box({ x: 0, y: 0, z: 3, width: 1, height: 1, depth: 2, rowPitch: 64, slicePitch: 4096, bytesPerPixel: 1 }), 'EINVAL', 'region'],
-        ['plain box with slicePitch < rows', () => ({ kind: 'box', x: 0, y: 0, z: 0, width: 1, height: 65, depth: 1, rowPitch: 64, slicePitch: 4096, bytesPerPixel: 1, offset: 0 }), 'EINVAL', 'slicePitch'],
+        [
+          'box past the end',
+          () => region.box({ x: 0, y: 0, z: 3, width: 1, height: 1, depth: 2, rowPitch: 64, slicePitch: 4096, bytesPerPixel: 1 }),
+          'EINVAL',
+          'region',
+        ],
+        [
+          'plain box with slicePitch < rows',
+          () => ({ kind: 'box', x: 0, y: 0, z: 0, width: 1, height: 65, depth: 1, rowPitch: 64, slicePitch: 4096, bytesPerPixel: 1, offset: 0 }),
+          'EINVAL',
+          'slicePitch',
+        ],
         ['an object that is not a region', () => ({ offset: 0, length: 1 }), 'ERR_INVALID_ARG_TYPE', 'region'],
         ['null', () => null, 'ERR_INVALID_ARG_TYPE', 'region'],
         ['a number', () => 5, 'ERR_INVALID_ARG_TYPE', 'region'],

@@ -28,7 +28,8 @@ class Prng {
     this.#state = seed >>> 0;
   }
   next(): number {
-    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
+    let t = this.#state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (t ^ (t >>> 14)) >>> 0;
@@ -404,7 +405,10 @@ function expectCoverage(logs: readonly string[][]): void {
   expect(all.filter((line) => /ERR_DMABUF_BRACKET_ACTIVE/.test(line)).length).toBeGreaterThan(0);
   expect(all.filter((line) => /ERR_DMABUF_CLOSE_IN_BRACKET/.test(line)).length).toBeGreaterThan(0);
   expect(all.filter((line) => /^\d+ (read|readAll): ok/.test(line)).length).toBeGreaterThan(SEQUENCES / 2);
-  expect(all.some((line) => /^\d+ \w+: js /.test(line)), 'a non-DmaBufError was thrown').toBe(false);
+  expect(
+    all.some((line) => /^\d+ \w+: js /.test(line)),
+    'a non-DmaBufError was thrown',
+  ).toBe(false);
   expect(counts.get('fromFdSync')?.ok ?? 0).toBe(0);
 }
 

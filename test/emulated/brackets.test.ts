@@ -102,7 +102,15 @@ describe('bracket violations are detected at end', () => {
     expect(error.bufferName).toBe(`fd ${buf.fd}`);
     expect(access.ended).toBe(true);
     let device = -1;
-    await emu.device('gpu').submit({ reads: [buf], run: (job) => { device = job.bytes(buf)[107]!; } }).wait();
+    await emu
+      .device('gpu')
+      .submit({
+        reads: [buf],
+        run: (job) => {
+          device = job.bytes(buf)[107]!;
+        },
+      })
+      .wait();
     expect(device).toBe(0);
     // The bracket is over: the holder can open the next one.
     expect(read(buf, region.linear({ offset: 100, length: 10 })).length).toBe(10);
@@ -145,7 +153,10 @@ describe('the default emulation (DMABUF_BACKEND=emulated)', () => {
       expect(buf.backend).toBe('emulated');
       const emu = emulation.default();
       expect(emu.supports.realFds).toBe(false);
-      await emu.device('gpu').submit({ writes: [buf], run: (job) => job.bytes(buf).fill(8) }).wait();
+      await emu
+        .device('gpu')
+        .submit({ writes: [buf], run: (job) => job.bytes(buf).fill(8) })
+        .wait();
       expect(allBytes(read(buf), 8)).toBe(true);
       expect(code(() => Udmabuf.fromSegments([{ memfd: 3, offset: 0, size: 4096 }]))).toBe(MisuseCode.UNSUPPORTED);
       const other = emulation.create().heap().allocate(4096);

@@ -32,7 +32,13 @@ describe('coherent model: zero-copy brackets', () => {
     let seen: number[] = [];
     await emu
       .device('gpu')
-      .submit({ reads: [buf], run: (job) => { const b = job.bytes(buf); seen = [b[0]!, b[1]!, b[2]!, b[4096]!, b[64 * MiB - 3]!, b[64 * MiB - 1]!]; } })
+      .submit({
+        reads: [buf],
+        run: (job) => {
+          const b = job.bytes(buf);
+          seen = [b[0]!, b[1]!, b[2]!, b[4096]!, b[64 * MiB - 3]!, b[64 * MiB - 1]!];
+        },
+      })
       .wait();
     expect(seen).toEqual([0x40, 0x41, 0x42, 0x33, 0x52, 0x50]);
     buf.close();
@@ -134,7 +140,10 @@ describe('coherent model: zero-copy brackets', () => {
     const emu = emulation.create({ coherency: 'coherent' });
     const buf = emu.heap().allocate(4096);
     const access = buf.beginCpuAccess('read');
-    await emu.device('gpu').submit({ writes: [buf], run: (job) => job.bytes(buf).fill(0x22) }).wait();
+    await emu
+      .device('gpu')
+      .submit({ writes: [buf], run: (job) => job.bytes(buf).fill(0x22) })
+      .wait();
     access.end();
     expect(allBytes(read(buf), 0x22)).toBe(true);
     buf.close();

@@ -82,7 +82,15 @@ describe('device jobs and START', () => {
     const buf = emu.heap().allocate(4096);
     emu.device('decoder').submit({ writes: [buf], durationMs: 30, run: (job) => job.bytes(buf).fill(9) });
     let seen = -1;
-    await emu.device('display').submit({ reads: [buf], run: (job) => { seen = job.bytes(buf)[0]!; } }).wait();
+    await emu
+      .device('display')
+      .submit({
+        reads: [buf],
+        run: (job) => {
+          seen = job.bytes(buf)[0]!;
+        },
+      })
+      .wait();
     expect(seen).toBe(9);
   });
 
@@ -163,7 +171,12 @@ describe('sync_file export and import', () => {
     expect(error.code).toBe(MisuseCode.FENCE_ERROR);
     expect(error.errno).toBe(110);
     expect(failed.status).toBe('error');
-    const threw = emu.device('gpu').submit({ writes: [buf], run: () => { throw new Error('shader fault'); } });
+    const threw = emu.device('gpu').submit({
+      writes: [buf],
+      run: () => {
+        throw new Error('shader fault');
+      },
+    });
     expect((await rejection(threw.wait())).errno).toBe(5);
     await buf.waitIdle('write'); // an error still counts as signalled for poll
   });
@@ -181,9 +194,7 @@ describe('waits: timeouts, aborts, and nothing left behind', () => {
     const aborted = await rejection(buf.cpuAccess('write', undefined, { signal: controller.signal }));
     expect(aborted.name).toBe('AbortError');
     // The holder is free again after the failed waits.
-    expect(() => buf.beginCpuAccess('read', region.linear({ offset: 0, length: 1 }), { timeoutMs: 0 })).toThrow(
-      expect.objectContaining({ code: 'ETIMEDOUT' }),
-    );
+    expect(() => buf.beginCpuAccess('read', region.linear({ offset: 0, length: 1 }), { timeoutMs: 0 })).toThrow(expect.objectContaining({ code: 'ETIMEDOUT' }));
   });
 
   it('a settled or cancelled wait keeps no timer alive', async () => {

@@ -8,9 +8,8 @@ import { thrown } from './helpers.js';
 
 const emu = () => emulation.create({ coherency: 'writeback', seed: 7 });
 
-
 describe('DRM formats', () => {
-  it('fourcc codes are drm_fourcc.h\'s', () => {
+  it("fourcc codes are drm_fourcc.h's", () => {
     expect(DRM_FORMATS['XRGB8888']?.code).toBe(0x34325258);
     expect(DRM_FORMATS['ARGB8888']?.code).toBe(0x34325241);
     expect(DRM_FORMATS['NV12']?.code).toBe(0x3231564e);
@@ -36,7 +35,7 @@ describe('Frame on the emulated backend', () => {
     expect(frame.planes[0]!.buffer).toBe(frame.planes[1]!.buffer);
   });
 
-  it('the mission\'s case as NV12: a 10×10 update of a 1600×1200 frame, plane by plane, read back through a second import', () => {
+  it("the mission's case as NV12: a 10×10 update of a 1600×1200 frame, plane by plane, read back through a second import", () => {
     using heap = emu().heap();
     using frame = Frame.allocate(heap, { width: 1600, height: 1200, format: 'NV12' });
     // 'readwrite': the update touches part of the frame ('write' promises to overwrite all of it,
@@ -46,8 +45,8 @@ describe('Frame on the emulated backend', () => {
       const uv = a.plane(1);
       expect(y.rowBytes).toBe(1600);
       expect(uv.rowBytes).toBe(1600);
-      [...y.rows()].slice(80, 90).forEach((row) => row.fill(235, 100, 110));
-      [...uv.rows()].slice(40, 45).forEach((row) => row.fill(128, 100, 110));
+      for (const row of [...y.rows()].slice(80, 90)) row.fill(235, 100, 110);
+      for (const row of [...uv.rows()].slice(40, 45)) row.fill(128, 100, 110);
     });
     // A second holder of the same buffer, as another process would import it from describe().
     using again = Frame.fromPlanes({ ...frame.describe(), format: 'NV12', modifier: 0n });
@@ -84,14 +83,26 @@ describe('Frame on the emulated backend', () => {
     using plain = emulation.create({ coherency: 'bounce' }).heap();
     using frame = Frame.allocate(plain, { width: 8, height: 8, format: 'R8' });
     expect(frame.modifier).toBe(0n);
-    expect(thrown(() => Frame.allocate(plain, { width: 8, height: 8, format: 'R8', modifier: 1n << 56n }))).toMatchObject({ code: 'EINVAL', argument: 'modifier' });
+    expect(thrown(() => Frame.allocate(plain, { width: 8, height: 8, format: 'R8', modifier: 1n << 56n }))).toMatchObject({
+      code: 'EINVAL',
+      argument: 'modifier',
+    });
   });
 
   it('a frame whose planes share one fd brackets that buffer once; separate buffers once each', async () => {
     const e = emu();
     using heap = e.heap();
     using shared = heap.allocate(64 * 64 * 2);
-    using frame = Frame.fromPlanes({ width: 64, height: 64, format: 'NV12', modifier: 0n, planes: [{ fd: shared.fd, offset: 0, stride: 64 }, { fd: shared.fd, offset: 64 * 64, stride: 64 }] });
+    using frame = Frame.fromPlanes({
+      width: 64,
+      height: 64,
+      format: 'NV12',
+      modifier: 0n,
+      planes: [
+        { fd: shared.fd, offset: 0, stride: 64 },
+        { fd: shared.fd, offset: 64 * 64, stride: 64 },
+      ],
+    });
     expect(frame.planes[0]!.buffer).toBe(frame.planes[1]!.buffer); // one holder for the one buffer
     const before = e.stats().syncedBytes;
     const access = await frame.cpuAccess('read');
@@ -99,7 +110,16 @@ describe('Frame on the emulated backend', () => {
     expect(e.stats().syncedBytes - before).toBe(64 * 64 + 64 * 32);
     using a = heap.allocate(64 * 64);
     using b = heap.allocate(64 * 32);
-    using twoBuffers = Frame.fromPlanes({ width: 64, height: 64, format: 'NV12', modifier: 0n, planes: [{ buffer: a, offset: 0, stride: 64 }, { buffer: b, offset: 0, stride: 64 }] });
+    using twoBuffers = Frame.fromPlanes({
+      width: 64,
+      height: 64,
+      format: 'NV12',
+      modifier: 0n,
+      planes: [
+        { buffer: a, offset: 0, stride: 64 },
+        { buffer: b, offset: 0, stride: 64 },
+      ],
+    });
     twoBuffers.withCpuAccess('write', (x) => {
       x.plane(0).bytes.fill(1);
       x.plane(1).bytes.fill(2);
@@ -116,7 +136,16 @@ describe('Frame on the emulated backend', () => {
     using heap = e.heap();
     using a = heap.allocate(64 * 64);
     using b = heap.allocate(64 * 32);
-    using frame = Frame.fromPlanes({ width: 64, height: 64, format: 'NV12', modifier: 0n, planes: [{ buffer: a, offset: 0, stride: 64 }, { buffer: b, offset: 0, stride: 64 }] });
+    using frame = Frame.fromPlanes({
+      width: 64,
+      height: 64,
+      format: 'NV12',
+      modifier: 0n,
+      planes: [
+        { buffer: a, offset: 0, stride: 64 },
+        { buffer: b, offset: 0, stride: 64 },
+      ],
+    });
     using held = b.beginCpuAccess('read'); // b's holder is busy: the frame's second START fails
     expect(thrown(() => frame.beginCpuAccess('write')).code).toBe('ERR_DMABUF_BRACKET_ACTIVE');
     // a's bracket was ended: a is free again.
@@ -151,28 +180,114 @@ describe('Frame on the emulated backend', () => {
     const base = { width: 32, height: 32, format: 'NV12', modifier: 0n };
     const cases: [object, string, string][] = [
       [{ ...base, planes: [{ buffer: buf, offset: 0, stride: 32 }] }, 'EINVAL', 'planes'],
-      [{ ...base, planes: [{ buffer: buf, offset: 0, stride: 31 }, { buffer: buf, offset: 1024, stride: 32 }] }, 'EINVAL', 'planes[0].stride'],
-      [{ ...base, planes: [{ buffer: buf, offset: 0, stride: 32 }, { buffer: buf, offset: 4000, stride: 32 }] }, 'EINVAL', 'planes[1]'],
-      [{ ...base, planes: [{ buffer: buf, offset: 2 ** 53 - 10, stride: 32 }, { buffer: buf, offset: 0, stride: 32 }] }, 'EINVAL', 'planes[0].offset'],
-      [{ ...base, planes: [{ buffer: buf, offset: -1, stride: 32 }, { buffer: buf, offset: 0, stride: 32 }] }, 'EINVAL', 'planes[0].offset'],
-      [{ ...base, planes: [{ buffer: buf, offset: 0.5, stride: 32 }, { buffer: buf, offset: 0, stride: 32 }] }, 'EINVAL', 'planes[0].offset'],
+      [
+        {
+          ...base,
+          planes: [
+            { buffer: buf, offset: 0, stride: 31 },
+            { buffer: buf, offset: 1024, stride: 32 },
+          ],
+        },
+        'EINVAL',
+        'planes[0].stride',
+      ],
+      [
+        {
+          ...base,
+          planes: [
+            { buffer: buf, offset: 0, stride: 32 },
+            { buffer: buf, offset: 4000, stride: 32 },
+          ],
+        },
+        'EINVAL',
+        'planes[1]',
+      ],
+      [
+        {
+          ...base,
+          planes: [
+            { buffer: buf, offset: 2 ** 53 - 10, stride: 32 },
+            { buffer: buf, offset: 0, stride: 32 },
+          ],
+        },
+        'EINVAL',
+        'planes[0].offset',
+      ],
+      [
+        {
+          ...base,
+          planes: [
+            { buffer: buf, offset: -1, stride: 32 },
+            { buffer: buf, offset: 0, stride: 32 },
+          ],
+        },
+        'EINVAL',
+        'planes[0].offset',
+      ],
+      [
+        {
+          ...base,
+          planes: [
+            { buffer: buf, offset: 0.5, stride: 32 },
+            { buffer: buf, offset: 0, stride: 32 },
+          ],
+        },
+        'EINVAL',
+        'planes[0].offset',
+      ],
       [{ ...base, format: 'XYZW', planes: [] }, 'EINVAL', 'format'],
       [{ ...base, format: 0x12345678, planes: [] }, 'EINVAL', 'format'],
       [{ ...base, width: 0, planes: [] }, 'EINVAL', 'width'],
       [{ ...base, height: -3, planes: [] }, 'EINVAL', 'height'],
       [{ ...base, modifier: 'linear', planes: [] }, 'EINVAL', 'modifier'],
       [{ ...base, modifier: -1n, planes: [] }, 'EINVAL', 'modifier'],
-      [{ ...base, planes: [{ fd: 2 ** 30 + 999_999, offset: 0, stride: 32 }, { fd: buf.fd, offset: 1024, stride: 32 }] }, 'EBADF', 'planes[0].fd'],
-      [{ ...base, planes: [{ fd: buf.fd, offset: 0, stride: 32 }, { fd: buf.fd, offset: 4000, stride: 32 }] }, 'EINVAL', 'planes[1]'],
+      [
+        {
+          ...base,
+          planes: [
+            { fd: 2 ** 30 + 999_999, offset: 0, stride: 32 },
+            { fd: buf.fd, offset: 1024, stride: 32 },
+          ],
+        },
+        'EBADF',
+        'planes[0].fd',
+      ],
+      [
+        {
+          ...base,
+          planes: [
+            { fd: buf.fd, offset: 0, stride: 32 },
+            { fd: buf.fd, offset: 4000, stride: 32 },
+          ],
+        },
+        'EINVAL',
+        'planes[1]',
+      ],
       [{ ...base, planes: 'nope' }, 'ERR_INVALID_ARG_TYPE', 'planes'],
-      [{ ...base, planes: [{ buffer: {}, offset: 0, stride: 32 }, { buffer: buf, offset: 0, stride: 32 }] }, 'ERR_INVALID_ARG_TYPE', 'planes[0].buffer'],
+      [
+        {
+          ...base,
+          planes: [
+            { buffer: {}, offset: 0, stride: 32 },
+            { buffer: buf, offset: 0, stride: 32 },
+          ],
+        },
+        'ERR_INVALID_ARG_TYPE',
+        'planes[0].buffer',
+      ],
     ];
     for (const [description, code, argument] of cases) {
       const error = thrown(() => Frame.fromPlanes(description as never));
-      expect({ code: error.code, argument: error.argument }, JSON.stringify(description, (_, v) => (typeof v === 'bigint' ? String(v) : v))).toEqual({ code, argument });
+      expect(
+        { code: error.code, argument: error.argument },
+        JSON.stringify(description, (_, v) => (typeof v === 'bigint' ? String(v) : v)),
+      ).toEqual({ code, argument });
     }
     expect(e.stats().liveBuffers).toBe(live);
-    expect(thrown(() => Frame.allocate(heap, { width: 16, height: 16, format: 'NV12', strideAlign: 48 }))).toMatchObject({ code: 'EINVAL', argument: 'strideAlign' });
+    expect(thrown(() => Frame.allocate(heap, { width: 16, height: 16, format: 'NV12', strideAlign: 48 }))).toMatchObject({
+      code: 'EINVAL',
+      argument: 'strideAlign',
+    });
     expect(thrown(() => Frame.allocate({} as never, { width: 16, height: 16, format: 'NV12' }))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
   });
 
@@ -236,7 +351,7 @@ describe('Frame on the emulated backend', () => {
     );
   });
 
-  it('Electron: fromElectron takes a paint event\'s textureInfo (decimal-string modifier, dup\'d fds), toElectron gives importSharedTexture\'s', () => {
+  it("Electron: fromElectron takes a paint event's textureInfo (decimal-string modifier, dup'd fds), toElectron gives importSharedTexture's", () => {
     using heap = emu().heap();
     using source = Frame.allocate(heap, { width: 64, height: 32, format: 'NV12', strideAlign: 64 });
     // OffscreenSharedTexture.textureInfo on Linux (electron api/structures/offscreen-shared-texture.md).
@@ -263,7 +378,13 @@ describe('Frame on the emulated backend', () => {
       codedSize: { width: 64, height: 32 },
       handle: { nativePixmap: { planes: frame.describe().planes.map((p) => ({ fd: p.fd, stride: p.stride, offset: p.offset, size: p.size })), modifier: '0' } },
     });
-    for (const [pixelFormat, drm] of [['bgra', 'ARGB8888'], ['rgba', 'ABGR8888'], ['rgbaf16', 'ABGR16161616F'], ['p010le', 'P010'], ['nv16', 'NV16']] as const) {
+    for (const [pixelFormat, drm] of [
+      ['bgra', 'ARGB8888'],
+      ['rgba', 'ABGR8888'],
+      ['rgbaf16', 'ABGR16161616F'],
+      ['p010le', 'P010'],
+      ['nv16', 'NV16'],
+    ] as const) {
       using f = Frame.allocate(heap, { width: 16, height: 16, format: drm });
       expect(f.toElectron().pixelFormat).toBe(pixelFormat);
     }
@@ -278,7 +399,11 @@ describe('examples/nv12-frame.mjs (the built package: dist/)', () => {
   it('updates a 10×10 square of a 1600×1200 NV12 frame and a second import sees it', async () => {
     const { spawnSync } = await import('node:child_process');
     const script = new URL('../../examples/nv12-frame.mjs', import.meta.url).pathname;
-    const r = spawnSync(process.execPath, [script], { encoding: 'utf8', env: { ...process.env, DMABUF_BACKEND: process.env['DMABUF_REQUIRE_KERNEL'] ? '' : 'emulated' }, timeout: 120_000 });
+    const r = spawnSync(process.execPath, [script], {
+      encoding: 'utf8',
+      env: { ...process.env, DMABUF_BACKEND: process.env['DMABUF_REQUIRE_KERNEL'] ? '' : 'emulated' },
+      timeout: 120_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/"formatName":"NV12"/);
     expect(r.stdout).toMatch(/second import sees the square: true/);

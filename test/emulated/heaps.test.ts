@@ -8,11 +8,22 @@ import { DmaHeap, Frame, emulation, region } from '../../lib/index.js';
 import { thrown } from './helpers.js';
 import { CMA_HEAP_NAMES, cmaRegionNames, heapKind, resolveHeapName } from '../../lib/heap-kind.js';
 
-
 describe('heaps across kernel generations', () => {
   it('knows each heap kind by its kernel name', () => {
     const kinds = Object.fromEntries(
-      ['system', 'system-uncached', 'system_cc_shared', 'linux,cma', 'reserved', 'default-pool', 'default_cma_region', 'linux,cma-uncached', 'protected,secure-video', 'protected,trusted-ui', 'vidbuf_cached'].map((n) => [n, heapKind(n)]),
+      [
+        'system',
+        'system-uncached',
+        'system_cc_shared',
+        'linux,cma',
+        'reserved',
+        'default-pool',
+        'default_cma_region',
+        'linux,cma-uncached',
+        'protected,secure-video',
+        'protected,trusted-ui',
+        'vidbuf_cached',
+      ].map((n) => [n, heapKind(n)]),
     );
     expect(kinds).toEqual({
       system: 'system',
@@ -77,7 +88,10 @@ describe('heaps across kernel generations', () => {
     const code = 'ERR_DMABUF_NOT_CPU_ACCESSIBLE';
     expect(thrown(() => buf.beginCpuAccess('read')).code).toBe(code);
     expect(thrown(() => buf.withCpuAccess('write', region.linear({ offset: 0, length: 16 }), () => 1)).code).toBe(code);
-    await expect(buf.cpuAccess('readwrite')).rejects.toMatchObject({ code, message: expect.stringMatching(/protected heap 'protected,secure-video'; the CPU cannot map its memory/) });
+    await expect(buf.cpuAccess('readwrite')).rejects.toMatchObject({
+      code,
+      message: expect.stringMatching(/protected heap 'protected,secure-video'; the CPU cannot map its memory/),
+    });
     using frame = Frame.allocate(heap, { width: 64, height: 64, format: 'XR24' });
     expect(thrown(() => frame.withCpuAccess('read', () => 1)).code).toBe(code);
     // Nothing was opened: the buffer can be exported and closed as usual.
@@ -138,7 +152,10 @@ describe('seeing what the package does', () => {
       try { e.heap('cma').allocate(4096); } catch {}
     `;
     const run = (debug: string) =>
-      spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: debug, DMABUF_BACKEND: 'emulated' } });
+      spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        env: { ...process.env, NODE_DEBUG: debug, DMABUF_BACKEND: 'emulated' },
+      });
     const on = run('dmabuf');
     expect(on.status, on.stderr).toBe(0);
     expect(on.stderr).toMatch(/DMABUF \d+: backend: emulated \(DMABUF_BACKEND=emulated\)/);
@@ -155,7 +172,11 @@ describe('seeing what the package does', () => {
       import { DmaHeap } from ${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)};
       try { DmaHeap.open(); } catch (e) { console.log(e.code, e.argument, e.message); }
     `;
-    for (const [name, value] of [['DMABUF_EMULATION', 'foo'], ['DMABUF_EMULATION_SEED', 'x'], ['DMABUF_BACKEND', 'gpu']] as const) {
+    for (const [name, value] of [
+      ['DMABUF_EMULATION', 'foo'],
+      ['DMABUF_EMULATION_SEED', 'x'],
+      ['DMABUF_BACKEND', 'gpu'],
+    ] as const) {
       const env = { ...process.env, DMABUF_BACKEND: 'emulated', [name]: value };
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env });
       expect(r.stdout, r.stderr).toMatch(new RegExp(`^EINVAL ${name} .*${name}.*${value}`));

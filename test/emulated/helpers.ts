@@ -40,7 +40,10 @@ export async function raceWriteBracketWithDevice(coherency: Coherency, seed: num
   const buf = emu.heap().allocate(4096);
   const access = buf.beginCpuAccess('write', region.linear({ offset: 0, length: 256 }));
   access.bytes.fill(0xff);
-  await emu.device('gpu').submit({ writes: [buf], run: (job) => job.bytes(buf).fill(0x11) }).wait();
+  await emu
+    .device('gpu')
+    .submit({ writes: [buf], run: (job) => job.bytes(buf).fill(0x11) })
+    .wait();
   access.end();
   const out = [...read(buf, region.linear({ offset: 0, length: 512 }))];
   buf.close();

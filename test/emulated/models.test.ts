@@ -15,7 +15,13 @@ describe('coherent model', () => {
     let seen: Uint8Array | undefined;
     await emu
       .device('gpu')
-      .submit({ writes: [buf], run: (job) => { seen = job.bytes(buf).slice(0, 4); job.bytes(buf).fill(0x22, 0, 16); } })
+      .submit({
+        writes: [buf],
+        run: (job) => {
+          seen = job.bytes(buf).slice(0, 4);
+          job.bytes(buf).fill(0x22, 0, 16);
+        },
+      })
       .wait();
     expect([...seen!]).toEqual([0x11, 0x11, 0x11, 0x11]);
     // Coherent: even a 'write' bracket (no invalidate) sees the device's data.
@@ -33,7 +39,10 @@ describe('writeback model (non-coherent CPU cache)', () => {
   it('a read without invalidate is stale: device data shows only in a read bracket', async () => {
     const emu = emulation.create({ coherency: 'writeback', seed: 1 });
     const buf = emu.heap().allocate(4096);
-    await emu.device('gpu').submit({ writes: [buf], run: (job) => job.bytes(buf).fill(0x42) }).wait();
+    await emu
+      .device('gpu')
+      .submit({ writes: [buf], run: (job) => job.bytes(buf).fill(0x42) })
+      .wait();
     // A 'write' bracket does not invalidate: the CPU sees its cache (seeded poison), not 0x42.
     const a = region.linear({ offset: 0, length: 100 });
     const stale = read(buf, a, 'write');
@@ -49,7 +58,10 @@ describe('writeback model (non-coherent CPU cache)', () => {
     const emu = emulation.create({ coherency: 'writeback' });
     const buf = emu.heap().allocate(4096);
     fill(buf, 1); // clean the whole buffer: cache and device agree on 1
-    await emu.device('gpu').submit({ writes: [buf], run: (job) => job.bytes(buf).fill(2) }).wait();
+    await emu
+      .device('gpu')
+      .submit({ writes: [buf], run: (job) => job.bytes(buf).fill(2) })
+      .wait();
     expect(allBytes(read(buf, region.linear({ offset: 0, length: 64 })), 2)).toBe(true);
     // Bytes 64.. were not invalidated: a bracket over them without READ still sees the old 1s.
     expect(allBytes(read(buf, region.linear({ offset: 64, length: 64 }), 'write'), 1)).toBe(true);
@@ -72,7 +84,15 @@ describe('writeback model (non-coherent CPU cache)', () => {
     expect((error as DmaBufError).bufferName).toBe('frame');
     expect((error as DmaBufError).offset).toBe(4);
     let device: Uint8Array | undefined;
-    await emu.device('gpu').submit({ reads: [buf], run: (job) => { device = job.bytes(buf).slice(0, 68); } }).wait();
+    await emu
+      .device('gpu')
+      .submit({
+        reads: [buf],
+        run: (job) => {
+          device = job.bytes(buf).slice(0, 68);
+        },
+      })
+      .wait();
     expect(allBytes(device!.subarray(0, 4), 0x77)).toBe(true); // the rows were synced
     expect(allBytes(device!.subarray(4, 64), 0)).toBe(true); // the gap write was dropped
     expect(allBytes(device!.subarray(64, 68), 0x77)).toBe(true);
@@ -85,7 +105,16 @@ describe('writeback model (non-coherent CPU cache)', () => {
     access.bytes.fill(9);
     const peek = (): Promise<number> => {
       let first = -1;
-      return emu.device('gpu').submit({ reads: [buf], run: (job) => { first = job.bytes(buf)[0]!; } }).wait().then(() => first);
+      return emu
+        .device('gpu')
+        .submit({
+          reads: [buf],
+          run: (job) => {
+            first = job.bytes(buf)[0]!;
+          },
+        })
+        .wait()
+        .then(() => first);
     };
     expect(await peek()).toBe(0);
     access.end();
@@ -119,12 +148,23 @@ describe('tiled model', () => {
     let raw: Uint8Array | undefined;
     await emu
       .device('display')
-      .submit({ reads: [buf], run: (job) => { linear = job.bytes(buf).slice(0, 1024); raw = job.rawBytes(buf).slice(0, 1024); } })
+      .submit({
+        reads: [buf],
+        run: (job) => {
+          linear = job.bytes(buf).slice(0, 1024);
+          raw = job.rawBytes(buf).slice(0, 1024);
+        },
+      })
       .wait();
     expect([...linear!]).toEqual([...data]);
     expect([...raw!]).not.toEqual([...data]); // a linear reader of the raw memory sees garbage
     expect([...raw!].sort((a, b) => a - b)).toEqual([...data].sort((a, b) => a - b)); // the same bytes, permuted
-    expect(allBytes(read(buf, region.linear({ offset: 100, length: 8 })).map((b, i) => b - (100 + i)), 0)).toBe(true);
+    expect(
+      allBytes(
+        read(buf, region.linear({ offset: 100, length: 8 })).map((b, i) => b - (100 + i)),
+        0,
+      ),
+    ).toBe(true);
   });
 });
 

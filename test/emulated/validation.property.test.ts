@@ -16,7 +16,18 @@ const value: fc.Arbitrary<unknown> = fc.oneof(
   fc.integer({ min: -5, max: 70_000 }),
   fc.string({ maxLength: 12 }),
   fc.record({ name: fc.string({ maxLength: 4 }), timeoutMs: fc.integer({ min: -2, max: 5 }), checked: fc.boolean() }, { requiredKeys: [] }),
-  fc.record({ kind: fc.constantFrom('linear', 'rect', 'box'), offset: fc.integer({ min: -2, max: 9000 }), length: fc.integer({ min: -2, max: 9000 }), width: fc.integer({ min: -1, max: 70 }), height: fc.integer({ min: -1, max: 70 }), stride: fc.integer({ min: -1, max: 300 }), bytesPerPixel: fc.integer({ min: 0, max: 5 }) }, { requiredKeys: [] }),
+  fc.record(
+    {
+      kind: fc.constantFrom('linear', 'rect', 'box'),
+      offset: fc.integer({ min: -2, max: 9000 }),
+      length: fc.integer({ min: -2, max: 9000 }),
+      width: fc.integer({ min: -1, max: 70 }),
+      height: fc.integer({ min: -1, max: 70 }),
+      stride: fc.integer({ min: -1, max: 300 }),
+      bytesPerPixel: fc.integer({ min: 0, max: 5 }),
+    },
+    { requiredKeys: [] },
+  ),
   fc.array(fc.integer({ min: -1, max: 5000 }), { maxLength: 3 }),
 );
 const args = fc.array(value, { maxLength: 4 });

@@ -27,8 +27,14 @@ await check('fromFd accepts it: a dma-buf from nv_dmabuf of the exported size', 
   assert.equal(buf.backend, 'kernel');
 });
 await check('a bracket fails with a clear ENOTSUPP error (no CPU mmap), leaving no START behind', () => {
-  assert.throws(() => buf.beginCpuAccess('read'), (e) => e instanceof DmaBufError && e.code === 'ENOTSUPP' && e.errno === 524 && e.syscall === 'mmap' && /does not support CPU mmap/.test(e.message));
-  assert.throws(() => buf.beginCpuAccess('write'), (e) => e.code === 'ENOTSUPP');
+  assert.throws(
+    () => buf.beginCpuAccess('read'),
+    (e) => e instanceof DmaBufError && e.code === 'ENOTSUPP' && e.errno === 524 && e.syscall === 'mmap' && /does not support CPU mmap/.test(e.message),
+  );
+  assert.throws(
+    () => buf.beginCpuAccess('write'),
+    (e) => e.code === 'ENOTSUPP',
+  );
 });
 await check('SYNC START/END themselves work on it (only mmap is refused)', () => {
   const addon = requireAddon();
@@ -37,7 +43,10 @@ await check('SYNC START/END themselves work on it (only mmap is refused)', () =>
     addon.dmaBufSync(buf.fd, c.DMA_BUF_SYNC_START | bits);
     addon.dmaBufSync(buf.fd, c.DMA_BUF_SYNC_END | bits);
   }
-  assert.throws(() => addon.dmaBufSync(buf.fd, 0), (e) => e.code === 'EINVAL');
+  assert.throws(
+    () => addon.dmaBufSync(buf.fd, 0),
+    (e) => e.code === 'EINVAL',
+  );
 });
 await check('setName works on it', () => {
   buf.setName('cuda-buffer');
@@ -58,7 +67,10 @@ await check('a second holder via fromFd, and close leaves its fd closed', () => 
   const second = DmaBuf.fromFd(buf.fd);
   const secondFd = second.fd;
   second.close();
-  assert.throws(() => DmaBuf.fromFd(secondFd), (e) => e.code === 'EBADF');
+  assert.throws(
+    () => DmaBuf.fromFd(secondFd),
+    (e) => e.code === 'EBADF',
+  );
 });
 buf.close();
 console.log(`${passed} passed, ${failed} failed`);

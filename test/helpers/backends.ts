@@ -150,13 +150,7 @@ export function kernelBackend(): ConformanceBackend {
 
 /** Every backend entry, in a fixed order: the four emulated models, then the kernel. */
 export function conformanceBackends(): ConformanceBackend[] {
-  return [
-    emulatedBackend('coherent'),
-    emulatedBackend('writeback'),
-    emulatedBackend('bounce'),
-    emulatedBackend('tiled'),
-    kernelBackend(),
-  ];
+  return [emulatedBackend('coherent'), emulatedBackend('writeback'), emulatedBackend('bounce'), emulatedBackend('tiled'), kernelBackend()];
 }
 
 /** Open fds now, with their targets (for a readable leak message). */

@@ -90,7 +90,9 @@ export function addonPath(): string {
 
 /** Open fds of this process, by number. */
 export function openFds(): number[] {
-  return readdirSync('/proc/self/fd').map(Number).sort((a, b) => a - b);
+  return readdirSync('/proc/self/fd')
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 /** What each open fd points at (for leak messages). */

@@ -74,25 +74,45 @@ describe.runIf(runNoDevices)(`the dmabuf command on a machine without dma-buf de
     expect(r.stdout.split('\n')[0]).toBe('dmabuf doctor: the kernel backend cannot serve this user here');
     for (const section of ['Heaps (/dev/dma_heap)', 'udmabuf', 'Capabilities', 'Problems', 'Notes']) expect(r.stdout).toContain(`\n${section}`);
     expect(r.stdout).toContain('emulated heaps serve DmaHeap here: system');
-    expect(r.stdout).not.toMatch(/\u001b\[/);
+    expect(r.stdout).not.toContain('\u001b[');
   });
 
   it('ls with nothing to list says so; --json and --csv are empty but well-formed', () => {
     const self = String(process.pid);
     expect(dmabuf(['ls', '--pid', self])).toMatchObject({ status: 0, stdout: 'No dma-buf is held by any process this user can read.\n' });
-    expect(JSON.parse(dmabuf(['ls', '--pid', self, '--json']).stdout)).toEqual({ processes: [], buffers: [], exporters: [], total: { buffers: 0, size: 0 }, unreadable: 0 });
+    expect(JSON.parse(dmabuf(['ls', '--pid', self, '--json']).stdout)).toEqual({
+      processes: [],
+      buffers: [],
+      exporters: [],
+      total: { buffers: 0, size: 0 },
+      unreadable: 0,
+    });
     expect(dmabuf(['ls', '--csv']).stdout).toBe('pid,command,inode,size,exporter,name,mapped,holders\n');
   });
 });
 
 describe('the dmabuf command: output format', () => {
   it('sizes read in B, KiB, MiB, GiB', () => {
-    expect([0, 1000, 1024, 4096, 1536 * 1024, 64 * 2 ** 20, 3 * 2 ** 30 + 2 ** 29].map(formatBytes)).toEqual(['0 B', '1000 B', '1 KiB', '4 KiB', '1.5 MiB', '64 MiB', '3.5 GiB']);
+    expect([0, 1000, 1024, 4096, 1536 * 1024, 64 * 2 ** 20, 3 * 2 ** 30 + 2 ** 29].map(formatBytes)).toEqual([
+      '0 B',
+      '1000 B',
+      '1 KiB',
+      '4 KiB',
+      '1.5 MiB',
+      '64 MiB',
+      '3.5 GiB',
+    ]);
     expect(formatBytes(1234567)).toBe('1.18 MiB');
   });
 
   it('tables align each column to its widest cell, numbers to the right', () => {
-    const text = formatTable([{ title: 'NAME' }, { title: 'SIZE', align: 'right' }], [['system', '4 KiB'], ['linux,cma', '64 MiB']]);
+    const text = formatTable(
+      [{ title: 'NAME' }, { title: 'SIZE', align: 'right' }],
+      [
+        ['system', '4 KiB'],
+        ['linux,cma', '64 MiB'],
+      ],
+    );
     expect(text).toBe(['NAME         SIZE', 'system      4 KiB', 'linux,cma  64 MiB'].join('\n'));
   });
 
@@ -129,7 +149,9 @@ describe('the dmabuf command: output format', () => {
       unreadable: 3,
     };
     const text = renderHolders(report, (_s, t) => t);
-    expect(text).toContain('Processes\nPID  COMMAND  BUFFERS   SIZE  MAPPED    PSS\n 10  camera         2  3 MiB   1 MiB  2 MiB\n 20  encoder        1  2 MiB     0 B  1 MiB');
+    expect(text).toContain(
+      'Processes\nPID  COMMAND  BUFFERS   SIZE  MAPPED    PSS\n 10  camera         2  3 MiB   1 MiB  2 MiB\n 20  encoder        1  2 MiB     0 B  1 MiB',
+    );
     expect(text).toMatch(/\n\s+9\s+2 MiB\s+linux,cma\s+2\s+10,20\s+-/);
     expect(text).toContain('Total: 2 buffers, 3 MiB');
     expect(text).toContain('3 processes could not be read');

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AbortError, DmaBufError, FdChannel, MAX_FDS_PER_MESSAGE, Memfd, OwnedFd, type ChannelMessage } from '../../lib/index.js';
+import { AbortError, DmaBufError, FdChannel, MAX_FDS_PER_MESSAGE, Memfd, type OwnedFd, type ChannelMessage } from '../../lib/index.js';
 import { addon, addonLoads, openFds, ticksDuring } from '../helpers/env.js';
 
 async function rejection(promise: Promise<unknown>): Promise<DmaBufError | AbortError> {
@@ -34,7 +34,7 @@ describe.runIf(addonLoads)('FdChannel (needs the native addon: Linux)', () => {
     expect(openFds()).toEqual(fdsBefore);
   });
 
-  it('pair(): bytes and text cross whole, with the peer\'s credentials', async () => {
+  it("pair(): bytes and text cross whole, with the peer's credentials", async () => {
     const [a, b] = FdChannel.pair();
     try {
       expect(a.peer).toEqual({ pid: process.pid, uid: process.getuid!(), gid: process.getgid!() });

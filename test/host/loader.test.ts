@@ -38,7 +38,7 @@ describe('native addon loader', () => {
     expect(backendInfo().addon).toEqual({ origin: result.origin, path: result.path });
   });
 
-  it.runIf(process.platform === 'linux')('prefers the checkout\'s source build over a prebuild, unless PREBUILDS_ONLY is set', () => {
+  it.runIf(process.platform === 'linux')("prefers the checkout's source build over a prebuild, unless PREBUILDS_ONLY is set", () => {
     // npm ci builds the addon from source (prepare); a prebuild, where one exists, comes second.
     // The arm64 VM sets node-gyp-build's PREBUILDS_ONLY: build/ holds the host's x64 build there.
     const result = loadAddon();

@@ -15,14 +15,34 @@ const int = fc.oneof(
 const size = fc.oneof(fc.integer({ min: 1, max: 200_000 }), fc.constant(Number.MAX_SAFE_INTEGER));
 const small = fc.integer({ min: 0, max: 40 });
 /** A pitch near what the fields need: usually enough, sometimes a few bytes short. */
-const slack = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 64 }) }, { weight: 1, arbitrary: fc.integer({ min: -4, max: -1 }) }, { weight: 1, arbitrary: int });
+const slack = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 0, max: 64 }) },
+  { weight: 1, arbitrary: fc.integer({ min: -4, max: -1 }) },
+  { weight: 1, arbitrary: int },
+);
 const rect = fc
-  .record({ x: small, y: small, width: fc.oneof(small, int), height: fc.oneof(small, int), bytesPerPixel: fc.oneof(small, int), offset: fc.oneof(small, int), slack })
+  .record({
+    x: small,
+    y: small,
+    width: fc.oneof(small, int),
+    height: fc.oneof(small, int),
+    bytesPerPixel: fc.oneof(small, int),
+    offset: fc.oneof(small, int),
+    slack,
+  })
   .map(({ slack: extra, ...f }) => ({ kind: 'rect', ...f, stride: Math.max(1, (f.x + f.width) * f.bytesPerPixel + extra) }));
 const box = fc
   .record({
-    x: small, y: small, z: small, width: fc.oneof(small, int), height: small, depth: fc.oneof(small, int),
-    bytesPerPixel: fc.oneof(small, int), offset: fc.oneof(small, int), rowSlack: slack, sliceSlack: slack,
+    x: small,
+    y: small,
+    z: small,
+    width: fc.oneof(small, int),
+    height: small,
+    depth: fc.oneof(small, int),
+    bytesPerPixel: fc.oneof(small, int),
+    offset: fc.oneof(small, int),
+    rowSlack: slack,
+    sliceSlack: slack,
   })
   .map(({ rowSlack, sliceSlack, ...f }) => {
     const rowPitch = Math.max(1, (f.x + f.width) * f.bytesPerPixel + rowSlack);
@@ -54,7 +74,15 @@ function model(r: Record<string, number>, size: number): Model | null {
     if ((r as { kind?: unknown }).kind === 'rect') {
       const stride = b('stride');
       if (stride < 1n || (b('x') + w) * bpp > stride) return null;
-      m = { start: b('offset') + b('y') * stride + b('x') * bpp, span: (h - 1n) * stride + rowBytes, rowBytes, rows: h, slices: 1n, rowPitch: stride, slicePitch: 0n };
+      m = {
+        start: b('offset') + b('y') * stride + b('x') * bpp,
+        span: (h - 1n) * stride + rowBytes,
+        rowBytes,
+        rows: h,
+        slices: 1n,
+        rowPitch: stride,
+        slicePitch: 0n,
+      };
       m.slicePitch = m.span;
     } else {
       const [d, rp, sp] = [b('depth'), b('rowPitch'), b('slicePitch')];
@@ -77,7 +105,7 @@ let accepted = 0;
 
 function check(r: Record<string, unknown>, bufferSize: number): void {
   const expected = model(r as Record<string, number>, bufferSize);
-  let got;
+  let got: ReturnType<typeof resolveRegion>;
   try {
     got = resolveRegion('DMA_BUF_IOCTL_SYNC', r, bufferSize);
   } catch (error) {
@@ -89,7 +117,14 @@ function check(r: Record<string, unknown>, bufferSize: number): void {
   expect(expected, `accepted ${JSON.stringify(r)} in ${bufferSize}`).not.toBeNull();
   accepted++;
   const m = expected!;
-  expect([got.start, got.spanLength, got.rowBytes, got.rowCount, got.sliceCount, got.rowPitch].map(BigInt)).toEqual([m.start, m.span, m.rowBytes, m.rows, m.slices, m.rowPitch]);
+  expect([got.start, got.spanLength, got.rowBytes, got.rowCount, got.sliceCount, got.rowPitch].map(BigInt)).toEqual([
+    m.start,
+    m.span,
+    m.rowBytes,
+    m.rows,
+    m.slices,
+    m.rowPitch,
+  ]);
   expect(BigInt(got.byteCount)).toBe(m.rowBytes * m.rows * m.slices);
   if (m.rows * m.slices <= 64n) {
     const offsets = [...rowOffsets(got)].map(BigInt);
@@ -115,16 +150,38 @@ describe('region arithmetic agrees with exact (BigInt) arithmetic', () => {
   });
 
   it('rect', () => {
-    fc.assert(fc.property(fc.oneof(rect, fc.record({ kind: fc.constant('rect'), x: int, y: int, width: int, height: int, stride: int, bytesPerPixel: int, offset: int })), size, check), {
-      numRuns: 3000,
-      seed: 2,
-    });
+    fc.assert(
+      fc.property(
+        fc.oneof(rect, fc.record({ kind: fc.constant('rect'), x: int, y: int, width: int, height: int, stride: int, bytesPerPixel: int, offset: int })),
+        size,
+        check,
+      ),
+      {
+        numRuns: 3000,
+        seed: 2,
+      },
+    );
   });
 
   it('box', () => {
     fc.assert(
       fc.property(
-        fc.oneof(box, fc.record({ kind: fc.constant('box'), x: int, y: int, z: int, width: int, height: int, depth: int, rowPitch: int, slicePitch: int, bytesPerPixel: int, offset: int })),
+        fc.oneof(
+          box,
+          fc.record({
+            kind: fc.constant('box'),
+            x: int,
+            y: int,
+            z: int,
+            width: int,
+            height: int,
+            depth: int,
+            rowPitch: int,
+            slicePitch: int,
+            bytesPerPixel: int,
+            offset: int,
+          }),
+        ),
         size,
         check,
       ),

@@ -31,11 +31,7 @@ describe('region arithmetic', () => {
   });
 
   it('box: rows of every slice, in memory order', () => {
-    const r = resolveRegion(
-      't',
-      region.box({ x: 1, y: 2, z: 1, width: 2, height: 3, depth: 2, rowPitch: 16, slicePitch: 128, bytesPerPixel: 2 }),
-      512,
-    );
+    const r = resolveRegion('t', region.box({ x: 1, y: 2, z: 1, width: 2, height: 3, depth: 2, rowPitch: 16, slicePitch: 128, bytesPerPixel: 2 }), 512);
     expect(r.start).toBe(128 + 32 + 2);
     expect(r.spanLength).toBe(128 + 2 * 16 + 4);
     expect(r.byteCount).toBe(4 * 3 * 2);
@@ -51,9 +47,7 @@ describe('region arithmetic', () => {
   it('refuses stride < row bytes, and slicePitch < rows × rowPitch', () => {
     expect(() => region.rect({ x: 0, y: 0, width: 5, height: 1, stride: 16, bytesPerPixel: 4 })).toThrow(einval('stride'));
     expect(() => region.rect({ x: 1, y: 0, width: 4, height: 1, stride: 16, bytesPerPixel: 4 })).toThrow(einval('stride'));
-    expect(() => region.box({ x: 0, y: 0, z: 0, width: 1, height: 3, depth: 1, rowPitch: 16, slicePitch: 32, bytesPerPixel: 1 })).toThrow(
-      einval('slicePitch'),
-    );
+    expect(() => region.box({ x: 0, y: 0, z: 0, width: 1, height: 3, depth: 1, rowPitch: 16, slicePitch: 32, bytesPerPixel: 1 })).toThrow(einval('slicePitch'));
   });
 
   it('refuses zero sizes, negatives, fractions and wrong types', () => {
@@ -68,9 +62,9 @@ describe('region arithmetic', () => {
   it('refuses arithmetic that overflows 2^53 instead of wrapping', () => {
     const huge = 2 ** 52;
     expect(() => region.rect({ x: 0, y: 0, width: huge, height: 1, stride: huge, bytesPerPixel: 4 })).toThrow(DmaBufError);
-    expect(() =>
-      resolveRegion('t', region.rect({ x: 0, y: huge, width: 1, height: 1, stride: 4096, bytesPerPixel: 1 }), Number.MAX_SAFE_INTEGER),
-    ).toThrow(einval());
+    expect(() => resolveRegion('t', region.rect({ x: 0, y: huge, width: 1, height: 1, stride: 4096, bytesPerPixel: 1 }), Number.MAX_SAFE_INTEGER)).toThrow(
+      einval(),
+    );
   });
 
   it('re-validates hand-made region objects', () => {

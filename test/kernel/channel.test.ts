@@ -97,7 +97,13 @@ describe.runIf(runKernel)('kernel: FdChannel carries dma-bufs and sync files bet
     const [a, b] = FdChannel.pair();
     using memfd = Memfd.create(2 * PAGE, { name: 'segments' });
     memfd.seal();
-    using fromMemfd = Udmabuf.fromSegments([{ memfd, offset: 0, size: PAGE }, { memfd: memfd.fd, offset: PAGE, size: PAGE }], { name: 'from-memfd' });
+    using fromMemfd = Udmabuf.fromSegments(
+      [
+        { memfd, offset: 0, size: PAGE },
+        { memfd: memfd.fd, offset: PAGE, size: PAGE },
+      ],
+      { name: 'from-memfd' },
+    );
     expect(fromMemfd.size).toBe(2 * PAGE);
     using fence = fromMemfd.exportSyncFile('write');
     await a.send('typed', [fromMemfd, fence, memfd]);

@@ -4,7 +4,6 @@ import type { DmaBuf } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
 import { addon, addonPath, kernelAllocator, openFds, runVgem, ticksDuring } from '../helpers/env.js';
 
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM driver)', () => {

@@ -20,7 +20,10 @@ function roundTrip(frame: Frame): void {
   again.withCpuAccess('read', (a) => {
     for (let p = 0; p < again.planes.length; p++) {
       const rows = [...a.plane(p).rows()];
-      expect(rows.every((row, r) => row.every((b) => b === ((p * 50 + r) & 0xff))), `plane ${p}`).toBe(true);
+      expect(
+        rows.every((row, r) => row.every((b) => b === ((p * 50 + r) & 0xff))),
+        `plane ${p}`,
+      ).toBe(true);
     }
   });
 }
@@ -85,7 +88,9 @@ describe.runIf(runKernel)('kernel: frames over real dma-bufs (needs a dma-heap o
       received.withCpuAccess('read', (x) => expect([...x.plane(1).rows()][3]![0]).toBe(77));
       received.close();
       expect(message.buffers[0]!.closed).toBe(true); // the frame took the message's buffer over
-      expect(() => Frame.fromMessage({ text: () => '{"type":"other"}', buffers: [] })).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'message' }));
+      expect(() => Frame.fromMessage({ text: () => '{"type":"other"}', buffers: [] })).toThrow(
+        expect.objectContaining({ code: 'EINVAL', argument: 'message' }),
+      );
       a.close();
       b.close();
     }
@@ -106,7 +111,19 @@ describe.runIf(runKernel)('kernel: frames over real dma-bufs (needs a dma-heap o
     const buffers = [...new Set(frame.planes.map((p) => p.buffer))];
     const d = frame.describe();
     const planes = frame.planes.map((p, i) => ({ buffer: buffers.indexOf(p.buffer), offset: d.planes[i]!.offset, stride: p.stride }));
-    await mine.send(JSON.stringify({ ...d, modifier: String(d.modifier), planes, probes: [{ plane: 0, x: 3, y: 10 }, { plane: 0, x: 3, y: 11 }, { plane: 1, x: 7, y: 5 }] }), buffers);
+    await mine.send(
+      JSON.stringify({
+        ...d,
+        modifier: String(d.modifier),
+        planes,
+        probes: [
+          { plane: 0, x: 3, y: 10 },
+          { plane: 0, x: 3, y: 11 },
+          { plane: 1, x: 7, y: 5 },
+        ],
+      }),
+      buffers,
+    );
     const reply = await mine.receive({ timeoutMs: 60_000 });
     expect(JSON.parse(reply.text())).toEqual({ found: [200, 0, 99] });
     await new Promise((resolve) => child.on('exit', resolve));

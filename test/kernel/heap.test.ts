@@ -69,9 +69,7 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
   it('#7 fd_flags=O_RDONLY: PROT_WRITE map → EACCES, PROT_READ map works, SYNC returns 0', () => {
     const fd = addon().heapAlloc(heapFd, 4096, c().O_RDONLY | c().O_CLOEXEC, 0);
     try {
-      expect(() => new (addon().Mapping)(fd, 4096, c().PROT_READ | c().PROT_WRITE, 0)).toThrow(
-        expect.objectContaining({ code: 'EACCES', syscall: 'mmap' }),
-      );
+      expect(() => new (addon().Mapping)(fd, 4096, c().PROT_READ | c().PROT_WRITE, 0)).toThrow(expect.objectContaining({ code: 'EACCES', syscall: 'mmap' }));
       const map = new (addon().Mapping)(fd, 4096, c().PROT_READ, 0);
       addon().dmaBufSync(fd, c().DMA_BUF_SYNC_START | c().DMA_BUF_SYNC_READ);
       expect(new Uint8Array(map.view(0, 4096)).every((b) => b === 0)).toBe(true);

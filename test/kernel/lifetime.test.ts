@@ -72,7 +72,7 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
     expect(dmaBufMappings().length).toBe(mapsBefore);
   });
 
-  it('F3: fds are CLOEXEC: a child does not inherit them; one passed explicitly maps and shows the parent\'s writes', async () => {
+  it("F3: fds are CLOEXEC: a child does not inherit them; one passed explicitly maps and shows the parent's writes", async () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(4096, { name: 'shared-with-child' });
     buf.withCpuAccess('write', (a) => a.bytes.set([1, 2, 3, 4]));
@@ -96,13 +96,16 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
         (_, index) => new Worker(new URL('../fixtures/bracket-worker.mjs', import.meta.url), { workerData: { fd: buf.fd, index, rounds: 10_000 } }),
       );
       const results = await Promise.all(
-        workers.map((w) => new Promise<unknown>((resolve, reject) => {
-          let result: unknown;
-          w.once('message', (m) => (result = m));
-          w.once('error', reject);
-          // Wait for the exit, not just the message: a worker's loop fds close during its teardown.
-          w.once('exit', () => resolve(result));
-        })),
+        workers.map(
+          (w) =>
+            new Promise<unknown>((resolve, reject) => {
+              let result: unknown;
+              w.once('message', (m) => (result = m));
+              w.once('error', reject);
+              // Wait for the exit, not just the message: a worker's loop fds close during its teardown.
+              w.once('exit', () => resolve(result));
+            }),
+        ),
       );
       expect(results).toEqual(Array.from({ length: 8 }, (_, index) => ({ index, rounds: 10_000 })));
       buf.withCpuAccess('read', (a) => {
@@ -126,14 +129,20 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
 });
 
 describe.runIf(runVgem)('kernel: exit with pending work (F10; needs vgem)', () => {
-  it('F10: a child blocked in START killed with SIGKILL leaves the parent\'s fd usable and the fence signalable', async () => {
+  it("F10: a child blocked in START killed with SIGKILL leaves the parent's fd usable and the fence signalable", async () => {
     using vgem = VgemFenceSource.open();
     using buf = vgem.createBuffer(4096);
     const child = spawn(process.execPath, [fixture('child-blocks-in-start.mjs')], { stdio: ['pipe', 'pipe', 'inherit', buf.fd] });
     const lines: string[] = [];
     const saw = (line: string) =>
       new Promise<void>((resolve) => {
-        const check = () => (lines.join('').includes(`${line}\n`) ? resolve() : child.stdout!.once('data', (d: Buffer) => (lines.push(String(d)), check())));
+        const check = () =>
+          lines.join('').includes(`${line}\n`)
+            ? resolve()
+            : child.stdout!.once('data', (d: Buffer) => {
+                lines.push(String(d));
+                check();
+              });
         check();
       });
     await saw('ready');

@@ -29,7 +29,11 @@ describe.runIf(runKernel)('kernel: mmap, llseek, read/write and unknown ioctls o
     using buf = heap.allocate(3 * PAGE);
     expect(addon().lseek(buf.fd, 0, c().SEEK_END)).toBe(3 * PAGE);
     expect(addon().lseek(buf.fd, 0, c().SEEK_SET)).toBe(0);
-    for (const [offset, whence] of [[1, c().SEEK_SET], [0, c().SEEK_CUR], [-1, c().SEEK_END]] as const) {
+    for (const [offset, whence] of [
+      [1, c().SEEK_SET],
+      [0, c().SEEK_CUR],
+      [-1, c().SEEK_END],
+    ] as const) {
       expect(() => addon().lseek(buf.fd, offset, whence)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'lseek' }));
     }
     expect(() => addon().read(buf.fd, 16)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'read' }));

@@ -53,7 +53,7 @@ describe.runIf(runKernel)('kernel: worker threads share buffers and sync files (
     buf.withCpuAccess('read', undefined, (a) => expect(a.bytes[0]).toBe(1));
   });
 
-  it('fromShared refuses a handle whose holder was closed (EBADF), a foreign process\'s, and junk', () => {
+  it("fromShared refuses a handle whose holder was closed (EBADF), a foreign process's, and junk", () => {
     using heap = kernelAllocator();
     const buf = heap.allocate(4096);
     const handle = buf.share();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DmaBuf, SyncFile } from '../../lib/index.js';
+import { DmaBuf, type SyncFile } from '../../lib/index.js';
 import { addon, kernelAllocator, openFds, runKernel } from '../helpers/env.js';
 
 describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls (needs a dma-heap or udmabuf)', () => {

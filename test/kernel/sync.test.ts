@@ -138,7 +138,9 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     // One byte past the end of the buffer (a page: 4 KiB or 16 KiB), in a linear and in a 2D region.
-    expect(() => buf.beginCpuAccess('read', region.linear({ offset: buf.size - 96, length: 97 }))).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'region' }));
+    expect(() => buf.beginCpuAccess('read', region.linear({ offset: buf.size - 96, length: 97 }))).toThrow(
+      expect.objectContaining({ code: 'EINVAL', argument: 'region' }),
+    );
     expect(() => buf.beginCpuAccess('read', region.rect({ x: 0, y: 0, width: 16, height: buf.size / 256 + 1, stride: 256, bytesPerPixel: 1 }))).toThrow(
       expect.objectContaining({ code: 'EINVAL' }),
     );
@@ -151,7 +153,10 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     using reader = DmaBuf.fromFd(buf.fd);
-    for (const [mode, value] of [['write', 1], ['readwrite', 2]] as const) {
+    for (const [mode, value] of [
+      ['write', 1],
+      ['readwrite', 2],
+    ] as const) {
       buf.withCpuAccess(mode, (a) => a.bytes.fill(value));
       reader.withCpuAccess('read', (a) => expect(a.bytes[4095]).toBe(value));
     }
@@ -163,10 +168,17 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-
     try {
       using heap = kernelAllocator();
       for (const buf of [heap.allocate(4096), Udmabuf.create(4096)]) {
-        for (const [mode, bits] of [['read', c().DMA_BUF_SYNC_READ], ['write', c().DMA_BUF_SYNC_WRITE], ['readwrite', c().DMA_BUF_SYNC_RW]] as const) {
+        for (const [mode, bits] of [
+          ['read', c().DMA_BUF_SYNC_READ],
+          ['write', c().DMA_BUF_SYNC_WRITE],
+          ['readwrite', c().DMA_BUF_SYNC_RW],
+        ] as const) {
           spy.mockClear();
           buf.beginCpuAccess(mode, region.linear({ offset: 8, length: 8 })).end();
-          expect(spy.mock.calls.map((call) => [call[0], Number(call[1])]), mode).toEqual([
+          expect(
+            spy.mock.calls.map((call) => [call[0], Number(call[1])]),
+            mode,
+          ).toEqual([
             [buf.fd, c().DMA_BUF_SYNC_START | bits],
             [buf.fd, c().DMA_BUF_SYNC_END | bits],
           ]);
@@ -184,7 +196,7 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-
     buf.withCpuAccess('write', box, (a) => {
       const rows = [...a.rows()];
       expect(rows.length).toBe(6);
-      rows.forEach((r, i) => r.fill(i + 1));
+      for (const [i, r] of rows.entries()) r.fill(i + 1);
     });
     buf.withCpuAccess('read', (a) => {
       for (let z = 0; z < 4; z++)
@@ -200,16 +212,24 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-
   it('withCpuAccess ends the bracket when the callback throws or rejects', async () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
-    expect(() => buf.withCpuAccess('write', () => { throw new Error('boom'); })).toThrow('boom');
-    await expect(buf.withCpuAccess('write', async () => { throw new Error('later'); })).rejects.toThrow('later');
+    expect(() =>
+      buf.withCpuAccess('write', () => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    await expect(
+      buf.withCpuAccess('write', async () => {
+        throw new Error('later');
+      }),
+    ).rejects.toThrow('later');
     buf.withCpuAccess('read', (a) => expect(a.bytes.length).toBe(buf.size));
   });
 
   it('setName: 31 bytes of UTF-8 is the limit; the kernel refuses 32', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
-    buf.setName('é'.repeat(15) + 'x');
-    expect(buf.name).toBe('é'.repeat(15) + 'x');
+    buf.setName(`${'é'.repeat(15)}x`);
+    expect(buf.name).toBe(`${'é'.repeat(15)}x`);
     expect(() => buf.setName('x'.repeat(32))).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'name' }));
     // The kernel's own check (strndup_user with DMA_BUF_NAME_LEN):
     expect(() => addon().dmaBufSetName(buf.fd, 'y'.repeat(32))).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'DMA_BUF_SET_NAME' }));

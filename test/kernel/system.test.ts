@@ -9,6 +9,7 @@ import { kernelAllocator, NEEDS_HEAPS, PAGE, provides, runHeaps, runKernel } fro
 const BIN = new URL('../../bin/dmabuf.js', import.meta.url).pathname;
 const HOLDER = new URL('../fixtures/holder.mjs', import.meta.url).pathname;
 
+// biome-ignore lint/suspicious/noExplicitAny: the commands' JSON, asserted field by field
 function dmabuf(args: string[], prefix: string[] = []): { status: number | null; json: any; stderr: string } {
   const [cmd, ...rest] = [...prefix, process.execPath, BIN, ...args];
   const r = spawnSync(cmd as string, rest, { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: '' } });
@@ -120,8 +121,13 @@ describe.runIf(runKernel)('dmabuf doctor on a real kernel', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(DmaBufError);
-    expect(error).toMatchObject({ code: 'ENOENT', message: provides.heaps ? expect.stringMatching(/this system has: system$/) : expect.stringMatching(/this system has no dma-heaps$/) });
-    expect(DmaHeap.list({ details: true })).toEqual(provides.heaps ? [{ name: 'system', kind: 'system', accessible: true, cpuMappable: true, emulated: false }] : []);
+    expect(error).toMatchObject({
+      code: 'ENOENT',
+      message: provides.heaps ? expect.stringMatching(/this system has: system$/) : expect.stringMatching(/this system has no dma-heaps$/),
+    });
+    expect(DmaHeap.list({ details: true })).toEqual(
+      provides.heaps ? [{ name: 'system', kind: 'system', accessible: true, cpuMappable: true, emulated: false }] : [],
+    );
   });
 });
 
@@ -133,7 +139,15 @@ describe.runIf(runKernel)('dmabuf ls on a real kernel', () => {
       expect(r.status, r.stderr).toBe(0);
       const mine = r.json.buffers.filter((b: { name: string }) => b.name === 'ls-probe');
       expect(mine).toEqual([
-        { inode: expect.any(Number), size: 3 * PAGE, exporter: provides.heaps ? 'system' : 'udmabuf', name: 'ls-probe', holders: [child.pid], fds: 1, mappedBy: [child.pid] },
+        {
+          inode: expect.any(Number),
+          size: 3 * PAGE,
+          exporter: provides.heaps ? 'system' : 'udmabuf',
+          name: 'ls-probe',
+          holders: [child.pid],
+          fds: 1,
+          mappedBy: [child.pid],
+        },
       ]);
       const proc = r.json.processes.find((p: { pid: number }) => p.pid === child.pid);
       expect(proc).toMatchObject({ command: 'node', buffers: 1, size: 3 * PAGE, mappedSize: 3 * PAGE, pss: 3 * PAGE });
@@ -157,7 +171,9 @@ describe.runIf(runKernel)('dmabuf ls on a real kernel', () => {
       const proc = r.json.processes.find((p: { pid: number }) => p.pid === child.pid);
       expect(proc).toMatchObject({ buffers: 1, size: 4 * PAGE, pss: 2 * PAGE });
       const text = spawnSync(process.execPath, [BIN, 'ls', '--pid', String(child.pid)], { encoding: 'utf8' }).stdout;
-      expect(text).toMatch(new RegExp(`\\n\\s*${child.pid}\\s+node\\s+1\\s+${4 * PAGE / 1024} KiB\\s+${4 * PAGE / 1024} KiB\\s+${2 * PAGE / 1024} KiB\\n`));
+      expect(text).toMatch(
+        new RegExp(`\\n\\s*${child.pid}\\s+node\\s+1\\s+${(4 * PAGE) / 1024} KiB\\s+${(4 * PAGE) / 1024} KiB\\s+${(2 * PAGE) / 1024} KiB\\n`),
+      );
     } finally {
       await release(child);
     }

@@ -10,7 +10,11 @@ const FIXTURE = new URL('../fixtures/native-fuzz.mjs', import.meta.url).pathname
 describe.runIf(isLinux)('native addon: random arguments', () => {
   it.each([1, 2, 3])('seed %i: 200 rounds over every export, no death by signal', (seed) => {
     const r = spawnSync(process.execPath, [FIXTURE, '200', String(seed)], { encoding: 'utf8', timeout: 240_000, env: { ...process.env, FUZZ_TRACE: '1' } });
-    const lastCall = r.stderr.trim().split('\n').filter((l) => /^[a-zA-Z]+\(/.test(l)).at(-1);
+    const lastCall = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => /^[a-zA-Z]+\(/.test(l))
+      .at(-1);
     expect(r.signal, `died by ${r.signal} after ${lastCall}`).toBeNull();
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const report = JSON.parse(r.stdout) as { calls: number; exports: number; threw: number };

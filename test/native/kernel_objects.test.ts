@@ -42,11 +42,7 @@ describe.runIf(isLinux)('native kernel-object wrappers on non-device fds (Linux 
     const a = addon();
     const fd = track(a.open('/dev/null', a.constants.O_RDONLY));
     const before = openFds().length;
-    const error = expectErrno(
-      () => a.heapAlloc(fd, 4096, a.constants.O_RDWR | a.constants.O_CLOEXEC, 0),
-      'ENOTTY',
-      'DMA_HEAP_IOCTL_ALLOC',
-    );
+    const error = expectErrno(() => a.heapAlloc(fd, 4096, a.constants.O_RDWR | a.constants.O_CLOEXEC, 0), 'ENOTTY', 'DMA_HEAP_IOCTL_ALLOC');
     expect(error.errno).toBe(25);
     expect(error.message).toBe('DMA_HEAP_IOCTL_ALLOC failed: Inappropriate ioctl for device');
     expectErrno(() => a.heapAlloc(fd, 4096, 0, 1n << 63n, 0), 'ENOTTY', 'DMA_HEAP_IOCTL_ALLOC');

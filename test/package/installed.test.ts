@@ -23,61 +23,66 @@ function check(dir: string, env: Record<string, string> = {}) {
   return JSON.parse(run.stdout);
 }
 
-describe.runIf(requireKernel || existsSync(APP))('the packed tarball, installed with --ignore-scripts and no compiler (needs scripts/consumer/prepare.mjs)', () => {
-  it('the install exists (npm run test:kernel prepares it before the VM boots)', () => {
-    expect(existsSync(join(APP, 'node_modules', 'dmabuf', 'package.json'))).toBe(true);
-    expect(existsSync(join(APP, 'node_modules', 'dmabuf', 'build'))).toBe(false);
-  });
-
-  it(`loads the linux-${process.arch} prebuild and, where the kernel has devices, uses it`, () => {
-    const report = check(APP);
-    expect(report.arch).toBe(process.arch);
-    expect(report.info.addon.origin).toBe(`prebuild linux-${process.arch}`);
-    expect(report.info.addon.path).toBe(join(APP, 'node_modules', 'dmabuf', 'prebuilds', `linux-${process.arch}`, 'dmabuf.glibc.node'));
-    expect(report.error).toBeUndefined();
-    expect(report.buffer.readBack).toBe(true);
-    if (requireKernel) {
-      expect(report.info.backend).toBe('kernel');
-      expect(report.buffer).toMatchObject({ backend: 'kernel', exporter: provides.heaps ? 'system' : 'udmabuf', name: 'consumer' });
-    } else {
-      expect(report.info.backend).toBe('emulated');
-    }
-  });
-
-  it('the dmabuf command is installed for the app (npx dmabuf): --version, and doctor reports the prebuild', () => {
-    const bin = join(APP, 'node_modules', '.bin', 'dmabuf');
-    const version = spawnSync(bin, ['--version'], { cwd: APP, encoding: 'utf8' });
-    expect(version.status, version.stderr).toBe(0);
-    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
-    const doctor = spawnSync(bin, ['doctor', '--json'], { cwd: APP, encoding: 'utf8', env: { ...process.env, DMABUF_BACKEND: '', PREBUILDS_ONLY: '' } });
-    const report = JSON.parse(doctor.stdout);
-    expect(report.backend.addon.origin).toBe(`prebuild linux-${process.arch}`);
-    expect(doctor.status).toBe(requireKernel ? 0 : 1);
-  });
-
-  it('CommonJS code can require() it (require(esm), Node.js 20.19+ and 22.12+)', () => {
-    const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-    expect(major > 20 || (major === 20 && minor >= 19)).toBe(true); // the claim the README makes needs this Node
-    const run = spawnSync(process.execPath, ['-e', "const d = require('dmabuf'); console.log(typeof d.DmaHeap.open, d.backendInfo().addon.origin)"], {
-      cwd: APP,
-      encoding: 'utf8',
-      env: { ...process.env, PREBUILDS_ONLY: '' },
+describe.runIf(requireKernel || existsSync(APP))(
+  'the packed tarball, installed with --ignore-scripts and no compiler (needs scripts/consumer/prepare.mjs)',
+  () => {
+    it('the install exists (npm run test:kernel prepares it before the VM boots)', () => {
+      expect(existsSync(join(APP, 'node_modules', 'dmabuf', 'package.json'))).toBe(true);
+      expect(existsSync(join(APP, 'node_modules', 'dmabuf', 'build'))).toBe(false);
     });
-    expect(run.status, run.stderr).toBe(0);
-    expect(run.stdout.trim()).toBe(`function prebuild linux-${process.arch}`);
-  });
 
-  it.runIf(requireKernel)('without its prebuilds, auto refuses to emulate where real devices exist, and says why', () => {
-    const report = check(BARE);
-    expect(report.info.backend).toBe('unavailable');
-    expect(report.info.addon.origin).toBe('none');
-    expect(report.info.reason).toMatch(/^auto: .* exists?, but this package has no addon for linux-.*no prebuilds.*npm explore dmabuf.*DMABUF_BACKEND=emulated/);
-    expect(report.error).toMatchObject({ code: 'ERR_DMABUF_BACKEND_UNAVAILABLE', isDmaBufError: true });
-  });
+    it(`loads the linux-${process.arch} prebuild and, where the kernel has devices, uses it`, () => {
+      const report = check(APP);
+      expect(report.arch).toBe(process.arch);
+      expect(report.info.addon.origin).toBe(`prebuild linux-${process.arch}`);
+      expect(report.info.addon.path).toBe(join(APP, 'node_modules', 'dmabuf', 'prebuilds', `linux-${process.arch}`, 'dmabuf.glibc.node'));
+      expect(report.error).toBeUndefined();
+      expect(report.buffer.readBack).toBe(true);
+      if (requireKernel) {
+        expect(report.info.backend).toBe('kernel');
+        expect(report.buffer).toMatchObject({ backend: 'kernel', exporter: provides.heaps ? 'system' : 'udmabuf', name: 'consumer' });
+      } else {
+        expect(report.info.backend).toBe('emulated');
+      }
+    });
 
-  it.runIf(requireKernel)('without its prebuilds, DMABUF_BACKEND=emulated still gives emulated buffers', () => {
-    const report = check(BARE, { DMABUF_BACKEND: 'emulated' });
-    expect(report.info.backend).toBe('emulated');
-    expect(report.buffer).toMatchObject({ backend: 'emulated', readBack: true });
-  });
-});
+    it('the dmabuf command is installed for the app (npx dmabuf): --version, and doctor reports the prebuild', () => {
+      const bin = join(APP, 'node_modules', '.bin', 'dmabuf');
+      const version = spawnSync(bin, ['--version'], { cwd: APP, encoding: 'utf8' });
+      expect(version.status, version.stderr).toBe(0);
+      expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+      const doctor = spawnSync(bin, ['doctor', '--json'], { cwd: APP, encoding: 'utf8', env: { ...process.env, DMABUF_BACKEND: '', PREBUILDS_ONLY: '' } });
+      const report = JSON.parse(doctor.stdout);
+      expect(report.backend.addon.origin).toBe(`prebuild linux-${process.arch}`);
+      expect(doctor.status).toBe(requireKernel ? 0 : 1);
+    });
+
+    it('CommonJS code can require() it (require(esm), Node.js 20.19+ and 22.12+)', () => {
+      const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+      expect(major > 20 || (major === 20 && minor >= 19)).toBe(true); // the claim the README makes needs this Node
+      const run = spawnSync(process.execPath, ['-e', "const d = require('dmabuf'); console.log(typeof d.DmaHeap.open, d.backendInfo().addon.origin)"], {
+        cwd: APP,
+        encoding: 'utf8',
+        env: { ...process.env, PREBUILDS_ONLY: '' },
+      });
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout.trim()).toBe(`function prebuild linux-${process.arch}`);
+    });
+
+    it.runIf(requireKernel)('without its prebuilds, auto refuses to emulate where real devices exist, and says why', () => {
+      const report = check(BARE);
+      expect(report.info.backend).toBe('unavailable');
+      expect(report.info.addon.origin).toBe('none');
+      expect(report.info.reason).toMatch(
+        /^auto: .* exists?, but this package has no addon for linux-.*no prebuilds.*npm explore dmabuf.*DMABUF_BACKEND=emulated/,
+      );
+      expect(report.error).toMatchObject({ code: 'ERR_DMABUF_BACKEND_UNAVAILABLE', isDmaBufError: true });
+    });
+
+    it.runIf(requireKernel)('without its prebuilds, DMABUF_BACKEND=emulated still gives emulated buffers', () => {
+      const report = check(BARE, { DMABUF_BACKEND: 'emulated' });
+      expect(report.info.backend).toBe('emulated');
+      expect(report.buffer).toMatchObject({ backend: 'emulated', readBack: true });
+    });
+  },
+);

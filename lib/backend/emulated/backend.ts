@@ -14,7 +14,7 @@ import { checkDeviceName, EmulatedDevice } from './device.js';
 import { Faults, type FaultCode, type FaultOperation } from './faults.js';
 import { lookupFd } from './fds.js';
 import { EmulatedHeap } from './heap.js';
-import { createModel, type Coherency, type MemoryModel } from './models.js';
+import { createModel, type Coherency, type Memory, type MemoryModel } from './models.js';
 import { poisonPage, Rng } from './rng.js';
 import { EmulatedSyncFile } from './sync-file.js';
 
@@ -160,14 +160,13 @@ export class EmulatedBackend implements Backend {
     return new EmulatedSyncFile(this, source.fences, source.name, dup ? undefined : fd);
   }
 
-
   /** Zeroed device memory of `size` rounded up to pages (heaps must return zeroed memory). */
   allocateBuffer(size: number, exporter: string, syscall: string): EmulatedBuffer {
     this.faults.check('allocate', syscall);
     const rounded = Math.ceil(size / this.pageSize) * this.pageSize;
     // The system heap refuses more than the machine's RAM; V8 may refuse less.
     if (rounded > totalmem()) throw new DmaBufError('ENOMEM', `${syscall}: ${rounded} bytes exceed the machine's memory`, { syscall });
-    let memory;
+    let memory: Memory;
     try {
       memory = this.model.allocate(rounded);
     } catch (error) {

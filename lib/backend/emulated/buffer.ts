@@ -122,7 +122,8 @@ export function storeDeviceWrite(model: MemoryModel, state: BufferState, from: U
     return;
   }
   const cpu = copyRows(state.memory.cpu.subarray(base, base + span), region);
-  const raceRows = (direct.raceRows ??= new Uint8Array(span));
+  direct.raceRows ??= new Uint8Array(span);
+  const raceRows = direct.raceRows;
   eachRowOffset(region, (at) => raceRows.set(from.subarray(base + at, base + at + region.rowBytes), at));
   model.writeDevice(state.memory, from);
   const memory = state.memory.cpu;
@@ -362,7 +363,7 @@ export class EmulatedBuffer implements BufferHandle {
     throw new DmaBufError(
       MisuseCode.BYTES_TRANSFERRED,
       `the bytes of a bracket on dma-buf '${this.displayName}' [${region.start}, ${region.start + region.spanLength}) were transferred away before end(); ` +
-        'a bracket\'s bytes must stay in it: copy them (slice()) to send them elsewhere',
+        "a bracket's bytes must stay in it: copy them (slice()) to send them elsewhere",
       { syscall: SYNC, bufferName: this.displayName, offset: region.start },
     );
   }

@@ -14,8 +14,6 @@ import { MisuseCode } from '../../errors.js';
 import type { ResolvedRegion } from '../../region.js';
 import type { AccessMode } from '../../validate.js';
 
-
-
 /** `page` repeated, at least `length` bytes long, cached per page: the source of gap fills and checks. */
 const patterns = new WeakMap<Uint8Array, Buffer>();
 function pattern(page: Uint8Array, length: number): Buffer {
@@ -29,7 +27,6 @@ function pattern(page: Uint8Array, length: number): Buffer {
   }
   return p;
 }
-
 
 /** Fill the gaps of `span` with the pattern (page aligned to absolute offsets). */
 export function fillGaps(span: Uint8Array, region: ResolvedRegion, page: Uint8Array): void {
@@ -53,7 +50,6 @@ export function copyRows(span: Uint8Array, region: ResolvedRegion): Uint8Array {
   }
   return out;
 }
-
 
 /**
  * The first write the bracket was not allowed to make, in memory order: any change in a 'read'
@@ -94,4 +90,3 @@ export function findViolation(
   }
   return undefined;
 }
-

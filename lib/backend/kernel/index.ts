@@ -17,7 +17,6 @@ import { withHint } from './errors.js';
 export const HEAP_DIR = '/dev/dma_heap';
 export const UDMABUF_DEVICE = '/dev/udmabuf';
 
-
 class KernelHeap implements HeapHandle {
   readonly name: string;
   readonly #backend: KernelBackend;
@@ -37,10 +36,14 @@ class KernelHeap implements HeapHandle {
     // no guard against a size above the machine's memory. Such a request can never succeed.
     const total = totalmem();
     if (size > total) {
-      throw new DmaBufError('ENOMEM', `DMA_HEAP_IOCTL_ALLOC: ${size} bytes exceed the machine's memory (${total} bytes); the kernel would invoke the OOM killer`, {
-        syscall: 'DMA_HEAP_IOCTL_ALLOC',
-        argument: 'size',
-      });
+      throw new DmaBufError(
+        'ENOMEM',
+        `DMA_HEAP_IOCTL_ALLOC: ${size} bytes exceed the machine's memory (${total} bytes); the kernel would invoke the OOM killer`,
+        {
+          syscall: 'DMA_HEAP_IOCTL_ALLOC',
+          argument: 'size',
+        },
+      );
     }
     const c = this.#addon.constants;
     // fd_flags may hold only O_CLOEXEC | O_ACCMODE; heap_flags must be 0 (DMA_HEAP_VALID_*_FLAGS).
@@ -128,10 +131,14 @@ export class KernelBackend implements Backend {
     }
     const listLimit = moduleParameter('udmabuf', 'list_limit');
     if (listLimit !== null && segments > listLimit) {
-      throw new DmaBufError('EINVAL', `${syscall}: ${segments} segments exceed udmabuf's list_limit (${listLimit}); raise it in ${UDMABUF_PARAMETERS}/list_limit`, {
-        syscall,
-        argument: 'segments',
-      });
+      throw new DmaBufError(
+        'EINVAL',
+        `${syscall}: ${segments} segments exceed udmabuf's list_limit (${listLimit}); raise it in ${UDMABUF_PARAMETERS}/list_limit`,
+        {
+          syscall,
+          argument: 'segments',
+        },
+      );
     }
   }
 
@@ -194,7 +201,7 @@ export class KernelBackend implements Backend {
       segments.length,
       syscall,
     );
-    segments.forEach((segment, i) => this.#checkSegment(segment, i, syscall));
+    for (const [i, segment] of segments.entries()) this.#checkSegment(segment, i, syscall);
     const dev = this.#openUdmabufDevice();
     let fd: number;
     try {
