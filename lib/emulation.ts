@@ -21,17 +21,18 @@ import {
   PAGE_SIZE,
   type Coherency,
   type EmulatedBackend,
-  type EmulatedDevice,
   type EmulationStats,
   type FaultCode,
   type FaultOperation,
 } from './backend/emulated/index.js';
 import type { DmaBuf } from './dmabuf.js';
+import { checkDeviceName, EmulatedDevice } from './emulated-device.js';
 import { DmaHeap } from './heap.js';
 import { createUdmabuf } from './udmabuf.js';
 import { checkOptions } from './validate.js';
 
-export type { Coherency, DeviceJob, EmulatedDevice, EmulationStats, FaultCode, FaultOperation, SubmitOptions } from './backend/emulated/index.js';
+export type { Coherency, EmulationStats, FaultCode, FaultOperation } from './backend/emulated/index.js';
+export { EmulatedDevice, type DeviceJob, type SubmitOptions } from './emulated-device.js';
 
 export interface EmulationOptions {
   /** The memory model (default 'writeback', the one that exposes missing brackets). */
@@ -85,7 +86,7 @@ function wrap(backend: EmulatedBackend): Emulation {
       return createUdmabuf(backend, size, options);
     },
     device(name: string): EmulatedDevice {
-      return backend.device(name);
+      return EmulatedDevice._of(backend.device(checkDeviceName(name)));
     },
     failNext(operation: FaultOperation, code: FaultCode, count = 1): void {
       backend.failNext(operation, code, count);

@@ -8,9 +8,10 @@
  */
 import { totalmem } from 'node:os';
 import { DmaBufError, MisuseCode } from '../../errors.js';
-import type { Backend, BufferHandle, HeapHandle, SegmentSpec, Supports, SyncFileHandle } from '../backend.js';
+import type { BufferHandle, HeapHandle, SegmentSpec, Supports, SyncFileHandle } from '../backend.js';
 import { BufferState, EmulatedBuffer } from './buffer.js';
-import { checkDeviceName, EmulatedDevice } from './device.js';
+import type { EmulationContext, EmulationCounters } from './context.js';
+import { EmulatedDevice } from './device.js';
 import { Faults, type FaultCode, type FaultOperation } from './faults.js';
 import { lookupFd } from './fds.js';
 import { EmulatedHeap } from './heap.js';
@@ -32,22 +33,6 @@ export interface EmulatedBackendOptions {
   readonly seed?: number;
   readonly pageSize?: number;
   readonly heaps?: readonly string[];
-}
-
-/** Counters for tests and curious users; read them through stats(). */
-export interface EmulationCounters {
-  /** Bytes START/END moved between device memory and CPU-side memory (exactly the regions' rows). */
-  syncedBytes: number;
-  /**
-   * Bytes copied between the buffer's memory and a bracket's private bytes or snapshots (the
-   * emulation's own overhead, not a model's sync). 0 for a zero-copy coherent bracket without gaps.
-   */
-  bracketCopiedBytes: number;
-  /** Buffers with at least one open holder. */
-  liveBuffers: number;
-  /** Device jobs submitted and not yet complete. */
-  pendingJobs: number;
-  jobsCompleted: number;
 }
 
 export interface EmulationStats extends Readonly<EmulationCounters> {
@@ -80,7 +65,7 @@ function supportsFor(coherency: Coherency): Supports {
   });
 }
 
-export class EmulatedBackend implements Backend {
+export class EmulatedBackend implements EmulationContext {
   readonly name = 'emulated';
   readonly pageSize: number;
   readonly supports: Supports;
@@ -177,12 +162,12 @@ export class EmulatedBackend implements Backend {
   }
 
   /** The device called `name` (the same object for the same name). */
+  /** The device called `name` (checked by the caller), the same object for the same name. */
   device(name: string): EmulatedDevice {
-    const checked = checkDeviceName(name);
-    let device = this.#devices.get(checked);
+    let device = this.#devices.get(name);
     if (!device) {
-      device = new EmulatedDevice(this, checked);
-      this.#devices.set(checked, device);
+      device = new EmulatedDevice(this, name);
+      this.#devices.set(name, device);
     }
     return device;
   }

@@ -22,7 +22,7 @@ import { DmaBufError, MisuseCode } from '../../errors.js';
 import { rowOffsets, type ResolvedRegion } from '../../region.js';
 import type { AccessMode, FenceMode } from '../../validate.js';
 import type { BracketBytes, BufferHandle, PendingWait, Supports, SyncFileHandle } from '../backend.js';
-import type { EmulatedBackend } from './backend.js';
+import type { EmulationContext } from './context.js';
 import { copyGaps, findChange, hasGaps, undoChange, violationError, type Violation } from '../../bracket-check.js';
 import { copyRows, fillGaps, findViolation } from './detect.js';
 import { allocateFd, registerFd, releaseFd } from './fds.js';
@@ -160,7 +160,7 @@ function sameLayout(a: ResolvedRegion, b: ResolvedRegion, pageLength: number): b
 }
 
 export class EmulatedBuffer implements BufferHandle {
-  readonly backend: EmulatedBackend;
+  readonly backend: EmulationContext;
   readonly fd: number;
   readonly state: BufferState;
   #closed = false;
@@ -185,7 +185,7 @@ export class EmulatedBuffer implements BufferHandle {
   #spare: Spare | undefined;
 
   /** A new holder of `state`; with `fd` it takes that number over (DmaBuf.fromFd dup: false). */
-  constructor(backend: EmulatedBackend, state: BufferState, fd?: number) {
+  constructor(backend: EmulationContext, state: BufferState, fd?: number) {
     this.backend = backend;
     this.state = state;
     this.fd = fd ?? allocateFd('dma-buf');

@@ -7,11 +7,9 @@
  * device memory, stores what it wrote, and signals its fence.
  */
 import { performance } from 'node:perf_hooks';
-import type { DmaBuf } from '../../dmabuf.js';
-import { DmaBufError, errnoOf, invalidArgument, invalidType } from '../../errors.js';
-import { SyncFile } from '../../sync-file.js';
-import { checkName, checkOptions } from '../../validate.js';
-import type { EmulatedBackend } from './backend.js';
+import { invalidArgument } from '../../errors.js';
+import type { SyncFileHandle } from '../backend.js';
+import type { EmulationContext } from './context.js';
 import { detach, EmulatedBuffer, loadDeviceRead, storeDeviceWrite, type BufferState } from './buffer.js';
 import { lookupFd } from './fds.js';
 import { EmuFence, finishFenceSync, sleepUntil, type FenceSource } from './fences.js';
@@ -20,72 +18,64 @@ import { EmulatedSyncFile } from './sync-file.js';
 const SUBMIT = 'submit';
 const EIO = 5;
 
-/** What a job's `run` gets: the device's view of the buffers it was submitted with. */
-export interface DeviceJob {
-  /** The device's name. */
+/** A buffer as a device names it: any holder of an emulated buffer (its fd number routes to it). */
+export interface BufferRef {
+  readonly fd: number;
+}
+
+/** What a job's `run` gets: the device's view of the buffers it was submitted with (see DeviceJob). */
+export interface JobView {
   readonly device: string;
-  /**
-   * The buffer's device memory as the device reads it: linear (a tiling device untiles its own
-   * memory). Valid only during `run`: detached afterwards. Writes count only for buffers in
-   * `writes`; a buffer only in `reads` is read-only to the device and its writes are dropped.
-   */
-  bytes(buf: DmaBuf): Uint8Array;
-  /** A copy of the raw device memory as stored (tiled order in the 'tiled' model). */
-  rawBytes(buf: DmaBuf): Uint8Array;
+  bytes(buf: BufferRef): Uint8Array;
+  rawBytes(buf: BufferRef): Uint8Array;
 }
 
-export interface SubmitOptions {
-  /** Buffers the job reads: it waits for their writers and adds a READ fence. */
-  readonly reads?: readonly DmaBuf[];
-  /** Buffers the job writes: it waits for all their users and adds a WRITE fence. */
-  readonly writes?: readonly DmaBuf[];
-  /** How long the job runs once its dependencies are done (ms, default 0: the next macrotask). */
-  readonly durationMs?: number;
-  /** What the device does when the job completes. If it throws, the fence signals with EIO. */
-  readonly run?: (job: DeviceJob) => void;
-  /** Make the job fail: its fence signals with this errno ('EIO', 'ETIMEDOUT', …) and `run` is skipped. */
-  readonly error?: string;
+/** A job as the public layer has checked it (lib/emulated-device.ts). */
+export interface JobSpec {
+  readonly reads: readonly BufferRef[];
+  readonly writes: readonly BufferRef[];
+  readonly durationMs: number;
+  readonly run: ((job: JobView) => void) | undefined;
+  /** The errno the job's fence signals with (0: success). */
+  readonly errno: number;
 }
 
-/** The buffer behind a DmaBuf of this emulation, found by its emulated fd number. */
-function stateOf(backend: EmulatedBackend, buf: unknown, argument: string): BufferState {
-  if (typeof buf !== 'object' || buf === null || !('fd' in buf)) throw invalidType(SUBMIT, argument, 'a DmaBuf', buf);
-  const entry = lookupFd((buf as DmaBuf).fd);
+/** The buffer behind a holder of this emulation, found by its emulated fd number. */
+function stateOf(backend: EmulationContext, buf: BufferRef, argument: string): BufferState {
+  const entry = lookupFd(buf.fd);
   if (entry?.kind !== 'buffer' || entry.owner !== backend || !(entry.target instanceof EmulatedBuffer)) {
     throw invalidArgument(SUBMIT, argument, 'must be a DmaBuf of this emulation (devices cannot reach kernel buffers or other emulations)');
   }
   return entry.target.state;
 }
 
-function buffers(backend: EmulatedBackend, value: unknown, argument: string): BufferState[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw invalidType(SUBMIT, argument, 'an array of DmaBuf', value);
-  return value.map((buf, i) => stateOf(backend, buf, `${argument}[${i}]`));
+function buffers(backend: EmulationContext, refs: readonly BufferRef[], argument: string): BufferState[] {
+  return refs.map((buf, i) => stateOf(backend, buf, `${argument}[${i}]`));
 }
 
 class Job implements FenceSource {
   readonly fence: EmuFence;
-  readonly #backend: EmulatedBackend;
+  readonly #backend: EmulationContext;
   readonly #deviceName: string;
   readonly #deps: EmuFence[];
   readonly #reads: BufferState[];
   readonly #writes: BufferState[];
   readonly #durationMs: number;
-  readonly #run: ((job: DeviceJob) => void) | undefined;
+  readonly #run: ((job: JobView) => void) | undefined;
   readonly #errno: number;
   #waitingFor: number;
   #startedAt: number | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
-    backend: EmulatedBackend,
+    backend: EmulationContext,
     deviceName: string,
     fence: EmuFence,
     deps: EmuFence[],
     reads: BufferState[],
     writes: BufferState[],
     durationMs: number,
-    run: ((job: DeviceJob) => void) | undefined,
+    run: ((job: JobView) => void) | undefined,
     errno: number,
   ) {
     this.#backend = backend;
@@ -142,17 +132,17 @@ class Job implements FenceSource {
   }
 
   /** Run `run` over linear copies of device memory; store the written buffers unless it failed. */
-  #execute(run: (job: DeviceJob) => void): number {
+  #execute(run: (job: JobView) => void): number {
     const { model } = this.#backend;
     const views = new Map<BufferState, Uint8Array>();
-    const reachable = (buf: DmaBuf, argument: string): BufferState => {
+    const reachable = (buf: BufferRef, argument: string): BufferState => {
       const state = stateOf(this.#backend, buf, argument);
       if (!this.#reads.includes(state) && !this.#writes.includes(state)) {
         throw invalidArgument('bytes', argument, 'the job was not submitted with this buffer in reads or writes');
       }
       return state;
     };
-    const job: DeviceJob = {
+    const job: JobView = {
       device: this.#deviceName,
       bytes: (buf) => {
         const state = reachable(buf, 'buf');
@@ -182,34 +172,21 @@ class Job implements FenceSource {
 
 export class EmulatedDevice {
   readonly name: string;
-  readonly #backend: EmulatedBackend;
+  readonly #backend: EmulationContext;
   #seqno = 0;
 
-  constructor(backend: EmulatedBackend, name: string) {
+  constructor(backend: EmulationContext, name: string) {
     this.#backend = backend;
     this.name = name;
   }
 
   /**
-   * Queue a job; returns its completion fence as a SyncFile. A buffer in both `reads` and `writes`
+   * Queue a checked job; returns its completion fence. A buffer in both `reads` and `writes`
    * counts as written.
    */
-  submit(options: SubmitOptions): SyncFile {
-    const opts = checkOptions(SUBMIT, options);
-    const writes = buffers(this.#backend, opts['writes'], 'writes');
-    const reads = buffers(this.#backend, opts['reads'], 'reads').filter((state) => !writes.includes(state));
-    const durationMs = opts['durationMs'] ?? 0;
-    if (typeof durationMs !== 'number') throw invalidType(SUBMIT, 'durationMs', 'a number of milliseconds', durationMs);
-    if (!Number.isFinite(durationMs) || durationMs < 0) throw invalidArgument(SUBMIT, 'durationMs', `must be ≥ 0, got ${durationMs}`);
-    const run = opts['run'];
-    if (run !== undefined && typeof run !== 'function') throw invalidType(SUBMIT, 'run', 'a function', run);
-    const error = opts['error'];
-    let errno = 0;
-    if (error !== undefined) {
-      if (typeof error !== 'string') throw invalidType(SUBMIT, 'error', "an errno name such as 'EIO'", error);
-      errno = errnoOf(error) ?? 0;
-      if (errno === 0) throw invalidArgument(SUBMIT, 'error', `'${error}' is not an errno name`);
-    }
+  submit(spec: JobSpec): SyncFileHandle {
+    const writes = buffers(this.#backend, spec.writes, 'writes');
+    const reads = buffers(this.#backend, spec.reads, 'reads').filter((state) => !writes.includes(state));
     // Implicit sync: dependencies are the fences present now (dma_resv_usage_rw).
     const deps = new Set<EmuFence>();
     for (const state of reads) for (const fence of state.resv.fences('read')) deps.add(fence);
@@ -217,16 +194,9 @@ export class EmulatedDevice {
     const seqno = ++this.#seqno;
     const fence = new EmuFence(this.name);
     const syncFile = new EmulatedSyncFile(this.#backend, [fence], `${this.name}-${seqno}`);
-    new Job(this.#backend, this.name, fence, [...deps], reads, writes, durationMs, run as ((job: DeviceJob) => void) | undefined, errno);
+    new Job(this.#backend, this.name, fence, [...deps], reads, writes, spec.durationMs, spec.run, spec.errno);
     for (const state of reads) state.resv.add(fence, 'read');
     for (const state of writes) state.resv.add(fence, 'write');
-    return SyncFile._wrap(syncFile);
+    return syncFile;
   }
-}
-
-/** Device names follow the sync_file name rule: at most 31 bytes. */
-export function checkDeviceName(name: unknown): string {
-  const checked = checkName('device', name);
-  if (checked === '') throw new DmaBufError('EINVAL', 'device: name must not be empty', { syscall: 'device', argument: 'name' });
-  return checked;
 }

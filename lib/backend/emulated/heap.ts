@@ -1,12 +1,12 @@
 /** An emulated dma-heap: allocates zeroed, page-rounded buffers named after the heap. */
 import type { BufferHandle, HeapHandle } from '../backend.js';
-import type { EmulatedBackend } from './backend.js';
+import type { EmulationContext } from './context.js';
 
 export class EmulatedHeap implements HeapHandle {
   readonly name: string;
-  readonly #backend: EmulatedBackend;
+  readonly #backend: EmulationContext;
 
-  constructor(backend: EmulatedBackend, name: string) {
+  constructor(backend: EmulationContext, name: string) {
     this.#backend = backend;
     this.name = name;
   }

@@ -9,7 +9,7 @@ import { isEmulatedFd, lookupFd } from './fds.js';
 import { COHERENCIES, type Coherency } from './models.js';
 
 export { EmulatedBackend, DEFAULT_SEED, PAGE_SIZE, type EmulatedBackendOptions, type EmulationStats } from './backend.js';
-export { EmulatedDevice, type DeviceJob, type SubmitOptions } from './device.js';
+export type { EmulatedDevice } from './device.js';
 export { COHERENCIES, type Coherency } from './models.js';
 export { FAULT_CODES, FAULT_OPERATIONS, type FaultCode, type FaultOperation } from './faults.js';
 export { EMULATED_FD_BASE } from './fds.js';

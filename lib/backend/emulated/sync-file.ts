@@ -4,19 +4,19 @@
  * the fences one by one, as the kernel flattens fence arrays.
  */
 import type { PendingWait, SyncFileHandle, SyncFileInfo } from '../backend.js';
-import type { EmulatedBackend } from './backend.js';
+import type { EmulationContext } from './context.js';
 import { allocateFd, registerFd, releaseFd } from './fds.js';
 import { EmuFence, waitAsync, waitSync } from './fences.js';
 
 export class EmulatedSyncFile implements SyncFileHandle {
-  readonly backend: EmulatedBackend;
+  readonly backend: EmulationContext;
   readonly fd: number;
   readonly fences: readonly EmuFence[];
   readonly #name: string;
   #closed = false;
 
   /** An empty set is the kernel's already-signalled stub fence. `fd`: take this number over (an import without dup). */
-  constructor(backend: EmulatedBackend, fences: readonly EmuFence[], name: string, fd?: number) {
+  constructor(backend: EmulationContext, fences: readonly EmuFence[], name: string, fd?: number) {
     this.backend = backend;
     this.fd = fd ?? allocateFd('sync_file');
     this.fences = fences.length > 0 ? [...new Set(fences)] : [EmuFence.stub()];
