@@ -1,6 +1,6 @@
 /**
  * What a dma-heap is, from its name, and which heap 'cma' means on this kernel. The names are the
- * kernel's (interop.md, "Heaps across kernel versions"; Documentation/userspace-api/dma-buf-heaps.rst):
+ * kernel's (Documentation/userspace-api/dma-buf-heaps.rst; drivers/dma-buf/heaps/cma_heap.c):
  * the CMA heap is 'linux,cma' (the device-tree node), 'reserved' (with cma= on the command line),
  * 'default-pool', and from 6.17 'default_cma_region'; later kernels add one heap per reusable
  * shared-dma-pool region, named after its node. Protected heaps ('protected,secure-video', 6.18)

@@ -1,7 +1,8 @@
 /**
  * `dmabuf doctor`: what this machine and this user can do with dma-bufs, found by doing it (open
  * the devices, allocate a page, map it, try each ioctl), never by guessing from the kernel version,
- * and for each problem the fix. Facts relied on (reference/interop.md, uapi.md):
+ * and for each problem the fix. Facts relied on (drivers/dma-buf/dma-heap.c, udmabuf.c, dma-buf.c,
+ * sync_file.c; systemd's 50-udev-default.rules):
  * - /dev/dma_heap/* is created 0600 root; systemd tags only /dev/udmabuf `uaccess` (heap memory is
  *   not charged to cgroups), so heaps need a udev rule; boards ship `GROUP="video", MODE="0660"`.
  * - udmabuf's limits are module parameters: /sys/module/udmabuf/parameters/{size_limit_mb,list_limit}.

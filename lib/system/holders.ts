@@ -1,6 +1,6 @@
 /**
  * `dmabuf ls`: who holds which dma-buf, from /proc as Android's dmabuf_dump reads it
- * (reference/interop.md, "Seeing who holds what"):
+ * (Android's libmeminfo, libdmabufinfo/tools/dmabuf_dump.cpp; fs/proc and drivers/dma-buf/dma-buf.c):
  * - /proc/<pid>/fd/<n> links to '/dmabuf:<name>' (older kernels: 'anon_inode:dmabuf'); stat()
  *   through the link gives the buffer's inode, the same in every process that holds it;
  * - /proc/<pid>/fdinfo/<n> has `size:`, `exp_name:` and `name:` for a dma-buf;
