@@ -1,5 +1,5 @@
 /** Udmabuf: dma-bufs over memfd pages (/dev/udmabuf), often usable without root. */
-import { invalidArgument, invalidType } from './errors.js';
+import { DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
 import type { Backend, BufferHandle, SegmentSpec } from './backend/backend.js';
 import { selectedBackend } from './backend/select.js';
 import { DmaBuf } from './dmabuf.js';
@@ -40,6 +40,11 @@ export type SegmentInput = Omit<SegmentSpec, 'memfd'> & { memfd: number | Memfd 
 
 export function udmabufFromSegments(backend: Backend, segments: readonly SegmentInput[], options?: { name?: string; checked?: boolean }): DmaBuf {
   const syscall = segments?.length > 1 ? 'UDMABUF_CREATE_LIST' : 'UDMABUF_CREATE';
+  if (!backend.supports.udmabufSegments) {
+    throw new DmaBufError(MisuseCode.UNSUPPORTED, 'Udmabuf.fromSegments needs real memfds, which this backend does not have (supports.udmabufSegments)', {
+      syscall,
+    });
+  }
   if (!Array.isArray(segments)) throw invalidType(syscall, 'segments', 'an array of { memfd, offset, size }', segments);
   if (segments.length === 0 || segments.length > MAX_SEGMENTS) {
     throw invalidArgument(syscall, 'segments', `must hold 1 to ${MAX_SEGMENTS} segments, got ${segments.length}`);

@@ -29,11 +29,7 @@ import type { AccessMode, FenceMode } from '../validate.js';
 export interface Supports {
   /** `fd` is a real kernel dma-buf / sync_file fd that other processes and drivers understand. */
   readonly realFds: boolean;
-  /** DmaHeap.list/open/allocate. */
-  readonly heaps: boolean;
-  /** Udmabuf.create. */
-  readonly udmabuf: boolean;
-  /** Udmabuf.fromSegments: needs real memfds. */
+  /** Udmabuf.fromSegments: needs real memfds (where false it is ERR_DMABUF_UNSUPPORTED before any check). */
   readonly udmabufSegments: boolean;
   /** DmaBuf.fromFd: importing a foreign dma-buf fd. */
   readonly importFd: boolean;
@@ -41,8 +37,6 @@ export interface Supports {
   readonly syncFile: boolean;
   /** SyncFile.setDeadline reaches a fence that honours or ignores it (the hint exists). */
   readonly deadline: boolean;
-  /** START/END work is proportional to the region, not the buffer. */
-  readonly exactRegionSync: boolean;
   /** endAccess detects writes inside a read bracket. */
   readonly detectsWriteInReadBracket: boolean;
   /** endAccess detects writes inside the span but outside the region (gaps between rows). */
@@ -56,8 +50,6 @@ export interface Supports {
   readonly tiledLayout: boolean;
   /** Emulated devices that read and write buffers and signal fences. */
   readonly devices: boolean;
-  /** failNext() fault injection. */
-  readonly faultInjection: boolean;
   /**
    * A bracket's bytes cannot be transferred (postMessage/structuredClone copy them). Where false,
    * a transfer takes the bracket's copy away and end() reports ERR_DMABUF_BYTES_TRANSFERRED.

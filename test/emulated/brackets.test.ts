@@ -32,6 +32,9 @@ describe('emulated buffers', () => {
     expect(thrown(() => emu.udmabuf(65 * 1024 * 1024)).code).toBe('EINVAL');
     const backend = createEmulatedBackend();
     expect(thrown(() => udmabufFromSegments(backend, [{ memfd: 3, offset: 0, size: 4096 }])).code).toBe(MisuseCode.UNSUPPORTED);
+    // The manifest decides, before the segments are looked at.
+    expect(backend.supports.udmabufSegments).toBe(false);
+    expect(thrown(() => udmabufFromSegments(backend, 'nonsense' as never)).code).toBe(MisuseCode.UNSUPPORTED);
   });
 
   it('emulation.create validates its options', () => {

@@ -43,20 +43,15 @@ export interface EmulationStats extends Readonly<EmulationCounters> {
 function supportsFor(coherency: Coherency): Supports {
   return Object.freeze({
     realFds: false,
-    heaps: true,
-    // Udmabuf.create works; Udmabuf.fromSegments needs real memfds and is refused (UNSUPPORTED).
-    udmabuf: true,
     udmabufSegments: false,
     importFd: true,
     syncFile: true,
     deadline: true,
-    exactRegionSync: true,
     detectsWriteInReadBracket: true,
     detectsWriteOutsideRegion: true,
     staleOutsideBracket: coherency !== 'coherent',
     tiledLayout: coherency === 'tiled',
     devices: true,
-    faultInjection: true,
     // Node 20 has no way to detach an untransferable ArrayBuffer from JS (ArrayBuffer#transfer is
     // Node 22+), and END must detach: a transfer is detected at END instead.
     untransferableBytes: false,

@@ -3,20 +3,16 @@ import type { Supports } from '../backend.js';
 
 export const SUPPORTS: Supports = Object.freeze({
   realFds: true,
-  heaps: true,
-  udmabuf: true,
   udmabufSegments: true,
   importFd: true,
   syncFile: true,
   deadline: true,
-  exactRegionSync: false,
   // The kernel cannot see CPU writes: only checked mode (a snapshot compared at END) finds them.
   detectsWriteInReadBracket: false,
   detectsWriteOutsideRegion: false,
   staleOutsideBracket: false,
   tiledLayout: false,
   devices: false,
-  faultInjection: false,
   untransferableBytes: true,
   shareAcrossThreads: true,
 });
