@@ -42,8 +42,8 @@ void CleanupEnv(void *arg) {
 }
 
 void Init(const Napi::CallbackInfo &info) {
-  if (!info[0].IsFunction()) ThrowTypeError(info.Env(), "argument 0 must be an error class");
-  Data(info.Env()).errorClass = Napi::Persistent(info[0].As<Napi::Function>());
+  if (!info[0].IsFunction()) ThrowTypeError(info.Env(), "argument 0 must be an error factory");
+  Data(info.Env()).makeError = Napi::Persistent(info[0].As<Napi::Function>());
 }
 
 void SetNumber(Napi::Object object, const char *name, double value) {

@@ -22,7 +22,7 @@ struct EnvResources {
 };
 
 struct AddonData {
-  Napi::FunctionReference errorClass;  // set by init(); empty before
+  Napi::FunctionReference makeError;  // set by init(): (errno, syscall, message) => Error
   std::shared_ptr<EnvResources> resources = std::make_shared<EnvResources>();
 };
 

@@ -11,36 +11,6 @@ namespace dmabuf {
 
 namespace {
 
-struct ErrnoEntry {
-  int number;
-  const char *name;
-};
-
-// The errnos the kernel objects here actually return. Two are not in libuv's table: EBADFD (77,
-// udmabuf's "not a memfd") and ENOTSUPP (524, kernel-internal but it leaks to userspace from some
-// drivers).
-constexpr ErrnoEntry kErrnoNames[] = {
-    {EPERM, "EPERM"},           {ENOENT, "ENOENT"},
-    {EINTR, "EINTR"},           {EIO, "EIO"},
-    {ENXIO, "ENXIO"},           {E2BIG, "E2BIG"},
-    {EBADF, "EBADF"},           {EAGAIN, "EAGAIN"},
-    {ENOMEM, "ENOMEM"},         {EACCES, "EACCES"},
-    {EFAULT, "EFAULT"},         {EBUSY, "EBUSY"},
-    {EEXIST, "EEXIST"},         {ENODEV, "ENODEV"},
-    {ENOTDIR, "ENOTDIR"},       {EISDIR, "EISDIR"},
-    {EINVAL, "EINVAL"},         {ENFILE, "ENFILE"},
-    {EMFILE, "EMFILE"},         {ENOTTY, "ENOTTY"},
-    {EFBIG, "EFBIG"},           {ENOSPC, "ENOSPC"},
-    {ESPIPE, "ESPIPE"},         {EROFS, "EROFS"},
-    {EPIPE, "EPIPE"},           {ERANGE, "ERANGE"},
-    {EDEADLK, "EDEADLK"},       {ENOSYS, "ENOSYS"},
-    {EOVERFLOW, "EOVERFLOW"},   {EBADFD, "EBADFD"},
-    {EOPNOTSUPP, "EOPNOTSUPP"}, {ETIMEDOUT, "ETIMEDOUT"},
-    {ECANCELED, "ECANCELED"},   {EPROTO, "EPROTO"},
-    {ENODATA, "ENODATA"},       {ENOLINK, "ENOLINK"},
-    {524, "ENOTSUPP"},
-};
-
 std::string Message(int err, const char *syscall) {
   const char *text = err == 524 ? "Operation is not supported" : std::strerror(err);
   return std::string(syscall) + " failed: " + text;
@@ -48,31 +18,21 @@ std::string Message(int err, const char *syscall) {
 
 }  // namespace
 
-std::string ErrnoName(int err) {
-  for (const ErrnoEntry &entry : kErrnoNames) {
-    if (entry.number == err) return entry.name;
-  }
-  char buf[64];
-  uv_err_name_r(-err, buf, sizeof buf);
-  // Unknown codes come back as "Unknown system error <n>".
-  if (buf[0] == 'E') return buf;
-  return "E" + std::to_string(err);
-}
-
 Napi::Value MakeErrnoError(Napi::Env env, int err, const char *syscall) {
-  std::string code = ErrnoName(err);
   std::string message = Message(err, syscall);
   AddonData &data = Data(env);
-  if (!data.errorClass.IsEmpty()) {
-    Napi::Object details = Napi::Object::New(env);
-    details.Set("errno", Napi::Number::New(env, err));
-    details.Set("syscall", Napi::String::New(env, syscall));
-    return data.errorClass.New(
-        {Napi::String::New(env, code), Napi::String::New(env, message), details});
+  // errno names live in one table, the TypeScript one (errors.ts errnoName): the factory init()
+  // registered makes the DmaBufError from the number.
+  if (!data.makeError.IsEmpty()) {
+    return data.makeError.Call({Napi::Number::New(env, err), Napi::String::New(env, syscall),
+                                Napi::String::New(env, message)});
   }
-  // init() not called yet: still give the caller something to branch on.
+  // init() not called yet: still give the caller something to branch on (libuv's name).
+  char name[64];
+  uv_err_name_r(-err, name, sizeof name);
   Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, code));
+  error.Set("code",
+            Napi::String::New(env, name[0] == 'E' ? std::string(name) : "E" + std::to_string(err)));
   error.Set("errno", Napi::Number::New(env, err));
   error.Set("syscall", Napi::String::New(env, syscall));
   return error.Value();

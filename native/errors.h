@@ -10,9 +10,6 @@
 
 namespace dmabuf {
 
-// 'EINVAL' for 22, 'EBADFD' for 77, 'ENOTSUPP' for 524, libuv's name otherwise, else "E<n>".
-std::string ErrnoName(int err);
-
 // The error object (not thrown), for promise rejections.
 Napi::Value MakeErrnoError(Napi::Env env, int err, const char *syscall);
 

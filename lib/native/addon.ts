@@ -4,9 +4,9 @@
  * native/ is a syscall shim: numbers and fds in, numbers/fds/ArrayBuffers out. It validates
  * nothing beyond what C++ needs to stay memory-safe (argument types, non-negative sizes); the
  * TypeScript layer owns validation, defaults, state and messages. Every failing syscall throws
- * an instance of the error class handed to `init()`, constructed as
- * `new ErrorClass(code, message, { errno, syscall })` where `code` is the errno name ('EINVAL',
- * 'EBADFD', 'ENOTSUPP' for the kernel-internal 524, …) and `syscall` names the call or ioctl
+ * what the factory handed to `init()` makes of `(errno, syscall, message)`: load.ts makes a
+ * DmaBufError whose code is the errno's name from errors.ts (the one errno table: 'EINVAL',
+ * 'EBADFD', 'ENOTSUPP' for the kernel-internal 524, …); `syscall` names the call or ioctl
  * ('DMA_HEAP_IOCTL_ALLOC', 'mmap', 'SYNC_IOC_MERGE', …).
  *
  * Every fd the addon creates is O_CLOEXEC. Fds it creates (or is told to adopt) are recorded per
@@ -17,12 +17,8 @@
 /** Integers that may exceed 2^53 (flags under test) are accepted as bigint too. */
 export type U64 = number | bigint;
 
-export interface NativeErrorDetails {
-  errno: number;
-  syscall: string;
-}
-
-export type NativeErrorClass = new (code: string, message: string, details: NativeErrorDetails) => Error;
+/** Makes the error for a failed syscall; errno names come from errors.ts's one table. */
+export type NativeErrorFactory = (errno: number, syscall: string, message: string) => Error;
 
 export interface FstatResult {
   size: number;
@@ -147,7 +143,7 @@ export interface NativeConstants {
 
 export interface NativeAddon {
   /** Hand native the error class it throws. Called once per environment by the loader. */
-  init(errorClass: NativeErrorClass): void;
+  init(makeError: NativeErrorFactory): void;
   readonly constants: NativeConstants;
 
   // --- plain fds ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DmaBufError, MisuseCode } from '../errors.js';
+import { DmaBufError, errnoName, MisuseCode } from '../errors.js';
 import type { NativeAddon } from './addon.js';
 
 /** Where the addon came from: 'source build', 'prebuild linux-arm64', or 'none'. */
@@ -55,7 +55,7 @@ export function tryLoad(path: string, platform: NodeJS.Platform = process.platfo
   if (!existsSync(path)) return { ok: false, origin: 'none', reason: `the native addon ${path} is missing; ${SOURCE_BUILD_HINT}` };
   try {
     const addon = require(path) as NativeAddon;
-    addon.init(DmaBufError);
+    addon.init((errno, syscall, message) => new DmaBufError(errnoName(errno), message, { errno, syscall }));
     return { ok: true, addon, origin: originOf(root, path), path };
   } catch (error) {
     return { ok: false, origin: 'none', reason: describeFailure(path, error) };
