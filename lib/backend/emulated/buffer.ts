@@ -93,8 +93,6 @@ export function detach(buffer: ArrayBuffer): ArrayBuffer {
   return structuredClone(buffer, { transfer: [buffer] });
 }
 
-/** Copy `from` into `to` (same shape, span offsets) over every gap of the region. */
-
 /** Call `fn(spanOffset)` for each row of the region. */
 function eachRowOffset(region: ResolvedRegion, fn: (at: number) => void): void {
   const { rowCount, rowPitch, sliceCount, slicePitch } = region;
