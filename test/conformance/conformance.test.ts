@@ -7,29 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, MisuseCode, region, SyncFile, type CpuAccess, type Region } from '../../lib/index.js';
 import { activeResources, conformanceBackends, leftoverResources, fdSnapshot, HOLD_MS, type ConformanceBackend } from '../helpers/backends.js';
 import { NEEDS_HEAPS, ticksDuring } from '../helpers/env.js';
+import { rejection, sleep, thrown } from '../helpers/errors.js';
 
 const KiB = 1024;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The error `fn` throws (or the promise rejects with); fails the test if there is none. */
-function thrown(fn: () => unknown): DmaBufError {
-  try {
-    fn();
-  } catch (error) {
-    return error as DmaBufError;
-  }
-  throw new Error('expected an error, but the call succeeded');
-}
-
-async function rejection(promise: Promise<unknown>): Promise<DmaBufError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as DmaBufError;
-  }
-  throw new Error('expected a rejection, but the promise resolved');
-}
 
 /** The parts of an error both backends must agree on. */
 function shape(error: DmaBufError): { code: string; argument: string | undefined } {

@@ -1,9 +1,10 @@
 /** Buffers, holders, fd numbers and bracket-violation detection on the emulated backend. */
 import { describe, expect, it } from 'vitest';
-import { DmaBuf, DmaBufError, MisuseCode, emulation, region } from '../../lib/index.js';
+import { DmaBuf, MisuseCode, emulation, region } from '../../lib/index.js';
 import { createEmulatedBackend, EMULATED_FD_BASE, emulatedBackendForFd } from '../../lib/backend/emulated/index.js';
 import { udmabufFromSegments } from '../../lib/udmabuf.js';
 import { allBytes, fill, read, thrown } from './helpers.js';
+import { code } from '../helpers/errors.js';
 
 describe('emulated buffers', () => {
   it('heaps: system only, page-rounded zeroed memory, names as the kernel keeps them', () => {
@@ -171,13 +172,3 @@ describe('the default emulation (DMABUF_BACKEND=emulated)', () => {
     }
   });
 });
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof DmaBufError) return error.code;
-    throw error;
-  }
-  return undefined;
-}

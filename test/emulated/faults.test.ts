@@ -1,17 +1,8 @@
 /** Fault injection and seeded CPU/device races on the emulated backend. */
 import { describe, expect, it } from 'vitest';
-import { DmaBuf, DmaBufError, emulation } from '../../lib/index.js';
+import { DmaBuf, emulation } from '../../lib/index.js';
 import { allBytes, fill, raceWriteBracketWithDevice, read } from './helpers.js';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof DmaBufError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
+import { code } from '../helpers/errors.js';
 
 describe('fault injection', () => {
   it('EINTR/EAGAIN on SYNC are restarted inside the backend', () => {

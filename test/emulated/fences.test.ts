@@ -2,6 +2,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DmaBufError, MisuseCode, emulation, region } from '../../lib/index.js';
 import { allBytes, read } from './helpers.js';
+import { rejection } from '../helpers/errors.js';
 
 /**
  * Counts the timers created while `fn` runs that are still armed (neither fired nor cleared):
@@ -29,15 +30,6 @@ async function trackTimers(fn: (armed: () => number) => Promise<void>): Promise<
     set.mockRestore();
     clear.mockRestore();
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string; errno?: number }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('device jobs and START', () => {
@@ -169,7 +161,7 @@ describe('sync_file export and import', () => {
     const error = await rejection(failed.wait());
     expect(error).toBeInstanceOf(DmaBufError);
     expect(error.code).toBe(MisuseCode.FENCE_ERROR);
-    expect(error.errno).toBe(110);
+    expect((error as DmaBufError).errno).toBe(110);
     expect(failed.status).toBe('error');
     const threw = emu.device('gpu').submit({
       writes: [buf],
@@ -177,7 +169,7 @@ describe('sync_file export and import', () => {
         throw new Error('shader fault');
       },
     });
-    expect((await rejection(threw.wait())).errno).toBe(5);
+    expect(((await rejection(threw.wait())) as DmaBufError).errno).toBe(5);
     await buf.waitIdle('write'); // an error still counts as signalled for poll
   });
 });

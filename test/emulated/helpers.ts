@@ -1,5 +1,7 @@
 /** Small helpers for the emulated-backend tests. */
-import { DmaBufError, emulation, region, type Coherency, type DmaBuf, type Region } from '../../lib/index.js';
+import { emulation, region, type Coherency, type DmaBuf, type Region } from '../../lib/index.js';
+
+export { sleep, thrown } from '../helpers/errors.js';
 
 /** Write `value` into every byte of the region through a 'write' bracket. */
 export function fill(buf: DmaBuf, value: number, region?: Region): void {
@@ -15,19 +17,6 @@ export function read(buf: DmaBuf, region?: Region, mode: 'read' | 'write' | 'rea
 
 export function allBytes(bytes: Uint8Array, value: number): boolean {
   return bytes.every((b) => b === value);
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The DmaBufError `fn` throws (anything else is rethrown; no throw fails the test). */
-export function thrown(fn: () => unknown): DmaBufError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof DmaBufError) return error;
-    throw error;
-  }
-  throw new Error('expected a DmaBufError');
 }
 
 /**

@@ -5,18 +5,9 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AbortError, DmaBufError, FdChannel, MAX_FDS_PER_MESSAGE, Memfd, type OwnedFd, type ChannelMessage } from '../../lib/index.js';
+import { AbortError, FdChannel, MAX_FDS_PER_MESSAGE, Memfd, type OwnedFd, type ChannelMessage } from '../../lib/index.js';
 import { addon, addonLoads, openFds, ticksDuring } from '../helpers/env.js';
-
-async function rejection(promise: Promise<unknown>): Promise<DmaBufError | AbortError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DmaBufError || error instanceof AbortError) return error;
-    throw new Error(`not a DmaBufError: ${String(error)}`);
-  }
-  throw new Error('did not reject');
-}
+import { rejection } from '../helpers/errors.js';
 
 function closeMessage(message: ChannelMessage): void {
   for (const h of message.handles) h.close();

@@ -3,8 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { DmaBuf } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
 import { addon, addonPath, kernelAllocator, openFds, runVgem, ticksDuring } from '../helpers/env.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../helpers/errors.js';
 
 describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM driver)', () => {
   const c = () => addon().constants;
