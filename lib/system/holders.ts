@@ -142,21 +142,22 @@ function scan(pid: number, seen: Map<number, Seen>, mapped: Map<number, number>)
   return true;
 }
 
-/** Every readable process's dma-bufs (or only `pid`'s). */
+/**
+ * Every readable process's dma-bufs, or only `pid`'s: every process is read either way, because a
+ * buffer's PSS share depends on how many processes hold it.
+ */
 export function listHolders(pid?: number): HoldersReport {
-  const pids =
-    pid !== undefined
-      ? [pid]
-      : readdirSync('/proc')
-          .filter((name) => /^\d+$/.test(name))
-          .map(Number)
-          .sort((a, b) => a - b);
+  const pids = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .sort((a, b) => a - b);
   const seen = new Map<number, Seen>();
   const mapped = new Map<number, number>();
   let unreadable = 0;
   for (const p of pids) if (!scan(p, seen, mapped)) unreadable += 1;
 
   const buffers: BufferEntry[] = [...seen.values()]
+    .filter((s) => pid === undefined || s.holders.has(pid))
     .sort((a, b) => a.inode - b.inode)
     .map((s) => ({
       inode: s.inode,
@@ -170,6 +171,7 @@ export function listHolders(pid?: number): HoldersReport {
   const byPid = new Map<number, { buffers: number; size: number; pss: number }>();
   for (const b of buffers) {
     for (const holder of b.holders) {
+      if (pid !== undefined && holder !== pid) continue;
       const p = byPid.get(holder) ?? { buffers: 0, size: 0, pss: 0 };
       p.buffers += 1;
       p.size += b.size;
