@@ -144,7 +144,8 @@ export class EmulatedBackend implements EmulationContext {
   allocateBuffer(size: number, exporter: string, syscall: string): EmulatedBuffer {
     this.faults.check('allocate', syscall);
     const rounded = Math.ceil(size / this.pageSize) * this.pageSize;
-    // The system heap refuses more than the machine's RAM; V8 may refuse less.
+    // More than the machine's RAM is refused, as the kernel backend refuses it (the kernel's system
+    // heap itself has no such guard: its caller meets the OOM killer); V8 may refuse less.
     if (rounded > totalmem()) throw new DmaBufError('ENOMEM', `${syscall}: ${rounded} bytes exceed the machine's memory`, { syscall });
     let memory: Memory;
     try {

@@ -33,7 +33,8 @@ class KernelHeap implements HeapHandle {
 
   allocate(size: number): BufferHandle {
     // The system heap of 6.12 takes pages until the request is met or the OOM killer acts: it has
-    // no guard against a size above the machine's memory. Such a request can never succeed.
+    // no guard against a size above the machine's memory. Measured in a disposable 2 GiB VM:
+    // ALLOC of 1.5× MemTotal got the process SIGKILLed by the OOM killer. It can never succeed.
     const total = totalmem();
     if (size > total) {
       throw new DmaBufError(
