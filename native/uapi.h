@@ -4,7 +4,8 @@
 // 6.1 headers, which lack SYNC_IOC_SET_DEADLINE), and the DRM/vgem headers are often not
 // installed at all. Every ioctl number is computed with the kernel's _IOW/_IOWR macros for the
 // target (powerpc, mips, sparc and alpha use a different dir/size layout), never hard-coded.
-// Struct sizes and offsets are checked against shared/reference/uapi.md at compile time.
+// Struct sizes and offsets are checked against the kernel's uapi headers (include/uapi/linux/
+// dma-buf.h, dma-heap.h, udmabuf.h, sync_file.h) at compile time.
 #pragma once
 
 #include <fcntl.h>
@@ -172,7 +173,7 @@ constexpr unsigned long kIoctlVgemFenceSignal =
 
 }  // namespace dmabuf::drm
 
-// ---- layout checks (shared/reference/uapi.md) -----------------------------------------------
+// ---- layout checks (include/uapi/linux/*.h) --------------------------------------------------
 static_assert(sizeof(struct dma_buf_sync) == 8);
 static_assert(sizeof(struct dma_buf_export_sync_file) == 8);
 static_assert(sizeof(struct dma_buf_import_sync_file) == 8);

@@ -25,7 +25,7 @@ while read -r m; do
 done </etc/modules
 
 # cache=loose: nothing writes the root share during a run, and it saves most 9p round trips (the
-# arm64 node binary reads in under a second with it, 15 s without: real-kernel.md).
+# arm64 node binary reads in under a second with it, 15 s without; measured).
 P9='trans=virtio,version=9p2000.L,msize=512000'
 mount -t 9p -o "$P9,ro,cache=loose" host /mnt || fail "cannot mount the root share over 9p"
 mkdir -p /job

@@ -26,7 +26,7 @@ const HOST_BUSYBOX = '/bin/busybox';
 
 // What the guest needs: virtio_pci carries the 9p shares; the 6.12 config has 9P_FS=m,
 // NET_9P_VIRTIO=m and DRM_VGEM=m, while DMABUF_HEAPS_SYSTEM and UDMABUF are built in
-// (real-kernel.md). Roots the kernel has built in (modules.builtin) are skipped; dependencies
+// (README, "The real-kernel suite"). Roots the kernel has built in (modules.builtin) are skipped; dependencies
 // come from each module's own `depends=` (Debian ships no modules.dep: depmod makes it on install).
 export const ROOTS = ['virtio_pci', '9pnet_virtio', '9p', 'vgem'];
 

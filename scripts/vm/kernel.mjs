@@ -1,7 +1,7 @@
 // The guest kernel: Debian's 6.12 kernel of the profile (profiles.mjs). linux-image-6.12-amd64 is
 // the one Debian amd64 kernel with CONFIG_DMABUF_HEAPS_SYSTEM=y, CONFIG_UDMABUF=y and
 // CONFIG_DRM_VGEM=m; bookworm's default 6.1 has neither heaps nor udmabuf; the arm64 6.12 kernels
-// (4K and 16K pages) have udmabuf and vgem but no heaps (real-kernel.md). The meta package points
+// (4K and 16K pages) have udmabuf and vgem but no heaps (README, "The real-kernel suite"). The meta package points
 // at the current point release, so the concrete package is resolved at run time and its version is
 // the cache key.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';

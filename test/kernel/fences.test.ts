@@ -19,7 +19,8 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     buf.withCpuAccess('read', (a) => expect(a.bytes[8191]).toBe(3));
   });
 
-  it('F5: await cpuAccess() stays pending while a 10 ms interval keeps firing, and resolves when the fence is signalled', async () => {
+  // Kernel case F5 (docs/kernel-cases.md).
+  it('await cpuAccess() stays pending while a 10 ms interval keeps firing, and resolves when the fence is signalled', async () => {
     using vgem = VgemFenceSource.open();
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
@@ -75,7 +76,8 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     expect(during.info().fences[0]?.timestampNs).toBeGreaterThan(0n);
   });
 
-  it('#41 FILE_INFO with num_fences smaller than the real count → EINVAL (a merge of two pending vgem fences)', () => {
+  // Kernel case #41 (docs/kernel-cases.md).
+  it('FILE_INFO with num_fences smaller than the real count → EINVAL (a merge of two pending vgem fences)', () => {
     using vgem = VgemFenceSource.open();
     using a = vgem.createBuffer(4096);
     using b = vgem.createBuffer(4096);
@@ -110,7 +112,8 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     await merged.wait({ timeoutMs: 1000 });
   });
 
-  it('F6: a signal during a blocking START is retried with the remaining time, not surfaced as EINTR', async () => {
+  // Kernel case F6 (docs/kernel-cases.md).
+  it('a signal during a blocking START is retried with the remaining time, not surfaced as EINTR', async () => {
     using vgem = VgemFenceSource.open();
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
@@ -142,7 +145,8 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     }
   });
 
-  it('F7: a fence that never signals makes waits reject with ETIMEDOUT near their time, leaking nothing', async () => {
+  // Kernel case F7 (docs/kernel-cases.md).
+  it('a fence that never signals makes waits reject with ETIMEDOUT near their time, leaking nothing', async () => {
     using vgem = VgemFenceSource.open();
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
@@ -180,7 +184,8 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     vgem.signal(fence);
   });
 
-  it('F8: vgem fences auto-expire after ~10 s: POLLOUT becomes ready, SIGNAL then says ETIMEDOUT, the sync_file status is 1', async () => {
+  // Kernel case F8 (docs/kernel-cases.md).
+  it('vgem fences auto-expire after ~10 s: POLLOUT becomes ready, SIGNAL then says ETIMEDOUT, the sync_file status is 1', async () => {
     using vgem = VgemFenceSource.open();
     using buf = vgem.createBuffer(4096);
     const fence = vgem.attachFence(buf, 'write');

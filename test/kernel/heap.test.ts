@@ -32,14 +32,16 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
 
   const c = () => addon().constants;
 
-  it('#1 the kernel refuses len=0 with EINVAL, and so does the public API before the ioctl', () => {
+  // Kernel case #1 (docs/kernel-cases.md).
+  it('the kernel refuses len=0 with EINVAL, and so does the public API before the ioctl', () => {
     const e = rawAllocFails(0, c().O_RDWR | c().O_CLOEXEC, 0);
     expect(e).toMatchObject({ code: 'EINVAL', errno: 22, syscall: 'DMA_HEAP_IOCTL_ALLOC' });
     using heap = DmaHeap.open('system');
     expect(() => heap.allocate(0)).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'size' }));
   });
 
-  it('#3 len=1 rounds up to one page: lseek(SEEK_END) and fdinfo say 4096', () => {
+  // Kernel case #3 (docs/kernel-cases.md).
+  it('len=1 rounds up to one page: lseek(SEEK_END) and fdinfo say 4096', () => {
     const fd = addon().heapAlloc(heapFd, 1, c().O_RDWR | c().O_CLOEXEC, 0);
     try {
       expect(addon().lseek(fd, 0, c().SEEK_END)).toBe(4096);
@@ -52,21 +54,25 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
     expect(buf.size).toBe(4096);
   });
 
-  it('#4 heap_flags 1 and 0x111111 → EINVAL', () => {
+  // Kernel case #4 (docs/kernel-cases.md).
+  it('heap_flags 1 and 0x111111 → EINVAL', () => {
     expect(rawAllocFails(4096, c().O_RDWR | c().O_CLOEXEC, 1).code).toBe('EINVAL');
     expect(rawAllocFails(4096, c().O_RDWR | c().O_CLOEXEC, 0x111111n).code).toBe('EINVAL');
   });
 
-  it('#5 fd_flags with O_NONBLOCK, or ~(O_RDWR|O_CLOEXEC) → EINVAL', () => {
+  // Kernel case #5 (docs/kernel-cases.md).
+  it('fd_flags with O_NONBLOCK, or ~(O_RDWR|O_CLOEXEC) → EINVAL', () => {
     expect(rawAllocFails(4096, c().O_RDWR | c().O_CLOEXEC | c().O_NONBLOCK, 0).code).toBe('EINVAL');
     expect(rawAllocFails(4096, ~(c().O_RDWR | c().O_CLOEXEC) >>> 0, 0).code).toBe('EINVAL');
   });
 
-  it('#6 a raw struct with fd != 0 on input → EINVAL', () => {
+  // Kernel case #6 (docs/kernel-cases.md).
+  it('a raw struct with fd != 0 on input → EINVAL', () => {
     expect(rawAllocFails(4096, c().O_RDWR | c().O_CLOEXEC, 0, 5).code).toBe('EINVAL');
   });
 
-  it('#7 fd_flags=O_RDONLY: PROT_WRITE map → EACCES, PROT_READ map works, SYNC returns 0', () => {
+  // Kernel case #7 (docs/kernel-cases.md).
+  it('fd_flags=O_RDONLY: PROT_WRITE map → EACCES, PROT_READ map works, SYNC returns 0', () => {
     const fd = addon().heapAlloc(heapFd, 4096, c().O_RDONLY | c().O_CLOEXEC, 0);
     try {
       expect(() => new (addon().Mapping)(fd, 4096, c().PROT_READ | c().PROT_WRITE, 0)).toThrow(expect.objectContaining({ code: 'EACCES', syscall: 'mmap' }));
@@ -84,7 +90,8 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
     }
   });
 
-  it('#8 default flags: FD_CLOEXEC set, fdinfo exp_name is system', () => {
+  // Kernel case #8 (docs/kernel-cases.md).
+  it('default flags: FD_CLOEXEC set, fdinfo exp_name is system', () => {
     using heap = DmaHeap.open();
     using buf = heap.allocate(8192);
     expect(addon().getFdFlags(buf.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
@@ -93,7 +100,8 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
     expect(buf.size).toBe(8192);
   });
 
-  it('#10 ALLOC on a memfd or /dev/null → ENOTTY, no fd created', () => {
+  // Kernel case #10 (docs/kernel-cases.md).
+  it('ALLOC on a memfd or /dev/null → ENOTTY, no fd created', () => {
     const memfd = addon().memfdCreate('not-a-heap', 0);
     const devnull = addon().open('/dev/null', c().O_RDONLY);
     try {

@@ -11,7 +11,8 @@ const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url
 describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-heap or udmabuf, and udmabuf)', () => {
   const c = () => addon().constants;
 
-  it('F1: a mapping outlives its fd; SYNC works through a dup; unmapping detaches the view', () => {
+  // Kernel case F1 (docs/kernel-cases.md).
+  it('a mapping outlives its fd; SYNC works through a dup; unmapping detaches the view', () => {
     const source = kernelAllocator();
     const first = source.allocate(4096);
     const fd = addon().dup(first.fd);
@@ -32,14 +33,16 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
     expect(() => map.view(0, 1)).toThrow();
   });
 
-  it('F1: a udmabuf keeps its pages after the memfd is closed', () => {
+  // Kernel case F1 (docs/kernel-cases.md).
+  it('a udmabuf keeps its pages after the memfd is closed', () => {
     using buf = Udmabuf.create(8192);
     buf.withCpuAccess('write', (a) => a.bytes.fill(9));
     buf.withCpuAccess('read', (a) => expect(a.bytes.every((b) => b === 9)).toBe(true));
     expect(fdTargets().filter((t) => t.includes('memfd:dmabuf-udmabuf'))).toEqual([]);
   });
 
-  it('F2: 10,000 alloc/map/sync/close cycles leave /proc/self/fd and /proc/self/maps as they were', () => {
+  // Kernel case F2 (docs/kernel-cases.md).
+  it('10,000 alloc/map/sync/close cycles leave /proc/self/fd and /proc/self/maps as they were', () => {
     const fds = openFds();
     const maps = dmaBufMappings();
     using heap = kernelAllocator();
@@ -55,7 +58,8 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
     expect(openFds()).toEqual(fds);
   });
 
-  it('F2: buffers dropped without close() are closed and unmapped by the finalizers after GC', async () => {
+  // Kernel case F2 (docs/kernel-cases.md).
+  it('buffers dropped without close() are closed and unmapped by the finalizers after GC', async () => {
     const fdsBefore = openFds().length;
     const mapsBefore = dmaBufMappings().length;
     const heap = kernelAllocator();
@@ -88,7 +92,8 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
     buf.withCpuAccess('read', (a) => expect(a.bytes[4]).toBe(42));
   });
 
-  it('F4: 8 worker threads × 10,000 START/END pairs on one heap buffer and one udmabuf', async () => {
+  // Kernel case F4 (docs/kernel-cases.md).
+  it('8 worker threads × 10,000 START/END pairs on one heap buffer and one udmabuf', async () => {
     using heap = kernelAllocator();
     for (const buf of [heap.allocate(4096), Udmabuf.create(4096)]) {
       const workers = Array.from(
@@ -159,7 +164,8 @@ describe.runIf(runVgem)('kernel: exit with pending work (F10; needs vgem)', () =
     (await buf.cpuAccess('readwrite', undefined, { timeoutMs: 1000 })).end();
   });
 
-  it('F10: a process whose only work is a pending cpuAccess exits by itself once the wait settles', () => {
+  // Kernel case F10 (docs/kernel-cases.md).
+  it('a process whose only work is a pending cpuAccess exits by itself once the wait settles', () => {
     const t0 = performance.now();
     const result = spawnSync(process.execPath, [fixture('child-pending-access.mjs')], { encoding: 'utf8', timeout: 60_000 });
     expect(result.status).toBe(0);

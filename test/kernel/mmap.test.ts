@@ -4,7 +4,8 @@ import { addon, dmaBufMappings, kernelAllocator, PAGE, runKernel } from '../help
 describe.runIf(runKernel)('kernel: mmap, llseek, read/write and unknown ioctls on dma-buf and sync_file fds (needs a dma-heap or udmabuf)', () => {
   const c = () => addon().constants;
 
-  it('#34 mmap length > size, offset + length > size → EINVAL; an unaligned offset → EINVAL; nothing stays mapped', () => {
+  // Kernel case #34 (docs/kernel-cases.md).
+  it('mmap length > size, offset + length > size → EINVAL; an unaligned offset → EINVAL; nothing stays mapped', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(2 * PAGE);
     const before = dmaBufMappings().length;
@@ -15,7 +16,8 @@ describe.runIf(runKernel)('kernel: mmap, llseek, read/write and unknown ioctls o
     expect(dmaBufMappings().length).toBe(before);
   });
 
-  it('#35 mmap after the fd is closed → EBADF', () => {
+  // Kernel case #35 (docs/kernel-cases.md).
+  it('mmap after the fd is closed → EBADF', () => {
     const heap = kernelAllocator();
     const buf = heap.allocate(PAGE);
     const fd = buf.fd;
@@ -24,7 +26,8 @@ describe.runIf(runKernel)('kernel: mmap, llseek, read/write and unknown ioctls o
     expect(() => new (addon().Mapping)(fd, PAGE, c().PROT_READ, 0)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'mmap' }));
   });
 
-  it('#36 lseek(1,SET), (0,CUR), (-1,END), read(), write() → EINVAL; lseek(0,END) = size', () => {
+  // Kernel case #36 (docs/kernel-cases.md).
+  it('lseek(1,SET), (0,CUR), (-1,END), read(), write() → EINVAL; lseek(0,END) = size', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(3 * PAGE);
     expect(addon().lseek(buf.fd, 0, c().SEEK_END)).toBe(3 * PAGE);
@@ -40,7 +43,8 @@ describe.runIf(runKernel)('kernel: mmap, llseek, read/write and unknown ioctls o
     expect(() => addon().write(buf.fd, new Uint8Array(16))).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'write' }));
   });
 
-  it('#43 mmap of a sync_file → ENODEV; lseek on it → ESPIPE', () => {
+  // Kernel case #43 (docs/kernel-cases.md).
+  it('mmap of a sync_file → ENODEV; lseek on it → ESPIPE', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(PAGE);
     using fence = buf.exportSyncFile('read');
@@ -48,7 +52,8 @@ describe.runIf(runKernel)('kernel: mmap, llseek, read/write and unknown ioctls o
     expect(() => addon().lseek(fence.fd, 0, c().SEEK_SET)).toThrow(expect.objectContaining({ code: 'ESPIPE' }));
   });
 
-  it('#44 an unknown ioctl, or SYNC with the wrong struct size → ENOTTY', () => {
+  // Kernel case #44 (docs/kernel-cases.md).
+  it('an unknown ioctl, or SYNC with the wrong struct size → ENOTTY', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(PAGE);
     const arg = new Uint8Array(16);

@@ -5,7 +5,8 @@ import { addon, kernelAllocator, openFds, runKernel } from '../helpers/env.js';
 describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls (needs a dma-heap or udmabuf)', () => {
   const c = () => addon().constants;
 
-  it('#38 EXPORT with flags 0, END, 8, READ|END, 0x80000001 → EINVAL; a NULL argument → EFAULT', () => {
+  // Kernel case #38 (docs/kernel-cases.md).
+  it('EXPORT with flags 0, END, 8, READ|END, 0x80000001 → EINVAL; a NULL argument → EFAULT', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     const before = openFds();
@@ -19,7 +20,8 @@ describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls 
     expect(() => buf.exportSyncFile('both' as never)).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'mode' }));
   });
 
-  it('#38 valid READ/WRITE/RW exports of an idle buffer are signalled, POLLIN-ready and FD_CLOEXEC', () => {
+  // Kernel case #38 (docs/kernel-cases.md).
+  it('valid READ/WRITE/RW exports of an idle buffer are signalled, POLLIN-ready and FD_CLOEXEC', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     for (const mode of ['read', 'write', 'readwrite'] as const) {
@@ -31,7 +33,8 @@ describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls 
     }
   });
 
-  it('#41 FILE_INFO flags=1, pad=1 → EINVAL; a bad pointer → EFAULT', () => {
+  // Kernel case #41 (docs/kernel-cases.md).
+  it('FILE_INFO flags=1, pad=1 → EINVAL; a bad pointer → EFAULT', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     using fence = buf.exportSyncFile('read');
@@ -40,7 +43,8 @@ describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls 
     expect(() => addon().syncFileInfo(fence.fd, { badPointer: true })).toThrow(expect.objectContaining({ code: 'EFAULT' }));
   });
 
-  it('#42 SET_DEADLINE pad=1 → EINVAL; a valid deadline → ok (6.12 has it)', () => {
+  // Kernel case #42 (docs/kernel-cases.md).
+  it('SET_DEADLINE pad=1 → EINVAL; a valid deadline → ok (6.12 has it)', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     using fence = buf.exportSyncFile('read');

@@ -49,7 +49,8 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-
     }
   });
 
-  it('#27 #28 #29 SYNC with flags 0, END only, 8, 1<<32|3, ~0 → EINVAL', () => {
+  // Kernel case #27 #28 #29 (docs/kernel-cases.md).
+  it('SYNC with flags 0, END only, 8, 1<<32|3, ~0 → EINVAL', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     for (const flags of [0, 4, 8, 2 ** 32 + 3, 0xffffffffffffffffn]) {
@@ -59,7 +60,8 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-
     }
   });
 
-  it('#31 SYNC on a sync_file or a memfd → ENOTTY; DmaBuf.fromFd refuses both before any ioctl (EBADFD)', () => {
+  // Kernel case #31 (docs/kernel-cases.md).
+  it('SYNC on a sync_file or a memfd → ENOTTY; DmaBuf.fromFd refuses both before any ioctl (EBADFD)', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     using fence = buf.exportSyncFile('read');
@@ -83,7 +85,8 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-
     }
   });
 
-  it('#33 SYNC and EXPORT on a closed fd → EBADF; fromFd of a closed fd → EBADF', () => {
+  // Kernel case #33 (docs/kernel-cases.md).
+  it('SYNC and EXPORT on a closed fd → EBADF; fromFd of a closed fd → EBADF', () => {
     const heap = kernelAllocator();
     const buf = heap.allocate(4096);
     const fd = buf.fd;

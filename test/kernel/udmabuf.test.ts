@@ -53,31 +53,36 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
     return caught as DmaBufError;
   }
 
-  it('#11 a memfd without MFD_ALLOW_SEALING → EINVAL', () => {
+  // Kernel case #11 (docs/kernel-cases.md).
+  it('a memfd without MFD_ALLOW_SEALING → EINVAL', () => {
     const fd = memfd(PAGE, 0, 0);
     expect(rawCreate(fd, 0, PAGE).code).toBe('EINVAL');
     expect(publicCreate(fd, 0, PAGE).code).toBe('EINVAL');
   });
 
-  it('#12 a sealable memfd without F_SEAL_SHRINK → EINVAL', () => {
+  // Kernel case #12 (docs/kernel-cases.md).
+  it('a sealable memfd without F_SEAL_SHRINK → EINVAL', () => {
     const fd = memfd(PAGE, 0);
     expect(rawCreate(fd, 0, PAGE).code).toBe('EINVAL');
     expect(publicCreate(fd, 0, PAGE).code).toBe('EINVAL');
   });
 
-  it('#13 sealed F_SEAL_SHRINK|F_SEAL_WRITE → EINVAL', () => {
+  // Kernel case #13 (docs/kernel-cases.md).
+  it('sealed F_SEAL_SHRINK|F_SEAL_WRITE → EINVAL', () => {
     const fd = memfd(PAGE, c().F_SEAL_SHRINK | c().F_SEAL_WRITE);
     expect(rawCreate(fd, 0, PAGE).code).toBe('EINVAL');
     expect(publicCreate(fd, 0, PAGE).code).toBe('EINVAL');
   });
 
-  it('#14 sealed F_SEAL_SHRINK|F_SEAL_FUTURE_WRITE → EINVAL', () => {
+  // Kernel case #14 (docs/kernel-cases.md).
+  it('sealed F_SEAL_SHRINK|F_SEAL_FUTURE_WRITE → EINVAL', () => {
     const fd = memfd(PAGE, c().F_SEAL_SHRINK | c().F_SEAL_FUTURE_WRITE);
     expect(rawCreate(fd, 0, PAGE).code).toBe('EINVAL');
     expect(publicCreate(fd, 0, PAGE).code).toBe('EINVAL');
   });
 
-  it('#15 #16 #17 #18 unaligned offset, unaligned size, size 0, past EOF → EINVAL', () => {
+  // Kernel case #15 #16 #17 #18 (docs/kernel-cases.md).
+  it('unaligned offset, unaligned size, size 0, past EOF → EINVAL', () => {
     const fd = memfd(2 * PAGE, c().F_SEAL_SHRINK);
     expect(rawCreate(fd, 2048, PAGE).code).toBe('EINVAL');
     expect(rawCreate(fd, 0, 2048).code).toBe('EINVAL');
@@ -89,7 +94,8 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
     expect(publicCreate(fd, PAGE, 2 * PAGE)).toMatchObject({ code: 'EINVAL', argument: 'segments[0].memfd' });
   });
 
-  it('#19 a regular file or a pipe instead of a memfd → EBADFD (77), not EBADF', () => {
+  // Kernel case #19 (docs/kernel-cases.md).
+  it('a regular file or a pipe instead of a memfd → EBADFD (77), not EBADF', () => {
     const file = addon().open('/proc/self/exe', c().O_RDONLY);
     const [readEnd, writeEnd] = makeFifo();
     toClose.push(file, readEnd, writeEnd);
@@ -99,7 +105,8 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
     }
   });
 
-  it('#20 a closed fd as memfd → EBADFD', () => {
+  // Kernel case #20 (docs/kernel-cases.md).
+  it('a closed fd as memfd → EBADFD', () => {
     const fd = memfd(PAGE, c().F_SEAL_SHRINK);
     toClose.pop();
     addon().close(fd);
@@ -107,7 +114,8 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
     expect(publicCreate(fd, 0, PAGE)).toMatchObject({ code: 'EBADFD', errno: 77 });
   });
 
-  it('#22 CREATE_LIST with count 0 and 1025 → EINVAL (kernel and public)', () => {
+  // Kernel case #22 (docs/kernel-cases.md).
+  it('CREATE_LIST with count 0 and 1025 → EINVAL (kernel and public)', () => {
     const fd = memfd(PAGE, c().F_SEAL_SHRINK);
     expect(() => addon().udmabufCreateList(dev, c().UDMABUF_FLAGS_CLOEXEC, [])).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     const many = Array.from({ length: 1025 }, () => ({ memfd: fd, offset: 0, size: PAGE }));
@@ -116,7 +124,8 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
     expect(() => Udmabuf.fromSegments(many)).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'segments' }));
   });
 
-  it('#26 MAP_PRIVATE of a udmabuf → EINVAL; the wrapper maps MAP_SHARED', () => {
+  // Kernel case #26 (docs/kernel-cases.md).
+  it('MAP_PRIVATE of a udmabuf → EINVAL; the wrapper maps MAP_SHARED', () => {
     using buf = Udmabuf.create(PAGE);
     expect(() => new (addon().Mapping)(buf.fd, PAGE, c().PROT_READ, 0, c().MAP_PRIVATE)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     buf.withCpuAccess('readwrite', (a) => {

@@ -21,10 +21,10 @@ describe.runIf(isLinux)('native constants (Linux only: the addon builds only the
   });
 
   // x86_64 and arm64 both use the generic _IOC layout and fcntl/mman values (asm-generic); the
-  // numbers differ on powerpc/mips/sparc/alpha. uapi.md lists the x86_64 numbers.
+  // numbers differ on powerpc/mips/sparc/alpha. the uapi headers define them with _IOW/_IOWR.
   const genericAbi = process.arch === 'x64' || process.arch === 'arm64';
 
-  it.runIf(genericAbi)('ioctl numbers match uapi.md on x86_64 and arm64 (the generic _IOC layout)', () => {
+  it.runIf(genericAbi)('ioctl numbers match the _IOC encoding of the uapi headers on x86_64 and arm64 (the generic _IOC layout)', () => {
     const c = addon().constants;
     expect(c.DMA_BUF_IOCTL_SYNC).toBe(0x40086200);
     expect(c.DMA_BUF_SET_NAME).toBe(0x40086201);
