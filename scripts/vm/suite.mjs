@@ -1,4 +1,5 @@
-// Runs inside the VM (`run.mjs --test`): the whole vitest suite, then a count of what ran. In the
+// Runs inside the VM (`run.mjs --test`): the vitest suite (less the host-only suites run.mjs
+// leaves out), then a count of what ran. In the
 // VM every device the profile declares is present, so a skipped test means a gate is wrong: it
 // fails the run, as does a kernel suite that ran no test at all. The one exception is declared:
 // on a profile without dma-heaps or python3 (DMABUF_VM_PROVIDES lacks them), tests marked
