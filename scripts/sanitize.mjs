@@ -6,7 +6,7 @@
 // Node itself is not instrumented, so the ASan runtime is preloaded (LD_PRELOAD) into every node
 // of the run; leak detection is off (V8 and Node keep allocations to exit by design).
 // The sanitized build lives in a copy of the checkout (.cache/sanitize/repo) so the checkout's own
-// build/Release stays the plain one; the copy shares node_modules and the VM images.
+// build/Release stays the plain one; the copy hard-links node_modules and shares the VM images.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -46,7 +46,9 @@ for (const file of tracked) {
   cpSync(join(ROOT, file), join(COPY, file));
 }
 cpSync(join(ROOT, 'dist'), join(COPY, 'dist'), { recursive: true });
-symlinkSync(join(ROOT, 'node_modules'), join(COPY, 'node_modules'));
+// node_modules as hard links, not a symlink: the VM shares only the copy, read-write (vitest
+// writes its config bundle under node_modules), and sees the rest of this machine read-only.
+run('cp', ['-al', join(ROOT, 'node_modules'), join(COPY, 'node_modules')]);
 mkdirSync(join(COPY, '.cache'), { recursive: true });
 symlinkSync(join(ROOT, '.cache', 'vm'), join(COPY, '.cache', 'vm'));
 
