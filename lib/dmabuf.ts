@@ -43,11 +43,14 @@ interface Acquiring {
 export class DmaBuf implements BracketOwner {
   #handle: BufferHandle | undefined;
   #bracket: CpuAccess | Acquiring | undefined;
+  /** False for a protected heap's buffer: decided once, from its exporter, not at every bracket. */
+  readonly #cpuMappable: boolean;
 
   /** Not public: use DmaHeap.allocate, Udmabuf.create/fromSegments or DmaBuf.fromFd. */
   private constructor(token: symbol, handle: BufferHandle) {
     if (token !== wrapToken) throw new TypeError('DmaBuf cannot be constructed directly; use DmaHeap.allocate() or DmaBuf.fromFd()');
     this.#handle = handle;
+    this.#cpuMappable = cpuMappableKind(heapKind(handle.exporter));
     closeOnCollect(this, handle);
   }
 
@@ -68,7 +71,7 @@ export class DmaBuf implements BracketOwner {
     const dup = opts['dup'] ?? true;
     if (typeof dup !== 'boolean') throw invalidType('DmaBuf.fromFd', 'dup', 'a boolean', dup);
     const checked = checkedOption('DmaBuf.fromFd', opts);
-    return DmaBuf._wrap(setUpOrClose(backendForFd(fd).importFd(fd, dup), undefined, checked));
+    return DmaBuf._wrap(setUpOrClose(backendForFd(fd).importFd(fd, dup), { checked }));
   }
 
   /**
@@ -79,7 +82,7 @@ export class DmaBuf implements BracketOwner {
   static fromShared(handle: SharedHandle<'dmabuf.DmaBuf'>): DmaBuf {
     const checked = checkedByDefault();
     const fd = takeShared('dmabuf.DmaBuf', handle, 'DmaBuf.fromShared');
-    return DmaBuf._wrap(setUpOrClose(getKernelBackend().importFd(fd, false), undefined, checked));
+    return DmaBuf._wrap(setUpOrClose(getKernelBackend().importFd(fd, false), { checked }));
   }
 
   /** A plain object for postMessage that DmaBuf.fromShared() turns into a holder in another thread. */
@@ -156,7 +159,7 @@ export class DmaBuf implements BracketOwner {
     }
     // Protected heaps' memory belongs to the device (TEE-secured video, trusted UI): mmap would
     // fail with a bare errno, so say what it is before any syscall.
-    if (!cpuMappableKind(heapKind(handle.exporter))) {
+    if (!this.#cpuMappable) {
       throw new DmaBufError(
         MisuseCode.NOT_CPU_ACCESSIBLE,
         `${operation}: this buffer comes from the protected heap '${handle.exporter}'; the CPU cannot map its memory (only devices can access it)`,

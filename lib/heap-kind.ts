@@ -13,6 +13,11 @@ export type HeapKind = 'system' | 'cma' | 'protected' | 'other';
 /** The CMA heap's names, newest first: the order `DmaHeap.open('cma')` tries them in. */
 export const CMA_HEAP_NAMES = ['default_cma_region', 'linux,cma', 'reserved', 'default-pool'] as const;
 
+/** A name /dev/dma_heap could hold: one path component, no NUL. */
+export function isHeapName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0');
+}
+
 /** The alias DmaHeap.open() resolves to this kernel's CMA heap. */
 export const CMA_ALIAS = 'cma';
 

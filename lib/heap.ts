@@ -1,5 +1,5 @@
 /** DmaHeap: a dma-heap (/dev/dma_heap/<name> on the kernel backend) to allocate buffers from. */
-import { closeOnCollect, closedExplicitly, setUpOrClose } from './lifecycle.js';
+import { closeOnCollect, closedExplicitly, setUpOptions, setUpOrClose } from './lifecycle.js';
 import { closedError, invalidArgument, invalidType } from './errors.js';
 import { inspect } from 'node:util';
 import type { Backend, BufferHandle, HeapHandle } from './backend/backend.js';
@@ -7,11 +7,10 @@ import { selectedBackend } from './backend/select.js';
 import { debug } from './debug.js';
 import { DmaBuf } from './dmabuf.js';
 import { DmaBufError } from './errors.js';
-import { CMA_ALIAS, CMA_HEAP_NAMES, heapKind, resolveHeapName, type HeapKind } from './heap-kind.js';
+import { CMA_ALIAS, CMA_HEAP_NAMES, heapKind, isHeapName, resolveHeapName, type HeapKind } from './heap-kind.js';
 import { inspectObject } from './inspect.js';
 import { type HeapDetails, probeHeap } from './system/heap-probe.js';
-import { checkedOption } from './checked.js';
-import { checkInteger, checkName, checkOptions } from './validate.js';
+import { checkInteger, checkOptions } from './validate.js';
 
 export type { HeapDetails } from './system/heap-probe.js';
 export type { HeapKind } from './heap-kind.js';
@@ -40,7 +39,7 @@ export class DmaHeap {
    */
   static _open(backend: Backend, name: unknown): DmaHeap {
     if (typeof name !== 'string') throw invalidType('open', 'name', 'a heap name', name);
-    if (name === '' || name.includes('/') || name === '.' || name === '..' || name.includes('\0')) {
+    if (!isHeapName(name)) {
       throw invalidArgument('open', 'name', `'${name}' is not a heap name (see DmaHeap.list())`);
     }
     const available = backend.listHeaps();
@@ -126,10 +125,7 @@ export class DmaHeap {
   allocate(size: number, options?: { name?: string; checked?: boolean }): DmaBuf {
     const handle = this.#live(ALLOC);
     checkInteger(ALLOC, 'size', size, 1);
-    const opts = checkOptions(ALLOC, options);
-    const name = opts['name'];
-    if (name !== undefined) checkName('DMA_BUF_SET_NAME', name);
-    const checked = checkedOption(ALLOC, opts);
+    const setUp = setUpOptions(ALLOC, options);
     let buffer: BufferHandle;
     try {
       buffer = handle.allocate(size);
@@ -137,7 +133,7 @@ export class DmaHeap {
       debug('heap %s: allocating %d bytes failed: %s', handle.name, size, (error as Error).message);
       throw error;
     }
-    return DmaBuf._wrap(setUpOrClose(buffer, name as string | undefined, checked));
+    return DmaBuf._wrap(setUpOrClose(buffer, setUp));
   }
 
   /** Close the heap device. Buffers already allocated stay valid. Idempotent. */

@@ -3,6 +3,8 @@
  * a program forgot when it is garbage collected is only the safety net (STYLE.md, practice 7).
  */
 import type { BufferHandle } from './backend/backend.js';
+import { checkedOption } from './checked.js';
+import { checkName, checkOptions } from './validate.js';
 
 interface Closable {
   close(): void;
@@ -26,8 +28,22 @@ export function closedExplicitly(owner: object): void {
   registry.unregister(owner);
 }
 
+/** How a new buffer is set up once made: its name, and checked mode. */
+export interface SetUp {
+  readonly name?: string | undefined;
+  readonly checked: boolean;
+}
+
+/** The `name` and `checked` options of a call that makes a buffer, checked before any syscall. */
+export function setUpOptions(syscall: string, options: unknown): SetUp {
+  const opts = checkOptions(syscall, options);
+  const name = opts['name'];
+  if (name !== undefined) checkName('DMA_BUF_SET_NAME', name);
+  return { name: name as string | undefined, checked: checkedOption(syscall, opts) };
+}
+
 /** Set a new buffer up: checked mode if asked, and its name (DMA_BUF_SET_NAME); if naming fails, close it so nothing is left behind. */
-export function setUpOrClose(handle: BufferHandle, name: string | undefined, checked = false): BufferHandle {
+export function setUpOrClose(handle: BufferHandle, { name, checked }: SetUp): BufferHandle {
   if (checked) handle.setChecked(true);
   if (name !== undefined) {
     try {

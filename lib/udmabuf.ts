@@ -1,38 +1,20 @@
 /** Udmabuf: dma-bufs over memfd pages (/dev/udmabuf), often usable without root. */
 import { DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
-import type { Backend, BufferHandle, SegmentSpec } from './backend/backend.js';
+import type { Backend, SegmentSpec } from './backend/backend.js';
 import { selectedBackend } from './backend/select.js';
 import { DmaBuf } from './dmabuf.js';
-import { setUpOrClose } from './lifecycle.js';
+import { setUpOptions, setUpOrClose } from './lifecycle.js';
 import { Memfd } from './memfd.js';
-import { checkedOption } from './checked.js';
-import { checkFd, checkInteger, checkName, checkOptions } from './validate.js';
+import { checkFd, checkInteger } from './validate.js';
 
 /** UDMABUF_CREATE_LIST refuses more items than list_limit (module parameter, default 1024). */
 export const MAX_SEGMENTS = 1024;
 
-interface MadeOptions {
-  readonly name: string | undefined;
-  readonly checked: boolean;
-}
-
-function named(handle: BufferHandle, options: MadeOptions): DmaBuf {
-  return DmaBuf._wrap(setUpOrClose(handle, options.name, options.checked));
-}
-
-/** `name` and `checked`, checked before any syscall. */
-function madeOptions(syscall: string, options: unknown): MadeOptions {
-  const opts = checkOptions(syscall, options);
-  const name = opts['name'];
-  if (name !== undefined) checkName('DMA_BUF_SET_NAME', name);
-  return { name: name as string | undefined, checked: checkedOption(syscall, opts) };
-}
-
 export function createUdmabuf(backend: Backend, size: number, options?: { name?: string; checked?: boolean }): DmaBuf {
   checkInteger('UDMABUF_CREATE', 'size', size, 1);
-  const made = madeOptions('UDMABUF_CREATE', options);
+  const setUp = setUpOptions('UDMABUF_CREATE', options);
   const pages = Math.ceil(size / backend.pageSize);
-  return named(backend.createUdmabuf(pages * backend.pageSize), made);
+  return DmaBuf._wrap(setUpOrClose(backend.createUdmabuf(pages * backend.pageSize), setUp));
 }
 
 /** A segment as callers give it: the memfd as a Memfd or its fd number. */
@@ -66,8 +48,8 @@ export function udmabufFromSegments(backend: Backend, segments: readonly Segment
     return { memfd, offset, size };
   });
   if (!Number.isSafeInteger(total)) throw invalidArgument(syscall, 'segments', 'total size overflows');
-  const made = madeOptions(syscall, options);
-  return named(backend.udmabufFromSegments(checked), made);
+  const setUp = setUpOptions(syscall, options);
+  return DmaBuf._wrap(setUpOrClose(backend.udmabufFromSegments(checked), setUp));
 }
 
 export const Udmabuf = {

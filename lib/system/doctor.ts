@@ -10,13 +10,13 @@
  *   arguments: EXPORT/IMPORT_SYNC_FILE (6.0) refuse flags 0, SYNC_IOC_SET_DEADLINE (6.5) a
  *   non-zero pad, before doing anything.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { arch, release } from 'node:os';
 import { backendInfo, type BackendInfo } from '../backend/select.js';
 import type { BufferHandle } from '../backend/backend.js';
 import { getDefaultEmulatedBackend } from '../backend/emulated/index.js';
 import { moduleParameter } from '../backend/kernel/module-params.js';
-import { getKernelBackend, HEAP_DIR, UDMABUF_DEVICE } from '../backend/kernel/index.js';
+import { getKernelBackend, HEAP_DIR, heapNames, UDMABUF_DEVICE } from '../backend/kernel/index.js';
 import { DmaBufError } from '../errors.js';
 import { heapKind, type HeapKind } from '../heap-kind.js';
 import type { NativeAddon } from '../native/addon.js';
@@ -96,12 +96,12 @@ function deviceAccess(path: string): DeviceAccess | null {
   }
 }
 
-/** Whether `module` can be loaded with modprobe on this kernel (its .ko is installed). */
-function moduleInstalled(module: string): boolean {
+/** This kernel's modules.dep ('' where it has none): read once per doctor run. */
+function readModulesDep(): string {
   try {
-    return readFileSync(`/lib/modules/${release()}/modules.dep`, 'utf8').includes(`/${module}.ko`);
+    return readFileSync(`/lib/modules/${release()}/modules.dep`, 'utf8');
   } catch {
-    return false;
+    return '';
   }
 }
 
@@ -186,6 +186,8 @@ export function doctor(): DoctorReport {
   const addon = loaded.ok ? loaded.addon : undefined;
   const userGroups = (process.getgroups?.() ?? []).map(groupName);
   const uid = process.getuid?.() ?? -1;
+  // Whether a module can be loaded with modprobe here (its .ko is installed).
+  const modulesDep = readModulesDep();
 
   if (!addon) {
     findings.push({ level: 'problem', what: `the native addon did not load: ${loaded.ok ? '' : loaded.reason}`, fix: SOURCE_BUILD_HINT });
@@ -194,15 +196,19 @@ export function doctor(): DoctorReport {
   // Heaps.
   const heapsPresent = existsSync(HEAP_DIR);
   const heaps: HeapReport[] = [];
-  let heapNames: string[] = [];
+  let names: string[] = [];
   try {
-    heapNames = readdirSync(HEAP_DIR).sort();
-  } catch {
-    // No heap directory: reported below.
+    names = heapNames();
+  } catch (error) {
+    findings.push({
+      level: 'problem',
+      what: `${HEAP_DIR} cannot be read: ${(error as Error).message}`,
+      fix: 'run doctor as a user who may list it (or as root)',
+    });
   }
   const kernel = addon ? getKernelBackend() : undefined;
   const cmaRegions = kernel?.cmaRegions() ?? [];
-  for (const name of heapNames) {
+  for (const name of names) {
     const access = deviceAccess(`${HEAP_DIR}/${name}`) ?? { path: `${HEAP_DIR}/${name}`, mode: '?', owner: '?', group: '?' };
     const details = kernel ? probeHeap(kernel, name, cmaRegions) : undefined;
     const report: HeapReport = {
@@ -236,7 +242,7 @@ export function doctor(): DoctorReport {
     findings.push({
       level: 'note',
       what: `this kernel has no dma-heaps (${HEAP_DIR} is missing)`,
-      fix: moduleInstalled('system_heap')
+      fix: modulesDep.includes('/system_heap.ko')
         ? 'sudo modprobe system_heap'
         : 'heaps need CONFIG_DMABUF_HEAPS_SYSTEM (Linux 5.6+; Debian builds it into amd64 kernels, not arm64); Udmabuf works without them',
     });
@@ -266,7 +272,7 @@ export function doctor(): DoctorReport {
     findings.push({
       level: 'note',
       what: `this kernel has no udmabuf (${UDMABUF_DEVICE} is missing)`,
-      fix: moduleInstalled('udmabuf') ? 'sudo modprobe udmabuf' : 'udmabuf needs CONFIG_UDMABUF (Linux 4.20+)',
+      fix: modulesDep.includes('/udmabuf.ko') ? 'sudo modprobe udmabuf' : 'udmabuf needs CONFIG_UDMABUF (Linux 4.20+)',
     });
   } else if (kernel && !udmabufUsable) {
     findings.push({
@@ -339,7 +345,7 @@ export function doctor(): DoctorReport {
     findings.push({
       level: 'note',
       what: 'no vgem device: dmabuf/testing’s VgemFenceSource (real fences for tests) is unavailable',
-      fix: moduleInstalled('vgem') ? 'sudo modprobe vgem' : 'vgem needs CONFIG_DRM_VGEM',
+      fix: modulesDep.includes('/vgem.ko') ? 'sudo modprobe vgem' : 'vgem needs CONFIG_DRM_VGEM',
     });
   }
 

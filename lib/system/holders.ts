@@ -9,6 +9,7 @@
  * not guessed at.
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { parseFdinfo } from '../backend/kernel/fdinfo.js';
 
 export interface BufferEntry {
   readonly inode: number;
@@ -61,16 +62,6 @@ interface Seen {
   fds: number;
   holders: Set<number>;
   mappedBy: Set<number>;
-}
-
-/** fdinfo's `key:\tvalue` lines. */
-function parseFdinfo(text: string): Map<string, string> {
-  const fields = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
-  }
-  return fields;
 }
 
 function isDmaBufLink(target: string): boolean {

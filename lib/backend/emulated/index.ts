@@ -3,6 +3,7 @@
  * default instance (DMABUF_EMULATION, DMABUF_EMULATION_SEED), and fd-number routing for
  * DmaBuf.fromFd.
  */
+import { isHeapName } from '../../heap-kind.js';
 import { DmaBufError, invalidArgument, invalidType } from '../../errors.js';
 import { DEFAULT_SEED, EmulatedBackend, PAGE_SIZE, PAGE_SIZES, type EmulatedBackendOptions } from './backend.js';
 import { isEmulatedFd, lookupFd } from './fds.js';
@@ -44,7 +45,7 @@ export function checkHeapNames(syscall: string, value: unknown): string[] {
   if (value.length === 0 || value.length > 16) throw invalidArgument(syscall, 'heaps', `must name 1 to 16 heaps, got ${value.length}`);
   for (const name of value) {
     if (typeof name !== 'string') throw invalidType(syscall, 'heaps', 'an array of heap names', name);
-    if (name === '' || name.length > 64 || name.includes('/') || name === '.' || name === '..' || name.includes('\0')) {
+    if (!isHeapName(name) || name.length > 64) {
       throw invalidArgument(syscall, 'heaps', `'${name}' is not a heap name`);
     }
   }

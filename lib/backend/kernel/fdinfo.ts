@@ -15,6 +15,11 @@ export function readFdinfo(fd: number): Map<string, string> {
   } catch (error) {
     throw fsError(error, 'open', path);
   }
+  return parseFdinfo(text);
+}
+
+/** fdinfo's `key:\tvalue` lines, of this process's fd or another's (`dmabuf ls`). */
+export function parseFdinfo(text: string): Map<string, string> {
   const fields = new Map<string, string>();
   for (const line of text.split('\n')) {
     const colon = line.indexOf(':');

@@ -17,6 +17,17 @@ import { withHint } from './errors.js';
 export const HEAP_DIR = '/dev/dma_heap';
 export const UDMABUF_DEVICE = '/dev/udmabuf';
 
+/** The entries of /dev/dma_heap, sorted; none on a kernel without dma-heaps. Needs no addon (doctor reads it too). */
+export function heapNames(): string[] {
+  try {
+    return readdirSync(HEAP_DIR).sort();
+  } catch (error) {
+    // No heap directory: a kernel without dma-heaps. Anything else (EMFILE, EACCES) is an error.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw fsError(error, 'opendir', HEAP_DIR);
+  }
+}
+
 class KernelHeap implements HeapHandle {
   readonly name: string;
   readonly #backend: KernelBackend;
@@ -75,13 +86,7 @@ export class KernelBackend implements Backend {
   }
 
   listHeaps(): string[] {
-    try {
-      return readdirSync(HEAP_DIR).sort();
-    } catch (error) {
-      // No heap directory: a kernel without dma-heaps. Anything else (EMFILE, EACCES) is an error.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw fsError(error, 'opendir', HEAP_DIR);
-    }
+    return heapNames();
   }
 
   cmaRegions(): readonly string[] {
