@@ -18,7 +18,7 @@ export class CpuAccess {
   readonly mode: AccessMode;
   readonly region: Region;
   readonly #resolved: ResolvedRegion;
-  readonly #bytes: Uint8Array;
+  #bytes: Uint8Array | undefined;
   #owner: BracketOwner | undefined;
   #raw: BracketBytes;
 
@@ -33,7 +33,6 @@ export class CpuAccess {
     this.region = resolved.region;
     this.#resolved = resolved;
     this.#raw = raw;
-    this.#bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
   }
 
   /** True once end() has run. */
@@ -47,6 +46,9 @@ export class CpuAccess {
    * bracket cannot touch memory.
    */
   get bytes(): Uint8Array {
+    // Made on first use: on the kernel backend the view over the mapping is the costliest part of
+    // a bracket (an external ArrayBuffer), and a bracket that only syncs never needs one.
+    this.#bytes ??= this.ended ? new Uint8Array(0) : new Uint8Array(this.#raw.buffer, this.#raw.byteOffset, this.#raw.length);
     return this.#bytes;
   }
 
@@ -56,9 +58,10 @@ export class CpuAccess {
       throw new DmaBufError(MisuseCode.NOT_IN_BRACKET, 'rows(): this bracket has ended; begin a new one to reach the bytes');
     }
     const rowBytes = this.#resolved.rowBytes;
+    const bytes = this.bytes;
     for (const offset of rowOffsets(this.#resolved)) {
       if (this.ended) return;
-      yield this.#bytes.subarray(offset, offset + rowBytes);
+      yield bytes.subarray(offset, offset + rowBytes);
     }
   }
 

@@ -43,14 +43,15 @@ interface Acquiring {
 export class DmaBuf implements BracketOwner {
   #handle: BufferHandle | undefined;
   #bracket: CpuAccess | Acquiring | undefined;
-  /** False for a protected heap's buffer: decided once, from its exporter, not at every bracket. */
-  readonly #cpuMappable: boolean;
+  /** False for a protected heap's buffer: decided once, from its exporter, at the first bracket. */
+  #cpuMappable: boolean | undefined;
+  /** The whole buffer as a region (the default of every bracket), resolved once. */
+  #whole: ResolvedRegion | undefined;
 
   /** Not public: use DmaHeap.allocate, Udmabuf.create/fromSegments or DmaBuf.fromFd. */
   private constructor(token: symbol, handle: BufferHandle) {
     if (token !== wrapToken) throw new TypeError('DmaBuf cannot be constructed directly; use DmaHeap.allocate() or DmaBuf.fromFd()');
     this.#handle = handle;
-    this.#cpuMappable = cpuMappableKind(heapKind(handle.exporter));
     closeOnCollect(this, handle);
   }
 
@@ -159,6 +160,7 @@ export class DmaBuf implements BracketOwner {
     }
     // Protected heaps' memory belongs to the device (TEE-secured video, trusted UI): mmap would
     // fail with a bare errno, so say what it is before any syscall.
+    this.#cpuMappable ??= cpuMappableKind(heapKind(handle.exporter));
     if (!this.#cpuMappable) {
       throw new DmaBufError(
         MisuseCode.NOT_CPU_ACCESSIBLE,
@@ -167,6 +169,12 @@ export class DmaBuf implements BracketOwner {
       );
     }
     return handle;
+  }
+
+  #resolve(handle: BufferHandle, region: Region | undefined): ResolvedRegion {
+    if (region !== undefined) return resolveRegion(SYNC, region, handle.size);
+    this.#whole ??= resolveRegion(SYNC, undefined, handle.size);
+    return this.#whole;
   }
 
   #open(handle: BufferHandle, mode: AccessMode, region: ResolvedRegion): CpuAccess {
@@ -185,7 +193,7 @@ export class DmaBuf implements BracketOwner {
   beginCpuAccess(mode: AccessMode, region?: Region, options?: { timeoutMs?: number }): CpuAccess {
     const checkedMode = checkAccessMode(SYNC, mode);
     const handle = this.#claim('beginCpuAccess');
-    const resolved = resolveRegion(SYNC, region, handle.size);
+    const resolved = this.#resolve(handle, region);
     const timeoutMs = checkTimeout(SYNC, checkOptions(SYNC, options));
     if (timeoutMs >= 0 && !handle.ready(checkedMode, timeoutMs)) throw timeoutError('poll', 'the dma-buf', timeoutMs);
     return this.#open(handle, checkedMode, resolved);
@@ -199,7 +207,7 @@ export class DmaBuf implements BracketOwner {
   async cpuAccess(mode: AccessMode, region?: Region, options?: WaitOptions): Promise<CpuAccess> {
     const checkedMode = checkAccessMode(SYNC, mode);
     const handle = this.#claim('cpuAccess');
-    const resolved = resolveRegion(SYNC, region, handle.size);
+    const resolved = this.#resolve(handle, region);
     const opts = checkOptions(SYNC, options);
     const timeoutMs = checkTimeout(SYNC, opts);
     const signal = checkSignal(SYNC, opts);

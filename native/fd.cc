@@ -95,6 +95,13 @@ Napi::Value FstatfsType(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), static_cast<uint32_t>(st.f_type));
 }
 
+// fcntl(F_GETFL): the open file's status flags, whose low bits are the access mode.
+Napi::Value StatusFlags(const Napi::CallbackInfo &info) {
+  int flags = ::fcntl(FdArg(info, 0), F_GETFL);
+  if (flags == -1) ThrowErrno(info.Env(), errno, "fcntl");
+  return Napi::Number::New(info.Env(), flags);
+}
+
 Napi::Value GetFdFlags(const Napi::CallbackInfo &info) {
   int flags = ::fcntl(FdArg(info, 0), F_GETFD);
   if (flags == -1) ThrowErrno(info.Env(), errno, "fcntl");
@@ -197,6 +204,7 @@ void InitFd(Napi::Env env, Napi::Object exports) {
   exports.Set("disown", Napi::Function::New(env, Disown, "disown"));
   exports.Set("fstat", Napi::Function::New(env, Fstat, "fstat"));
   exports.Set("fstatfsType", Napi::Function::New(env, FstatfsType, "fstatfsType"));
+  exports.Set("statusFlags", Napi::Function::New(env, StatusFlags, "statusFlags"));
   exports.Set("getFdFlags", Napi::Function::New(env, GetFdFlags, "getFdFlags"));
   exports.Set("lseek", Napi::Function::New(env, Lseek, "lseek"));
   exports.Set("read", Napi::Function::New(env, Read, "read"));

@@ -160,6 +160,8 @@ export interface NativeAddon {
   fstat(fd: number): FstatResult;
   /** fstatfs(fd).f_type */
   fstatfsType(fd: number): number;
+  /** fcntl(F_GETFL): the status flags; `& 3` is the access mode (O_RDONLY 0, O_WRONLY 1, O_RDWR 2). */
+  statusFlags(fd: number): number;
   /** fcntl(F_GETFD) */
   getFdFlags(fd: number): number;
   lseek(fd: number, offset: number, whence: number): number;

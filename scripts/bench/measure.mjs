@@ -31,6 +31,15 @@ export function calibrate(op, targetMs, max = 1e7) {
   }
 }
 
+/** One round's timing of `op`: about `targetMs` of calls, their number calibrated at the first round. */
+export function rounder(op, targetMs) {
+  let n;
+  return () => {
+    n ??= calibrate(op, targetMs);
+    return timeLoop(op, n);
+  };
+}
+
 /**
  * `rounds` rounds, each timing `subject` then `baseline` (interleaved, so drift hits both). Each
  * returns ns/op for its round (sync or async). The figure is the median of the per-round ratios

@@ -8,10 +8,11 @@ import type { ResolvedRegion } from '../../region.js';
 import type { AccessMode, FenceMode } from '../../validate.js';
 import type { Backend, BracketBytes, BufferHandle, PendingWait, Supports, SyncFileHandle } from '../backend.js';
 import { withHint } from './errors.js';
-import { accessModeOf, readFdinfo } from './fdinfo.js';
+import { readFdinfo } from './fdinfo.js';
 import { KernelSyncFile, pollWait } from './sync-file.js';
 
-const O_ACCMODE_RDONLY = 0;
+const O_ACCMODE = 3;
+const O_RDONLY = 0;
 
 export function syncFlags(addon: NativeAddon, mode: AccessMode | FenceMode): number {
   const c = addon.constants;
@@ -26,51 +27,99 @@ export function pollEvents(addon: NativeAddon, mode: AccessMode): number {
   return mode === 'read' ? addon.constants.POLLIN : addon.constants.POLLOUT;
 }
 
+const NO_BYTES = new ArrayBuffer(0);
+
+/**
+ * A bracket's bytes: a view over the region's span of the mapping, made when first asked for and
+ * detached at END. Most of a bracket's cost is that view (an external ArrayBuffer), so a bracket
+ * that never touches its bytes (one that only syncs for a device) makes none.
+ */
+class MappedSpan implements BracketBytes {
+  readonly byteOffset = 0;
+  readonly length: number;
+  reference?: Uint8Array;
+  readonly #mapping: NativeMapping;
+  readonly #start: number;
+  #view: ArrayBuffer | undefined;
+  #revoked = false;
+
+  constructor(mapping: NativeMapping, start: number, length: number) {
+    this.#mapping = mapping;
+    this.#start = start;
+    this.length = length;
+  }
+
+  get buffer(): ArrayBuffer {
+    if (this.#revoked) return this.#view ?? NO_BYTES;
+    if (!this.#view) {
+      const view = this.#mapping.view(this.#start, this.length);
+      // The view is the mapping itself: a transfer (postMessage, structuredClone) would carry the
+      // mapped memory to another thread, past END and past munmap. Untransferable, it is copied.
+      markAsUntransferable(view);
+      this.#view = view;
+    }
+    return this.#view;
+  }
+
+  /** END: detach the view if one was made; none is made after. */
+  revoke(): void {
+    this.#revoked = true;
+    if (this.#view) this.#mapping.detach(this.#view);
+  }
+}
+
 export class KernelBuffer implements BufferHandle {
   readonly backend: Backend;
   readonly fd: number;
   readonly size: number;
-  readonly exporter: string;
   readonly #addon: NativeAddon;
   readonly #readOnly: boolean;
   /** The inode: the buffer's identity across dups and imports, the key that serialises its SYNCs. */
-  readonly #ino: number;
+  #ino: number | undefined;
+  #exporter: string | undefined;
   #mapping: NativeMapping | undefined;
   #closed = false;
   #checked = false;
 
   /** Every dma-buf has its own inode on the dma-buf pseudo filesystem (since 5.3): its identity. */
   get identity(): number {
+    this.#ino ??= this.#addon.fstat(this.fd).ino;
     return this.#ino;
   }
 
   /**
-   * Takes ownership of `fd`: if construction fails, the fd is closed. `known` skips reading
-   * /proc/self/fdinfo when the creator already knows the exporter and access mode (a heap names
-   * its buffers' exporter after itself and allocates them O_RDWR): that read is most of the cost
-   * of a small allocation.
+   * Takes ownership of `fd`: if construction fails, the fd is closed. `known` is what the creator
+   * already knows (a heap names its buffers' exporter after itself, allocates them O_RDWR and
+   * page-aligns their size); the inode is then read at the first bracket;
+   * otherwise the access mode comes from fcntl(F_GETFL) and the exporter from
+   * /proc/self/fdinfo when first asked for: that read (open, read, close) would otherwise be most
+   * of the cost of an import.
    */
-  constructor(backend: Backend, addon: NativeAddon, fd: number, known?: { exporter: string; readOnly: boolean }) {
+  constructor(backend: Backend, addon: NativeAddon, fd: number, known?: { exporter: string; readOnly: boolean; size: number }) {
     try {
       this.backend = backend;
       this.#addon = addon;
       this.fd = fd;
-      // fstat's st_size is the buffer size since the per-buffer inode (5.3); lseek(SEEK_END) before.
-      const stat = addon.fstat(fd);
-      this.size = stat.size;
-      this.#ino = stat.ino;
       if (known) {
-        this.exporter = known.exporter;
+        this.size = known.size;
+        this.#exporter = known.exporter;
         this.#readOnly = known.readOnly;
       } else {
-        const fdinfo = readFdinfo(fd);
-        this.exporter = fdinfo.get('exp_name') ?? '';
-        this.#readOnly = accessModeOf(fdinfo) === O_ACCMODE_RDONLY;
+        // fstat's st_size is the buffer size since the per-buffer inode (5.3); lseek(SEEK_END) before.
+        const stat = addon.fstat(fd);
+        this.size = stat.size;
+        this.#ino = stat.ino;
+        this.#readOnly = (addon.statusFlags(fd) & O_ACCMODE) === O_RDONLY;
       }
     } catch (error) {
       addon.close(fd);
       throw error;
     }
+  }
+
+  get exporter(): string {
+    this.#exporter ??= readFdinfo(this.fd).get('exp_name') ?? '';
+    return this.#exporter;
   }
 
   name(): string {
@@ -132,35 +181,33 @@ export class KernelBuffer implements BufferHandle {
     const mapping = this.#map(mode);
     const flags = syncFlags(this.#addon, mode);
     const c = this.#addon.constants;
-    this.#addon.dmaBufSync(this.fd, c.DMA_BUF_SYNC_START | flags, this.#ino);
+    this.#addon.dmaBufSync(this.fd, c.DMA_BUF_SYNC_START | flags, this.identity);
     try {
-      const view = mapping.view(region.start, region.spanLength);
-      // The view is the mapping itself: a transfer (postMessage, structuredClone) would carry the
-      // mapped memory to another thread, past END and past munmap. Untransferable, it is copied.
-      markAsUntransferable(view);
+      const span = new MappedSpan(mapping, region.start, region.spanLength);
       // Checked mode: the span as START left it, to find at END what the bracket may not write.
-      const reference = this.#checked && needsSnapshot(mode, region) ? new Uint8Array(view).slice() : undefined;
-      return { buffer: view, byteOffset: 0, length: region.spanLength, ...(reference ? { reference } : {}) };
+      if (this.#checked && needsSnapshot(mode, region)) span.reference = new Uint8Array(span.buffer).slice();
+      return span;
     } catch (error) {
-      this.#addon.dmaBufSync(this.fd, c.DMA_BUF_SYNC_END | flags, this.#ino);
+      this.#addon.dmaBufSync(this.fd, c.DMA_BUF_SYNC_END | flags, this.identity);
       throw error;
     }
   }
 
   endAccess(mode: AccessMode, region: ResolvedRegion, bytes: BracketBytes): void {
+    const span = bytes as MappedSpan;
     // Checked mode: find the bracket's forbidden writes while its view is still attached, and
     // undo them before END, as non-coherent hardware would lose them (and as the emulator does).
     let violation: Violation | undefined;
-    if (bytes.reference && bytes.buffer.byteLength > 0) {
-      const now = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
-      violation = findChange(mode, region, now, bytes.reference);
-      if (violation) undoChange(mode, region, now, bytes.reference);
+    if (span.reference && span.buffer.byteLength > 0) {
+      const now = new Uint8Array(span.buffer, span.byteOffset, span.length);
+      violation = findChange(mode, region, now, span.reference);
+      if (violation) undoChange(mode, region, now, span.reference);
     }
     // Detach first: no CPU access may follow the END. The kernel syncs the whole buffer; the
     // region only scoped what was handed out.
-    this.#mapping?.detach(bytes.buffer);
+    span.revoke();
     const c = this.#addon.constants;
-    this.#addon.dmaBufSync(this.fd, c.DMA_BUF_SYNC_END | syncFlags(this.#addon, mode), this.#ino);
+    this.#addon.dmaBufSync(this.fd, c.DMA_BUF_SYNC_END | syncFlags(this.#addon, mode), this.identity);
     if (violation) throw violationError(violation, region, this.#displayName(), 'DMA_BUF_IOCTL_SYNC');
   }
 

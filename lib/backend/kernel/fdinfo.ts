@@ -28,8 +28,3 @@ export function parseFdinfo(text: string): Map<string, string> {
   }
   return fields;
 }
-
-/** The open flags' access mode: O_RDONLY 0, O_WRONLY 1, O_RDWR 2. */
-export function accessModeOf(fdinfo: Map<string, string>): number {
-  return Number.parseInt(fdinfo.get('flags') ?? '2', 8) & 3;
-}

@@ -28,6 +28,13 @@ export function heapNames(): string[] {
   }
 }
 
+let memTotalBytes: number | undefined;
+/** MemTotal (os.totalmem(), a sysinfo() call), read once rather than at every allocation. */
+function memTotal(): number {
+  memTotalBytes ??= totalmem();
+  return memTotalBytes;
+}
+
 class KernelHeap implements HeapHandle {
   readonly name: string;
   readonly #backend: KernelBackend;
@@ -46,7 +53,7 @@ class KernelHeap implements HeapHandle {
     // The system heap of 6.12 takes pages until the request is met or the OOM killer acts: it has
     // no guard against a size above the machine's memory. Measured in a disposable 2 GiB VM:
     // ALLOC of 1.5× MemTotal got the process SIGKILLed by the OOM killer. It can never succeed.
-    const total = totalmem();
+    const total = memTotal();
     if (size > total) {
       throw new DmaBufError(
         'ENOMEM',
@@ -60,8 +67,11 @@ class KernelHeap implements HeapHandle {
     const c = this.#addon.constants;
     // fd_flags may hold only O_CLOEXEC | O_ACCMODE; heap_flags must be 0 (DMA_HEAP_VALID_*_FLAGS).
     const fd = this.#addon.heapAlloc(this.#fd, size, c.O_RDWR | c.O_CLOEXEC, 0);
-    // dma-heap exports carry the heap's name as exp_name (dma_heap_buffer_alloc → heap->name).
-    return new KernelBuffer(this.#backend, this.#addon, fd, { exporter: this.name, readOnly: false });
+    // dma-heap exports carry the heap's name as exp_name, and dma_heap_buffer_alloc() rounds the
+    // length up to whole pages (PAGE_ALIGN) for every heap: no fstat needed.
+    const pageSize = c.PAGE_SIZE;
+    const bufferSize = Math.ceil(size / pageSize) * pageSize;
+    return new KernelBuffer(this.#backend, this.#addon, fd, { exporter: this.name, readOnly: false, size: bufferSize });
   }
 
   close(): void {
