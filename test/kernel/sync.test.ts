@@ -122,6 +122,28 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-
     expect(() => [...access.rows()]).toThrow(expect.objectContaining({ code: 'ERR_DMABUF_NOT_IN_BRACKET' }));
   });
 
+  it("a bracket's view is made when its bytes are first asked for: none for a bracket that only syncs, none after END", () => {
+    // V8 counts an attached external ArrayBuffer's length in process.memoryUsage().external.
+    const size = 16 * 1024 * 1024;
+    const external = () => process.memoryUsage().external;
+    using heap = kernelAllocator();
+    using buf = heap.allocate(size, { checked: false });
+    const before = external();
+    const bare = buf.beginCpuAccess('readwrite');
+    expect(external() - before).toBeLessThan(size / 2);
+    bare.end();
+    expect(bare.bytes.length).toBe(0); // first asked for after END: empty, and nothing is made
+    expect(external() - before).toBeLessThan(size / 2);
+    const touched = buf.beginCpuAccess('readwrite');
+    const bytes = touched.bytes;
+    expect(bytes.length).toBe(size);
+    expect(touched.bytes).toBe(bytes); // one view per bracket
+    expect(external() - before).toBeGreaterThanOrEqual(size);
+    touched.end();
+    expect(bytes.length).toBe(0);
+    expect(external() - before).toBeLessThan(size / 2);
+  });
+
   it('one bracket per holder; close refused while open; two holders may bracket at once', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
