@@ -5,9 +5,11 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, MisuseCode, region, SyncFile, type CpuAccess, type Region } from '../../lib/index.js';
-import { activeResources, conformanceBackends, leftoverResources, fdSnapshot, HOLD_MS, type ConformanceBackend } from '../helpers/backends.js';
-import { NEEDS_HEAPS, ticksDuring } from '../helpers/env.js';
-import { rejection, sleep, thrown } from '../helpers/errors.js';
+import { activeResources, conformanceBackends, leftoverResources, HOLD_MS, type ConformanceBackend } from '../helpers/backends.js';
+import { NEEDS_HEAPS } from '../helpers/env.js';
+import { openFdTargets } from '../helpers/proc.js';
+import { ticksDuring, sleep } from '../helpers/loop.js';
+import { rejection, thrown } from '../helpers/errors.js';
 
 const KiB = 1024;
 
@@ -43,7 +45,7 @@ describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
     let fdsBefore: string[] | undefined;
     let resourcesBefore: string[];
     beforeEach(async () => {
-      fdsBefore = b.supports.realFds ? fdSnapshot() : undefined;
+      fdsBefore = b.supports.realFds ? openFdTargets() : undefined;
       resourcesBefore = await activeResources();
     });
     afterEach(async () => {
@@ -53,7 +55,7 @@ describe.each(backends)('conformance: $name', (b: ConformanceBackend) => {
       await new Promise((resolve) => setImmediate(resolve));
       // Every test closes what it opened: on real fds, /proc/self/fd is as it was, and on every
       // backend no timer or handle outlives the waits.
-      if (fdsBefore) expect(fdSnapshot()).toEqual(fdsBefore);
+      if (fdsBefore) expect(openFdTargets()).toEqual(fdsBefore);
       expect(await leftoverResources(resourcesBefore)).toEqual([]);
     });
 

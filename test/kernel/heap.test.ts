@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBuf, DmaHeap, DmaBufError } from '../../lib/index.js';
-import { addon, dmaBufFdCount, fdinfo, NEEDS_HEAPS, openFds, runHeaps } from '../helpers/env.js';
+import { NEEDS_HEAPS, runHeaps } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { dmaBufFdCount, fdinfo, openFdList } from '../helpers/proc.js';
 
 const HEAP = '/dev/dma_heap/system';
 
@@ -8,12 +10,12 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
   let heapFd = -1;
   let fdsBefore: number[];
   beforeEach(() => {
-    fdsBefore = openFds();
+    fdsBefore = openFdList();
     heapFd = addon().open(HEAP, addon().constants.O_RDONLY);
   });
   afterEach(() => {
     addon().close(heapFd);
-    expect(openFds()).toEqual(fdsBefore);
+    expect(openFdList()).toEqual(fdsBefore);
   });
 
   function rawAllocFails(len: number, fdFlags: number, heapFlags: number | bigint, inputFd?: number): DmaBufError {
@@ -105,10 +107,10 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
     const memfd = addon().memfdCreate('not-a-heap', 0);
     const devnull = addon().open('/dev/null', c().O_RDONLY);
     try {
-      const before = openFds();
+      const before = openFdList();
       expect(() => addon().heapAlloc(memfd, 4096, c().O_RDWR | c().O_CLOEXEC, 0)).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
       expect(() => addon().heapAlloc(devnull, 4096, c().O_RDWR | c().O_CLOEXEC, 0)).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
-      expect(openFds()).toEqual(before);
+      expect(openFdList()).toEqual(before);
     } finally {
       addon().close(memfd);
       addon().close(devnull);
@@ -143,8 +145,8 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
 
   it('a name that fails SET_NAME leaves no fd behind', () => {
     using heap = DmaHeap.open();
-    const before = openFds();
+    const before = openFdList();
     expect(() => heap.allocate(4096, { name: 'x'.repeat(32) })).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'name' }));
-    expect(openFds()).toEqual(before);
+    expect(openFdList()).toEqual(before);
   });
 });

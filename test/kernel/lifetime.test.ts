@@ -4,7 +4,11 @@ import { readdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { DmaBuf, Udmabuf } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
-import { addon, collect, kernelAllocator, warmUpWorkers, dmaBufFdCount, dmaBufMappings, fdTargets, openFds, runKernel, runVgem } from '../helpers/env.js';
+import { kernelAllocator, runKernel, runVgem } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { dmaBufFdCount, dmaBufMappings, openFdTargets, openFdCount, openFdList } from '../helpers/proc.js';
+import { collect } from '../helpers/gc.js';
+import { warmUpWorkers } from '../helpers/workers.js';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
 
@@ -38,12 +42,12 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
     using buf = Udmabuf.create(8192);
     buf.withCpuAccess('write', (a) => a.bytes.fill(9));
     buf.withCpuAccess('read', (a) => expect(a.bytes.every((b) => b === 9)).toBe(true));
-    expect(fdTargets().filter((t) => t.includes('memfd:dmabuf-udmabuf'))).toEqual([]);
+    expect(openFdTargets().filter((t) => t.includes('memfd:dmabuf-udmabuf'))).toEqual([]);
   });
 
   // Kernel case F2 (docs/kernel-cases.md).
   it('10,000 alloc/map/sync/close cycles leave /proc/self/fd and /proc/self/maps as they were', () => {
-    const fds = openFds();
+    const fds = openFdList();
     const maps = dmaBufMappings();
     using heap = kernelAllocator();
     for (let i = 0; i < 10_000; i++) {
@@ -55,12 +59,12 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
     }
     expect(dmaBufMappings()).toEqual(maps);
     heap.close();
-    expect(openFds()).toEqual(fds);
+    expect(openFdList()).toEqual(fds);
   });
 
   // Kernel case F2 (docs/kernel-cases.md).
   it('buffers dropped without close() are closed and unmapped by the finalizers after GC', async () => {
-    const fdsBefore = openFds().length;
+    const fdsBefore = openFdCount();
     const mapsBefore = dmaBufMappings().length;
     const heap = kernelAllocator();
     (() => {
@@ -72,7 +76,7 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
     expect(dmaBufFdCount()).toBeGreaterThan(0);
     heap.close();
     await collect(8);
-    expect(openFds().length).toBe(fdsBefore);
+    expect(openFdCount()).toBe(fdsBefore);
     expect(dmaBufMappings().length).toBe(mapsBefore);
   });
 
@@ -122,13 +126,13 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
 
   it('a worker that exits with open buffers and mappings leaves no fd and no mapping behind (env cleanup hook)', async () => {
     await warmUpWorkers();
-    const fds = openFds();
+    const fds = openFdList();
     const maps = dmaBufMappings();
     const worker = new Worker(new URL('../fixtures/leaky-worker.mjs', import.meta.url));
     const message = await new Promise((resolve) => worker.once('message', resolve));
     expect(message).toMatchObject({ opened: 3 });
     await new Promise((resolve) => worker.once('exit', resolve));
-    expect(openFds()).toEqual(fds);
+    expect(openFdList()).toEqual(fds);
     expect(dmaBufMappings()).toEqual(maps);
   });
 });

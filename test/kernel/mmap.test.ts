@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { addon, dmaBufMappings, kernelAllocator, PAGE, runKernel } from '../helpers/env.js';
+import { kernelAllocator, PAGE, runKernel } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { dmaBufMappings } from '../helpers/proc.js';
 
 describe.runIf(runKernel)('kernel: mmap, llseek, read/write and unknown ioctls on dma-buf and sync_file fds (needs a dma-heap or udmabuf)', () => {
   const c = () => addon().constants;

@@ -1,23 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DmaBufError } from '../../lib/errors.js';
-import { addon, expectErrno, fdTarget, isLinux, makeFifo, openFds } from './helpers.js';
+import { isLinux } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { closedAfterEach } from '../helpers/tracked-fds.js';
+import { fdTarget, openFdCount } from '../helpers/proc.js';
+import { makeFifoPath } from '../helpers/fifo.js';
+import { expectErrno } from '../helpers/errors.js';
 
 describe.runIf(isLinux)('native fd operations (Linux only: the addon builds only there)', () => {
-  const opened: number[] = [];
-  const track = (fd: number): number => {
-    opened.push(fd);
-    return fd;
-  };
-  afterEach(() => {
-    const a = addon();
-    for (const fd of opened.splice(0)) {
-      try {
-        a.close(fd);
-      } catch {
-        // already closed by the test
-      }
-    }
-  });
+  const track = closedAfterEach();
 
   it('open adds O_CLOEXEC; close releases the fd; close twice reports EBADF', () => {
     const a = addon();
@@ -85,7 +76,7 @@ describe.runIf(isLinux)('native fd operations (Linux only: the addon builds only
     expectErrno(() => a.ioctlRaw(fd, a.constants.DMA_BUF_IOCTL_SYNC, new Uint8Array(8)), 'ENOTTY', 'ioctl');
     expectErrno(() => a.ioctlRaw(fd, BigInt(a.constants.DMA_BUF_IOCTL_SYNC), null), 'ENOTTY', 'ioctl');
     // FIONREAD on a FIFO writes an int through the pointer.
-    const fifo = track(a.open(makeFifo(), a.constants.O_RDWR | a.constants.O_NONBLOCK));
+    const fifo = track(a.open(makeFifoPath(), a.constants.O_RDWR | a.constants.O_NONBLOCK));
     a.write(fifo, new Uint8Array(5));
     const count = new Uint8Array(4);
     expect(a.ioctlRaw(fifo, 0x541b /* FIONREAD */, count)).toBe(0);
@@ -114,7 +105,7 @@ describe.runIf(isLinux)('native fd operations (Linux only: the addon builds only
   it('poll returns revents, or 0 after the timeout', () => {
     const a = addon();
     const { POLLIN, POLLOUT, O_RDWR, O_NONBLOCK } = a.constants;
-    const fifo = track(a.open(makeFifo(), O_RDWR | O_NONBLOCK));
+    const fifo = track(a.open(makeFifoPath(), O_RDWR | O_NONBLOCK));
     expect(a.poll(fifo, POLLOUT, 0)).toBe(POLLOUT);
     const start = performance.now();
     expect(a.poll(fifo, POLLIN, 60)).toBe(0);
@@ -128,7 +119,7 @@ describe.runIf(isLinux)('native fd operations (Linux only: the addon builds only
   it('poll retries EINTR with the remaining time, not the whole timeout', async () => {
     const a = addon();
     const { POLLIN, O_RDWR, O_NONBLOCK } = a.constants;
-    const fifo = track(a.open(makeFifo(), O_RDWR | O_NONBLOCK));
+    const fifo = track(a.open(makeFifoPath(), O_RDWR | O_NONBLOCK));
     let signals = 0;
     const onSignal = (): void => {
       signals++;
@@ -166,12 +157,12 @@ describe.runIf(isLinux)('native fd operations (Linux only: the addon builds only
 
   it('does not leak fds across open/dup/close', () => {
     const a = addon();
-    const before = openFds().length;
+    const before = openFdCount();
     for (let i = 0; i < 200; i++) {
       const fd = a.open('/dev/null', a.constants.O_RDONLY);
       a.close(a.dup(fd));
       a.close(fd);
     }
-    expect(openFds().length).toBe(before);
+    expect(openFdCount()).toBe(before);
   });
 });

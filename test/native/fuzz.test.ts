@@ -3,7 +3,7 @@
 // or throw; the child must never die by a signal (a V8 OOM abort, a bad_alloc, a segfault).
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { isLinux } from './helpers.js';
+import { isLinux } from '../helpers/env.js';
 
 const FIXTURE = new URL('../fixtures/native-fuzz.mjs', import.meta.url).pathname;
 // Fewer rounds on the VMs' emulated CPUs; the host runs the full 200.

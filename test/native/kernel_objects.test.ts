@@ -1,18 +1,15 @@
 // What this host can check of the dma-heap, udmabuf, dma-buf, sync_file and DRM wrappers without
 // the devices: each issues its ioctl and reports the kernel's refusal on a non-device fd (ENOTTY)
 // with the right syscall name. The real devices are exercised by the kernel tests in the VM.
-import { afterEach, describe, expect, it } from 'vitest';
-import { addon, expectErrno, isLinux, openFds } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { isLinux } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { closedAfterEach } from '../helpers/tracked-fds.js';
+import { openFdCount } from '../helpers/proc.js';
+import { expectErrno } from '../helpers/errors.js';
 
 describe.runIf(isLinux)('native kernel-object wrappers on non-device fds (Linux only; devices are tested in the VM)', () => {
-  const opened: number[] = [];
-  const track = (fd: number): number => {
-    opened.push(fd);
-    return fd;
-  };
-  afterEach(() => {
-    for (const fd of opened.splice(0)) addon().close(fd);
-  });
+  const track = closedAfterEach();
 
   it('memfdCreate makes an O_CLOEXEC memfd; ftruncate sizes it; seals add up', () => {
     const a = addon();
@@ -41,12 +38,12 @@ describe.runIf(isLinux)('native kernel-object wrappers on non-device fds (Linux 
   it('heapAlloc on /dev/null: ENOTTY from DMA_HEAP_IOCTL_ALLOC', () => {
     const a = addon();
     const fd = track(a.open('/dev/null', a.constants.O_RDONLY));
-    const before = openFds().length;
+    const before = openFdCount();
     const error = expectErrno(() => a.heapAlloc(fd, 4096, a.constants.O_RDWR | a.constants.O_CLOEXEC, 0), 'ENOTTY', 'DMA_HEAP_IOCTL_ALLOC');
     expect(error.errno).toBe(25);
     expect(error.message).toBe('DMA_HEAP_IOCTL_ALLOC failed: Inappropriate ioctl for device');
     expectErrno(() => a.heapAlloc(fd, 4096, 0, 1n << 63n, 0), 'ENOTTY', 'DMA_HEAP_IOCTL_ALLOC');
-    expect(openFds().length).toBe(before);
+    expect(openFdCount()).toBe(before);
   });
 
   it('udmabufCreate and udmabufCreateList with a memfd as the device: ENOTTY', () => {

@@ -1,29 +1,25 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { addon, collect, expectErrno, fdsPointingAt, isLinux, makeFifo, statusFlags } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { isLinux } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { closedAfterEach } from '../helpers/tracked-fds.js';
+import { fdsPointingAt, statusFlags } from '../helpers/proc.js';
+import { makeFifoPath } from '../helpers/fifo.js';
+import { sleep } from '../helpers/loop.js';
+import { collect } from '../helpers/gc.js';
+import { expectErrno } from '../helpers/errors.js';
 
 describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only there)', () => {
-  const opened: number[] = [];
-  afterEach(() => {
-    for (const fd of opened.splice(0)) {
-      try {
-        addon().close(fd);
-      } catch {
-        // closed by the test
-      }
-    }
-  });
+  const track = closedAfterEach();
 
   /** A FIFO opened O_RDWR: one fd that is both ends of a pipe. */
   let lastFifo = '';
   function pipe(flags = 0): number {
     const a = addon();
-    lastFifo = makeFifo();
+    lastFifo = makeFifoPath();
     const fd = a.open(lastFifo, a.constants.O_RDWR | flags);
-    opened.push(fd);
+    track(fd);
     return fd;
   }
-
-  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
   it('resolves with POLLIN after a write, and the event loop keeps running meanwhile', async () => {
     const a = addon();
@@ -90,9 +86,9 @@ describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only th
   it('reports POLLHUP when the writer goes away', async () => {
     const a = addon();
     const { POLLIN, POLLHUP, O_RDONLY, O_WRONLY, O_NONBLOCK } = a.constants;
-    const path = makeFifo();
+    const path = makeFifoPath();
     const reader = a.open(path, O_RDONLY | O_NONBLOCK);
-    opened.push(reader);
+    track(reader);
     const writer = a.open(path, O_WRONLY);
     const waiter = new a.PollWaiter(reader, POLLIN, 5000);
     setTimeout(() => a.close(writer), 10);
@@ -128,7 +124,7 @@ describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only th
   it('rejects with the errno error when the poll cannot start', async () => {
     const a = addon();
     const memfd = a.memfdCreate('poll-regular-file', 0);
-    opened.push(memfd);
+    track(memfd);
     // epoll refuses regular files (no poll operation): libuv reports EPERM.
     await expect(new a.PollWaiter(memfd, a.constants.POLLIN, 100).promise).rejects.toMatchObject({
       code: 'EPERM',
