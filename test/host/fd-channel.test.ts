@@ -54,7 +54,7 @@ describe.runIf(addonLoads)('FdChannel (needs the native addon: Linux)', () => {
       expect(message.fds[1]?.kind).toMatch(/^socket:\[\d+\]$/);
       for (const owned of message.fds) {
         expect(owned.fd).not.toBe(memfd.fd);
-        expect(addon().getFdFlags(owned.fd) & addon().constants.FD_CLOEXEC).toBe(addon().constants.FD_CLOEXEC);
+        expect(addon().testHooks.getFdFlags(owned.fd) & addon().constants.FD_CLOEXEC).toBe(addon().constants.FD_CLOEXEC);
       }
       expect(memfd.closed).toBe(false);
       // take() hands the fd over: the object forgets it, the caller closes it.

@@ -91,7 +91,9 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     const info = merged.info();
     expect(info.fences.length).toBe(2);
     expect(info.status).toBe(0);
-    expect(() => addon().syncFileInfo(merged.fd, { numFences: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'SYNC_IOC_FILE_INFO' }));
+    expect(() => addon().testHooks.syncFileInfoRaw(merged.fd, { numFences: 1 })).toThrow(
+      expect.objectContaining({ code: 'EINVAL', syscall: 'SYNC_IOC_FILE_INFO' }),
+    );
     vgem.signal(fa);
     expect(merged.status).toBe('active');
     vgem.signal(fb);

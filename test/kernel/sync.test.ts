@@ -42,7 +42,7 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-
       });
       const fence = buf.exportSyncFile('readwrite');
       expect(fence.status).toBe('signaled');
-      expect(addon().getFdFlags(fence.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
+      expect(addon().testHooks.getFdFlags(fence.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
       second.importSyncFile(fence, 'write');
       using after = buf.exportSyncFile('read');
       expect(after.status).toBe('signaled');

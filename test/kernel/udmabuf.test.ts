@@ -144,7 +144,7 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
     expect(buf.exporter).toBe('udmabuf');
     expect(fdinfo(buf.fd)['exp_name']).toBe('udmabuf');
     expect(buf.name).toBe('udma');
-    expect(addon().getFdFlags(buf.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
+    expect(addon().testHooks.getFdFlags(buf.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
     expect(openFdCount()).toBe(before.length + 1);
     buf.close();
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { writeSync } from 'node:fs';
 import { isLinux } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
 import { closedAfterEach } from '../helpers/tracked-fds.js';
@@ -35,7 +36,7 @@ describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only th
     while (performance.now() - t0 < 60 || (ticks < 3 && performance.now() - t0 < 5000)) await sleep(10);
     expect(settled).toBe(false);
     expect(ticks).toBeGreaterThanOrEqual(3);
-    a.write(fd, new Uint8Array([1]));
+    writeSync(fd, new Uint8Array([1]));
     expect(await waiter.promise).toBe(POLLIN);
     clearInterval(interval);
   });
@@ -56,7 +57,7 @@ describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only th
     const fd = pipe();
     expect(await new a.PollWaiter(fd, POLLOUT, -1).promise).toBe(POLLOUT);
     expect(await new a.PollWaiter(fd, POLLIN, 0).promise).toBe(0);
-    a.write(fd, new Uint8Array([1]));
+    writeSync(fd, new Uint8Array([1]));
     expect(await new a.PollWaiter(fd, POLLIN | POLLOUT, 0).promise).toBe(POLLIN | POLLOUT);
   });
 
@@ -79,7 +80,7 @@ describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only th
     const fd = pipe();
     const first = new a.PollWaiter(fd, POLLIN, 5000);
     const second = new a.PollWaiter(fd, POLLIN, 5000);
-    setTimeout(() => a.write(fd, new Uint8Array([1])), 10);
+    setTimeout(() => writeSync(fd, new Uint8Array([1])), 10);
     expect(await Promise.all([first.promise, second.promise])).toEqual([POLLIN, POLLIN]);
   });
 
@@ -150,7 +151,7 @@ describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only th
     })();
     await collect();
     expect(registry).toBe(0); // held while pending
-    a.write(fd, new Uint8Array([1]));
+    writeSync(fd, new Uint8Array([1]));
     expect(await promise).toBe(POLLIN);
     await collect();
     await collect();
