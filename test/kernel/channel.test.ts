@@ -5,8 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, FdChannel, Memfd, SyncFile, Udmabuf } from '../../lib/index.js';
 import { kernelAllocator, NEEDS_PYTHON, PAGE, provides, runKernel } from '../helpers/env.js';
 import { openFdCount, openFdList } from '../helpers/proc.js';
-
-const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
+import { fixturePath } from '../helpers/fixtures.js';
 
 function collectStdout(child: ReturnType<typeof spawn>): Promise<string> {
   let out = '';
@@ -20,7 +19,7 @@ function collectStdout(child: ReturnType<typeof spawn>): Promise<string> {
 describe.runIf(runKernel)('kernel: FdChannel carries dma-bufs and sync files between processes (needs a dma-heap or udmabuf)', () => {
   it('two Node processes exchange heap/udmabuf buffers and sync files; 10,000 messages (2,000 on arm64) leave both fd tables as they were', async () => {
     const [mine, theirs] = FdChannel.pair();
-    const child = spawn(process.execPath, [fixture('channel-peer.mjs')], { stdio: ['ignore', 'pipe', 'inherit', theirs.fd] });
+    const child = spawn(process.execPath, [fixturePath('channel-peer.mjs')], { stdio: ['ignore', 'pipe', 'inherit', theirs.fd] });
     theirs.close();
     const done = collectStdout(child);
     using heap = kernelAllocator();
@@ -59,7 +58,7 @@ describe.runIf(runKernel)('kernel: FdChannel carries dma-bufs and sync files bet
     const fdsBefore = openFdList();
     {
       const [mine, theirs] = FdChannel.pair();
-      const child = spawn('python3', [fixture('python_peer.py')], { stdio: ['ignore', 'pipe', 'inherit', theirs.fd] });
+      const child = spawn('python3', [fixturePath('python_peer.py')], { stdio: ['ignore', 'pipe', 'inherit', theirs.fd] });
       theirs.close();
       const done = collectStdout(child);
       using heap = kernelAllocator();

@@ -9,8 +9,7 @@ import { addon } from '../helpers/addon.js';
 import { dmaBufFdCount, dmaBufMappings, openFdTargets, openFdCount, openFdList } from '../helpers/proc.js';
 import { collect } from '../helpers/gc.js';
 import { warmUpWorkers } from '../helpers/workers.js';
-
-const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
+import { fixturePath } from '../helpers/fixtures.js';
 
 describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-heap or udmabuf, and udmabuf)', () => {
   const c = () => addon().constants;
@@ -87,7 +86,7 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
     const listing = spawnSync('ls', ['-l', '/proc/self/fd'], { encoding: 'utf8' });
     expect(listing.status).toBe(0);
     expect(listing.stdout).not.toMatch(/dmabuf/);
-    const child = spawn(process.execPath, [fixture('child-reads-fd3.mjs')], { stdio: ['ignore', 'pipe', 'inherit', buf.fd] });
+    const child = spawn(process.execPath, [fixturePath('child-reads-fd3.mjs')], { stdio: ['ignore', 'pipe', 'inherit', buf.fd] });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise((resolve) => child.on('exit', resolve));
@@ -141,7 +140,7 @@ describe.runIf(runVgem)('kernel: exit with pending work (F10; needs vgem)', () =
   it("F10: a child blocked in START killed with SIGKILL leaves the parent's fd usable and the fence signalable", async () => {
     using vgem = VgemFenceSource.open();
     using buf = vgem.createBuffer(4096);
-    const child = spawn(process.execPath, [fixture('child-blocks-in-start.mjs')], { stdio: ['pipe', 'pipe', 'inherit', buf.fd] });
+    const child = spawn(process.execPath, [fixturePath('child-blocks-in-start.mjs')], { stdio: ['pipe', 'pipe', 'inherit', buf.fd] });
     const lines: string[] = [];
     const saw = (line: string) =>
       new Promise<void>((resolve) => {
@@ -171,7 +170,7 @@ describe.runIf(runVgem)('kernel: exit with pending work (F10; needs vgem)', () =
   // Kernel case F10 (docs/kernel-cases.md).
   it('a process whose only work is a pending cpuAccess exits by itself once the wait settles', () => {
     const t0 = performance.now();
-    const result = spawnSync(process.execPath, [fixture('child-pending-access.mjs')], { encoding: 'utf8', timeout: 60_000 });
+    const result = spawnSync(process.execPath, [fixturePath('child-pending-access.mjs')], { encoding: 'utf8', timeout: 60_000 });
     expect(result.status).toBe(0);
     expect(result.stdout.trim().split('\n')).toEqual(['pending', 'resolved', 'timed out: ETIMEDOUT']);
     expect(performance.now() - t0).toBeLessThan(60_000);

@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { isLinux } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
-const FIXTURE = new URL('../fixtures/native-fuzz.mjs', import.meta.url).pathname;
+const FIXTURE = fixturePath('native-fuzz.mjs');
 // Fewer rounds on the VMs' emulated CPUs; the host runs the full 200.
 const ROUNDS = process.env['DMABUF_REQUIRE_KERNEL'] === '1' ? 60 : 200;
 
