@@ -122,15 +122,20 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
 
   exports.Set("init", Napi::Function::New(env, Init, "init"));
   exports.Set("constants", Constants(env));
-  InitFd(env, exports);
-  InitHeap(env, exports);
+  // Calls only tests make (the kernel's own checks, raw struct fields), kept apart from the
+  // library's exports so that lib/ cannot come to depend on them.
+  Napi::Object testHooks = Napi::Object::New(env);
+  InitFd(env, exports, testHooks);
+  InitHeap(env, exports, testHooks);
   InitUdmabuf(env, exports);
   InitMapping(env, exports);
   InitDmaBuf(env, exports);
-  InitSyncFile(env, exports);
+  InitSyncFile(env, exports, testHooks);
   InitPollWaiter(env, exports);
   InitVgem(env, exports);
   InitSocket(env, exports);
+  testHooks.Freeze();
+  exports.Set("testHooks", testHooks);
   return exports;
 }
 

@@ -33,14 +33,15 @@ void Own(Napi::Env env, int fd);
 // Forget an fd (it was closed).
 void Forget(Napi::Env env, int fd);
 
-// Registration, one per translation unit.
+// Registration, one per translation unit. Those with exports only tests need put them on
+// `testHooks` (the addon's `testHooks` object; lib/ never uses it).
 Napi::Object InitModule(Napi::Env env, Napi::Object exports);
-void InitFd(Napi::Env env, Napi::Object exports);
-void InitHeap(Napi::Env env, Napi::Object exports);
+void InitFd(Napi::Env env, Napi::Object exports, Napi::Object testHooks);
+void InitHeap(Napi::Env env, Napi::Object exports, Napi::Object testHooks);
 void InitUdmabuf(Napi::Env env, Napi::Object exports);
 void InitMapping(Napi::Env env, Napi::Object exports);
 void InitDmaBuf(Napi::Env env, Napi::Object exports);
-void InitSyncFile(Napi::Env env, Napi::Object exports);
+void InitSyncFile(Napi::Env env, Napi::Object exports, Napi::Object testHooks);
 void InitPollWaiter(Napi::Env env, Napi::Object exports);
 void InitVgem(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);

@@ -1,5 +1,5 @@
-// Plain fd operations: open/close/dup/adopt, fstat/fstatfs/fcntl, lseek/read/write, raw ioctl and
-// a synchronous poll. read/write/ioctlRaw exist for tests of the kernel's own refusals.
+// Plain fd operations: open/close/dup/adopt, fstat/fstatfs, raw ioctl (doctor's probes) and a
+// synchronous poll; and, for tests only (testHooks), fcntl(F_GETFD) and lseek.
 #include "fd.h"
 
 #include <fcntl.h>
@@ -12,9 +12,6 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <cstring>
-#include <memory>
-#include <new>
 
 #include "addon.h"
 #include "args.h"
@@ -115,39 +112,6 @@ Napi::Value Lseek(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), static_cast<double>(result));
 }
 
-Napi::Value Read(const Napi::CallbackInfo &info) {
-  int fd = FdArg(info, 0);
-  size_t length = SizeArg(info, 1);
-  // V8 aborts the process when an ArrayBuffer cannot be allocated: bound the request, read into
-  // memory whose failure is an ENOMEM, and hand JS only what arrived.
-  if (length > (size_t{1} << 30)) ThrowRangeError(info.Env(), "argument 1 exceeds 1 GiB");
-  std::unique_ptr<uint8_t[]> scratch(new (std::nothrow) uint8_t[length > 0 ? length : 1]);
-  if (!scratch) ThrowErrno(info.Env(), ENOMEM, "read");
-  ssize_t got;
-  do {
-    got = ::read(fd, scratch.get(), length);
-  } while (got == -1 && errno == EINTR);
-  if (got == -1) ThrowErrno(info.Env(), errno, "read");
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(info.Env(), static_cast<size_t>(got));
-  if (got > 0) std::memcpy(buffer.Data(), scratch.get(), static_cast<size_t>(got));
-  return Napi::Uint8Array::New(info.Env(), static_cast<size_t>(got), buffer, 0);
-}
-
-Napi::Value Write(const Napi::CallbackInfo &info) {
-  int fd = FdArg(info, 0);
-  if (!info[1].IsTypedArray() ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    ThrowTypeError(info.Env(), "argument 1 must be a Uint8Array");
-  }
-  Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
-  ssize_t put;
-  do {
-    put = ::write(fd, bytes.Data(), bytes.ByteLength());
-  } while (put == -1 && errno == EINTR);
-  if (put == -1) ThrowErrno(info.Env(), errno, "write");
-  return Napi::Number::New(info.Env(), static_cast<double>(put));
-}
-
 Napi::Value IoctlRaw(const Napi::CallbackInfo &info) {
   int fd = FdArg(info, 0);
   unsigned long request = static_cast<unsigned long>(U64Arg(info, 1));
@@ -196,7 +160,7 @@ Napi::Value Poll(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
-void InitFd(Napi::Env env, Napi::Object exports) {
+void InitFd(Napi::Env env, Napi::Object exports, Napi::Object testHooks) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
@@ -205,12 +169,12 @@ void InitFd(Napi::Env env, Napi::Object exports) {
   exports.Set("fstat", Napi::Function::New(env, Fstat, "fstat"));
   exports.Set("fstatfsType", Napi::Function::New(env, FstatfsType, "fstatfsType"));
   exports.Set("statusFlags", Napi::Function::New(env, StatusFlags, "statusFlags"));
-  exports.Set("getFdFlags", Napi::Function::New(env, GetFdFlags, "getFdFlags"));
-  exports.Set("lseek", Napi::Function::New(env, Lseek, "lseek"));
-  exports.Set("read", Napi::Function::New(env, Read, "read"));
-  exports.Set("write", Napi::Function::New(env, Write, "write"));
   exports.Set("ioctlRaw", Napi::Function::New(env, IoctlRaw, "ioctlRaw"));
   exports.Set("poll", Napi::Function::New(env, Poll, "poll"));
+  // Tests check close-on-exec and what the kernel answers to lseek on a dma-buf or sync_file;
+  // the library needs neither. (read and write: node's fs.readSync/writeSync take any fd.)
+  testHooks.Set("getFdFlags", Napi::Function::New(env, GetFdFlags, "getFdFlags"));
+  testHooks.Set("lseek", Napi::Function::New(env, Lseek, "lseek"));
 }
 
 }  // namespace dmabuf

@@ -15,7 +15,9 @@ namespace dmabuf {
 
 namespace {
 
-// heapAlloc(heapFd, len, fdFlags, heapFlags, inputFd?)
+// heapAlloc(heapFd, len, fdFlags, heapFlags); as testHooks.heapAllocRaw (kTestHook) it takes
+// inputFd as well.
+template <bool kTestHook>
 Napi::Value HeapAlloc(const Napi::CallbackInfo &info) {
   int heapFd = FdArg(info, 0);
   struct dma_heap_allocation_data data = {};
@@ -25,7 +27,7 @@ Napi::Value HeapAlloc(const Napi::CallbackInfo &info) {
   data.fd_flags = U32Arg(info, 2);
   data.heap_flags = U64Arg(info, 3);
   // The kernel requires fd == 0 on input (EINVAL otherwise); tests set it to see that check.
-  data.fd = HasArg(info, 4) ? U32Arg(info, 4) : 0;
+  data.fd = kTestHook ? U32Arg(info, 4) : 0;
   // dma_heap_ioctl() dispatches on _IOC_NR only and zero-pads or truncates other struct sizes, so
   // the number must be exactly _IOWR('H', 0, struct dma_heap_allocation_data) for the fd to be
   // copied back. Not restarted: EINTR here means a fatal signal is pending.
@@ -39,8 +41,9 @@ Napi::Value HeapAlloc(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
-void InitHeap(Napi::Env env, Napi::Object exports) {
-  exports.Set("heapAlloc", Napi::Function::New(env, HeapAlloc, "heapAlloc"));
+void InitHeap(Napi::Env env, Napi::Object exports, Napi::Object testHooks) {
+  exports.Set("heapAlloc", Napi::Function::New(env, HeapAlloc<false>, "heapAlloc"));
+  testHooks.Set("heapAllocRaw", Napi::Function::New(env, HeapAlloc<true>, "heapAllocRaw"));
 }
 
 }  // namespace dmabuf

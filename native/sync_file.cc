@@ -1,5 +1,6 @@
-// sync_file fd ioctls: FILE_INFO (two passes), MERGE, SET_DEADLINE (6.8), and the clock deadlines
-// are measured against.
+// sync_file fd ioctls: FILE_INFO (two passes), MERGE, SET_DEADLINE (6.8). Their testHooks twins
+// (`…Raw`) also set the struct fields the kernel checks (flags, pad, num_fences, the user pointer),
+// and testHooks.monotonicNs reads the clock deadlines are measured against.
 #include <sys/ioctl.h>
 #include <time.h>
 
@@ -31,14 +32,15 @@ uint32_t OptionalU32(Napi::Object raw, const char *key, uint32_t fallback) {
   return static_cast<uint32_t>(value.As<Napi::Number>().Int64Value());
 }
 
-// syncFileInfo(fd, raw?)
+// syncFileInfo(fd); testHooks.syncFileInfoRaw(fd, raw) (kTestHook) with the overrides in `raw`.
+template <bool kTestHook>
 Napi::Value SyncFileInfo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
   uint32_t flags = 0, pad = 0;
   bool overrideCount = false, badPointer = false;
   uint32_t numFencesOverride = 0;
-  if (HasArg(info, 1)) {
+  if (kTestHook) {
     if (!info[1].IsObject()) ThrowTypeError(env, "argument 1 must be an object");
     Napi::Object raw = info[1].As<Napi::Object>();
     flags = OptionalU32(raw, "flags", 0);
@@ -96,7 +98,9 @@ Napi::Value SyncFileInfo(const Napi::CallbackInfo &info) {
   return result;
 }
 
-// syncFileMerge(fd, fd2, name, raw?): a new sync_file that signals when both have.
+// syncFileMerge(fd, fd2, name): a new sync_file that signals when both have.
+// testHooks.syncFileMergeRaw(fd, fd2, name, raw) (kTestHook) sets the struct's flags and pad.
+template <bool kTestHook>
 Napi::Value SyncFileMerge(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
@@ -106,7 +110,7 @@ Napi::Value SyncFileMerge(const Napi::CallbackInfo &info) {
   // The kernel force-terminates name[31]; truncate here so the copy stays in bounds.
   std::memcpy(merge.name, name.data(), std::min(name.size(), sizeof merge.name - 1));
   merge.fence = -1;
-  if (HasArg(info, 3)) {
+  if (kTestHook) {
     if (!info[3].IsObject()) ThrowTypeError(env, "argument 3 must be an object");
     Napi::Object raw = info[3].As<Napi::Object>();
     merge.flags = OptionalU32(raw, "flags", 0);
@@ -118,13 +122,14 @@ Napi::Value SyncFileMerge(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, merge.fence);
 }
 
-// syncFileSetDeadline(fd, deadlineNs, pad = 0): a hint only (dma_fence_set_deadline); ENOTTY
-// before 6.8.
+// syncFileSetDeadline(fd, deadlineNs): a hint only (dma_fence_set_deadline); ENOTTY before 6.8.
+// testHooks.syncFileSetDeadlineRaw(fd, deadlineNs, pad) (kTestHook) sets the struct's pad.
+template <bool kTestHook>
 void SyncFileSetDeadline(const Napi::CallbackInfo &info) {
   int fd = FdArg(info, 0);
   struct sync_set_deadline deadline = {};
   deadline.deadline_ns = U64Arg(info, 1);
-  deadline.pad = HasArg(info, 2) ? U64Arg(info, 2) : 0;
+  deadline.pad = kTestHook ? U64Arg(info, 2) : 0;
   if (::ioctl(fd, SYNC_IOC_SET_DEADLINE, &deadline) == -1) {
     ThrowErrno(info.Env(), errno, "SYNC_IOC_SET_DEADLINE");
   }
@@ -141,12 +146,18 @@ Napi::Value MonotonicNs(const Napi::CallbackInfo &info) {
 
 }  // namespace
 
-void InitSyncFile(Napi::Env env, Napi::Object exports) {
-  exports.Set("syncFileInfo", Napi::Function::New(env, SyncFileInfo, "syncFileInfo"));
-  exports.Set("syncFileMerge", Napi::Function::New(env, SyncFileMerge, "syncFileMerge"));
+void InitSyncFile(Napi::Env env, Napi::Object exports, Napi::Object testHooks) {
+  exports.Set("syncFileInfo", Napi::Function::New(env, SyncFileInfo<false>, "syncFileInfo"));
+  exports.Set("syncFileMerge", Napi::Function::New(env, SyncFileMerge<false>, "syncFileMerge"));
   exports.Set("syncFileSetDeadline",
-              Napi::Function::New(env, SyncFileSetDeadline, "syncFileSetDeadline"));
-  exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs, "monotonicNs"));
+              Napi::Function::New(env, SyncFileSetDeadline<false>, "syncFileSetDeadline"));
+  testHooks.Set("syncFileInfoRaw", Napi::Function::New(env, SyncFileInfo<true>, "syncFileInfoRaw"));
+  testHooks.Set("syncFileMergeRaw",
+                Napi::Function::New(env, SyncFileMerge<true>, "syncFileMergeRaw"));
+  testHooks.Set("syncFileSetDeadlineRaw",
+                Napi::Function::New(env, SyncFileSetDeadline<true>, "syncFileSetDeadlineRaw"));
+  // The library reads the same clock with process.hrtime.bigint(); tests check that it is one.
+  testHooks.Set("monotonicNs", Napi::Function::New(env, MonotonicNs, "monotonicNs"));
 }
 
 }  // namespace dmabuf

@@ -76,7 +76,7 @@ export interface NativeSyncFileInfo {
   fences: NativeFenceInfo[];
 }
 
-/** Raw overrides for SYNC_IOC_FILE_INFO, used only by tests of the kernel's own checks. */
+/** Raw overrides for SYNC_IOC_FILE_INFO (testHooks.syncFileInfoRaw): tests of the kernel's own checks. */
 export interface NativeSyncFileInfoRaw {
   flags?: number;
   pad?: number;
@@ -162,21 +162,17 @@ export interface NativeAddon {
   fstatfsType(fd: number): number;
   /** fcntl(F_GETFL): the status flags; `& 3` is the access mode (O_RDONLY 0, O_WRONLY 1, O_RDWR 2). */
   statusFlags(fd: number): number;
-  /** fcntl(F_GETFD) */
-  getFdFlags(fd: number): number;
-  lseek(fd: number, offset: number, whence: number): number;
-  /** read(fd, n): the bytes read. For tests of the kernel's refusals. */
-  read(fd: number, length: number): Uint8Array;
-  /** write(fd, bytes): the count written. For tests of the kernel's refusals. */
-  write(fd: number, bytes: Uint8Array): number;
-  /** ioctl(fd, request, arg) with arg a byte buffer (in/out) or null (NULL pointer). Tests only. */
+  /**
+   * ioctl(fd, request, arg) with arg a byte buffer (in/out) or null (NULL pointer), not restarted:
+   * doctor's probes of what the kernel answers, and tests.
+   */
   ioctlRaw(fd: number, request: U64, arg: Uint8Array | null): number;
   /** Synchronous poll(2) on one fd; retries EINTR with the remaining time. Returns revents (0 on timeout). timeoutMs < 0: no timeout. */
   poll(fd: number, events: number, timeoutMs: number): number;
 
   // --- dma-heap -------------------------------------------------------------------------------
-  /** DMA_HEAP_IOCTL_ALLOC. `inputFd` fills the struct's fd field (must be 0 for the kernel; tests only). */
-  heapAlloc(heapFd: number, len: number, fdFlags: number, heapFlags: U64, inputFd?: number): number;
+  /** DMA_HEAP_IOCTL_ALLOC; returns the dma-buf fd. */
+  heapAlloc(heapFd: number, len: number, fdFlags: number, heapFlags: U64): number;
 
   // --- memfd / udmabuf ------------------------------------------------------------------------
   /** memfd_create(name, flags | MFD_CLOEXEC) */
@@ -209,13 +205,11 @@ export interface NativeAddon {
 
   // --- sync_file ------------------------------------------------------------------------------
   /** SYNC_IOC_FILE_INFO in two passes (count, then fences). */
-  syncFileInfo(fd: number, raw?: NativeSyncFileInfoRaw): NativeSyncFileInfo;
+  syncFileInfo(fd: number): NativeSyncFileInfo;
   /** SYNC_IOC_MERGE; returns the new sync_file fd. */
-  syncFileMerge(fd: number, fd2: number, name: string, raw?: { flags?: number; pad?: number }): number;
+  syncFileMerge(fd: number, fd2: number, name: string): number;
   /** SYNC_IOC_SET_DEADLINE (absolute CLOCK_MONOTONIC ns). */
-  syncFileSetDeadline(fd: number, deadlineNs: bigint, pad?: number): void;
-  /** clock_gettime(CLOCK_MONOTONIC) in ns. */
-  monotonicNs(): bigint;
+  syncFileSetDeadline(fd: number, deadlineNs: bigint): void;
 
   // --- poll waiter ----------------------------------------------------------------------------
   PollWaiter: NativePollWaiterConstructor;
@@ -257,4 +251,30 @@ export interface NativeAddon {
   vgemFenceAttach(fd: number, handle: number, flags: number): number;
   /** DRM_IOCTL_VGEM_FENCE_SIGNAL */
   vgemFenceSignal(fd: number, fence: number): void;
+
+  /** Calls only tests make. Not public, not stable: lib/ never uses them. */
+  readonly testHooks: NativeTestHooks;
+}
+
+/**
+ * The addon's `testHooks`: what tests need and the library does not. Not part of the package's
+ * API. They check what the kernel answers to calls the library never makes (lseek on a dma-buf or
+ * a sync_file; struct fields the kernel requires to be zero) and what the library relies on
+ * (close-on-exec fds; process.hrtime.bigint() reading CLOCK_MONOTONIC). Tests read and write fds
+ * with node's fs.readSync/writeSync.
+ */
+export interface NativeTestHooks {
+  /** fcntl(F_GETFD) */
+  getFdFlags(fd: number): number;
+  lseek(fd: number, offset: number, whence: number): number;
+  /** clock_gettime(CLOCK_MONOTONIC) in ns. */
+  monotonicNs(): bigint;
+  /** heapAlloc with the struct's fd field set to `inputFd` (the kernel requires 0: EINVAL otherwise). */
+  heapAllocRaw(heapFd: number, len: number, fdFlags: number, heapFlags: U64, inputFd: number): number;
+  /** syncFileInfo with the overrides in `raw`. */
+  syncFileInfoRaw(fd: number, raw: NativeSyncFileInfoRaw): NativeSyncFileInfo;
+  /** syncFileMerge with the struct's flags and pad (the kernel requires 0: EINVAL otherwise). */
+  syncFileMergeRaw(fd: number, fd2: number, name: string, raw: { flags?: number; pad?: number }): number;
+  /** syncFileSetDeadline with the struct's pad (the kernel requires 0: EINVAL otherwise). */
+  syncFileSetDeadlineRaw(fd: number, deadlineNs: bigint, pad: U64): void;
 }

@@ -16,24 +16,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, region, type CpuAccess, type SyncFile } from '../../lib/index.js';
+import { Rng } from '../../lib/backend/emulated/rng.js';
 import { emulatedBackend, kernelBackend, type ConformanceBackend } from '../helpers/backends.js';
-import { fdTargets, PAGE, runKernel } from '../helpers/env.js';
+import { PAGE, runKernel } from '../helpers/env.js';
+import { openFdTargets } from '../helpers/proc.js';
 
 const SEQUENCES = 200;
 
-/** mulberry32: tiny, fast, and the same on every machine. */
-class Prng {
-  #state: number;
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
+/** The emulator's seeded generator (mulberry32, the same on every machine), with what a sequence draws. */
+class Prng extends Rng {
   /** An integer in [0, n). */
   int(n: number): number {
     return Math.floor((this.next() / 2 ** 32) * n);
@@ -437,7 +428,7 @@ describe('differential: emulated models agree with each other on correct program
 
 describe.runIf(runKernel)('differential: kernel vs emulated (needs the kernel: a dma-heap or udmabuf, and udmabuf)', () => {
   it(`${SEQUENCES} random sequences: the kernel, the coherent and the writeback model give the same bytes and the same errors`, async () => {
-    const fdsBefore = fdTargets();
+    const fdsBefore = openFdTargets();
     const logs: string[][] = [];
     const kernel = kernelBackend();
     for (const seed of seeds) {
@@ -451,6 +442,6 @@ describe.runIf(runKernel)('differential: kernel vs emulated (needs the kernel: a
     }
     expectCoverage(logs);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(fdTargets()).toEqual(fdsBefore);
+    expect(openFdTargets()).toEqual(fdsBefore);
   });
 });

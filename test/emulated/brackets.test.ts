@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { DmaBuf, MisuseCode, emulation, region } from '../../lib/index.js';
 import { createEmulatedBackend, EMULATED_FD_BASE, emulatedBackendForFd } from '../../lib/backend/emulated/index.js';
 import { udmabufFromSegments } from '../../lib/udmabuf.js';
-import { allBytes, fill, read, thrown } from './helpers.js';
-import { code } from '../helpers/errors.js';
+import { allBytes, fill, read } from './helpers.js';
+import { code, thrown } from '../helpers/errors.js';
 
 describe('emulated buffers', () => {
   it('heaps: system only, page-rounded zeroed memory, names as the kernel keeps them', () => {

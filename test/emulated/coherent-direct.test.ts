@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DmaBuf, MisuseCode, emulation, region } from '../../lib/index.js';
-import { allBytes, raceWriteBracketWithDevice, read, thrown } from './helpers.js';
+import { allBytes, raceWriteBracketWithDevice, read } from './helpers.js';
+import { thrown } from '../helpers/errors.js';
 
 const MiB = 1024 * 1024;
 

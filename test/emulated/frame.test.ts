@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DRM_FORMAT_MOD_LINEAR, DRM_FORMATS, DmaBufError, EMULATED_TILED_MODIFIER, emulation, Frame, type DmaBuf } from '../../lib/index.js';
-import { thrown } from './helpers.js';
+import { thrown } from '../helpers/errors.js';
 
 const emu = () => emulation.create({ coherency: 'writeback', seed: 7 });
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { DmaHeap, Frame, emulation, region } from '../../lib/index.js';
-import { thrown } from './helpers.js';
+import { thrown } from '../helpers/errors.js';
 import { CMA_HEAP_NAMES, cmaRegionNames, heapKind, resolveHeapName } from '../../lib/heap-kind.js';
 
 describe('heaps across kernel generations', () => {

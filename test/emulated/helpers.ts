@@ -1,8 +1,6 @@
 /** Small helpers for the emulated-backend tests. */
 import { emulation, region, type Coherency, type DmaBuf, type Region } from '../../lib/index.js';
 
-export { sleep, thrown } from '../helpers/errors.js';
-
 /** Write `value` into every byte of the region through a 'write' bracket. */
 export function fill(buf: DmaBuf, value: number, region?: Region): void {
   buf.withCpuAccess('write', region, (access) => {

@@ -16,7 +16,7 @@
 import { Udmabuf, emulation, type Coherency, type DmaBuf, type FenceMode, type SyncFile, type Supports } from '../../lib/index.js';
 import { getKernelBackend } from '../../lib/backend/kernel/index.js';
 import { VgemFenceSource, type VgemFence } from '../../lib/testing/index.js';
-import { fdTargets, kernelAllocator, provides, requireKernel, runKernel, runVgem } from './env.js';
+import { kernelAllocator, provides, requireKernel, runKernel, runVgem } from './env.js';
 
 /**
  * How long an emulated fence is held (the job's duration): long enough for the checks a test makes
@@ -151,11 +151,6 @@ export function kernelBackend(): ConformanceBackend {
 /** Every backend entry, in a fixed order: the four emulated models, then the kernel. */
 export function conformanceBackends(): ConformanceBackend[] {
   return [emulatedBackend('coherent'), emulatedBackend('writeback'), emulatedBackend('bounce'), emulatedBackend('tiled'), kernelBackend()];
-}
-
-/** Open fds now, with their targets (for a readable leak message). */
-export function fdSnapshot(): string[] {
-  return fdTargets();
 }
 
 /** process.getActiveResourcesInfo(), sorted, once pending closes have run. */

@@ -34,4 +34,25 @@ export function code(fn: () => unknown): string | undefined {
   return undefined;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** A raw addon error: what native throws for a failed syscall. */
+export interface ErrnoError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+}
+
+/** Run fn, require an errno error with that code and syscall, and return it. */
+export function expectErrno(fn: () => unknown, code: string, syscall: string): ErrnoError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  if (!(caught instanceof Error)) throw new Error(`expected ${code} from ${syscall}, nothing was thrown`);
+  const error = caught as Error & { code?: string; syscall?: string; errno?: number };
+  if (error.code !== code || error.syscall !== syscall) {
+    throw new Error(`expected ${code}/${syscall}, got ${error.code}/${error.syscall}: ${error.message}`);
+  }
+  return error as ErrnoError;
+}

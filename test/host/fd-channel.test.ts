@@ -6,7 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AbortError, FdChannel, MAX_FDS_PER_MESSAGE, Memfd, type OwnedFd, type ChannelMessage } from '../../lib/index.js';
-import { addon, addonLoads, openFds, ticksDuring } from '../helpers/env.js';
+import { addonLoads } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { openFdCount, openFdList } from '../helpers/proc.js';
+import { ticksDuring } from '../helpers/loop.js';
 import { rejection } from '../helpers/errors.js';
 
 function closeMessage(message: ChannelMessage): void {
@@ -17,12 +20,12 @@ describe.runIf(addonLoads)('FdChannel (needs the native addon: Linux)', () => {
   let fdsBefore: number[];
   let dir: string;
   beforeEach(() => {
-    fdsBefore = openFds();
+    fdsBefore = openFdList();
     dir = mkdtempSync(join(tmpdir(), 'dmabuf-channel-'));
   });
   afterEach(() => {
     rmSync(dir, { recursive: true, force: true });
-    expect(openFds()).toEqual(fdsBefore);
+    expect(openFdList()).toEqual(fdsBefore);
   });
 
   it("pair(): bytes and text cross whole, with the peer's credentials", async () => {
@@ -51,7 +54,7 @@ describe.runIf(addonLoads)('FdChannel (needs the native addon: Linux)', () => {
       expect(message.fds[1]?.kind).toMatch(/^socket:\[\d+\]$/);
       for (const owned of message.fds) {
         expect(owned.fd).not.toBe(memfd.fd);
-        expect(addon().getFdFlags(owned.fd) & addon().constants.FD_CLOEXEC).toBe(addon().constants.FD_CLOEXEC);
+        expect(addon().testHooks.getFdFlags(owned.fd) & addon().constants.FD_CLOEXEC).toBe(addon().constants.FD_CLOEXEC);
       }
       expect(memfd.closed).toBe(false);
       // take() hands the fd over: the object forgets it, the caller closes it.
@@ -89,9 +92,9 @@ describe.runIf(addonLoads)('FdChannel (needs the native addon: Linux)', () => {
     try {
       await a.send('five', [a.fd, a.fd, a.fd, a.fd, a.fd]);
       await a.send('next');
-      const before = openFds().length;
+      const before = openFdCount();
       expect(await rejection(b.receive({ maxFds: 2, timeoutMs: 1000 }))).toMatchObject({ code: 'ERR_DMABUF_FDS_TRUNCATED' });
-      expect(openFds().length).toBe(before);
+      expect(openFdCount()).toBe(before);
       expect((await b.receive({ timeoutMs: 1000 })).text()).toBe('next');
     } finally {
       a.close();
@@ -104,9 +107,9 @@ describe.runIf(addonLoads)('FdChannel (needs the native addon: Linux)', () => {
     try {
       await a.send(new Uint8Array(100), [a.fd]);
       await a.send('next');
-      const before = openFds().length;
+      const before = openFdCount();
       expect(await rejection(b.receive({ maxBytes: 10, timeoutMs: 1000 }))).toMatchObject({ code: 'ERR_DMABUF_MESSAGE_TRUNCATED' });
-      expect(openFds().length).toBe(before);
+      expect(openFdCount()).toBe(before);
       expect((await b.receive({ timeoutMs: 1000 })).text()).toBe('next');
     } finally {
       a.close();
@@ -265,12 +268,12 @@ describe.runIf(addonLoads)('FdChannel (needs the native addon: Linux)', () => {
   it('10,000 messages with fds leave the fd table as it was', async () => {
     const [a, b] = FdChannel.pair();
     try {
-      const start = openFds().length;
+      const start = openFdCount();
       for (let i = 0; i < 10_000; i++) {
         await a.send('m', [a.fd, b.fd]);
         closeMessage(await b.receive({ timeoutMs: 1000 }));
       }
-      expect(openFds().length).toBe(start);
+      expect(openFdCount()).toBe(start);
     } finally {
       a.close();
       b.close();

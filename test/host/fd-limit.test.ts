@@ -4,10 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { addonLoads, requireKernel } from '../helpers/env.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 describe.runIf(addonLoads)('at RLIMIT_NOFILE', () => {
   it('every call that needs an fd throws a DmaBufError (EMFILE) or succeeds, and leaks nothing', () => {
-    const fixture = new URL('../fixtures/at-fd-limit.mjs', import.meta.url).pathname;
+    const fixture = fixturePath('at-fd-limit.mjs');
     const r = spawnSync(process.execPath, [fixture], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
     const results = JSON.parse(r.stdout) as { op: string; free: number; outcome: string; leaked: number }[];

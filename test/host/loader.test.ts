@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { backendInfo } from '../../lib/index.js';
 import { decide } from '../../lib/backend/select.js';
 import { loadAddon, originOf, packageRoot, tryLoad } from '../../lib/native/load.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 describe('native addon loader', () => {
   it('says the addon is Linux-only elsewhere', () => {
@@ -18,7 +19,7 @@ describe('native addon loader', () => {
   });
 
   it('says how to rebuild when the binary does not load', () => {
-    const result = tryLoad(new URL('../fixtures/child-reads-fd3.mjs', import.meta.url).pathname, 'linux');
+    const result = tryLoad(fixturePath('child-reads-fd3.mjs'), 'linux');
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.reason).toMatch(/failed to load.*npm explore dmabuf -- npx node-gyp rebuild/);
   });

@@ -4,18 +4,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { DmaBuf, MisuseCode, region } from '../../lib/index.js';
-import { thrown } from '../emulated/helpers.js';
-import { dmaBufMappings, kernelAllocator, openFds, PAGE, runKernel } from '../helpers/env.js';
+import { thrown } from '../helpers/errors.js';
+import { kernelAllocator, PAGE, runKernel } from '../helpers/env.js';
+import { dmaBufMappings, openFdList } from '../helpers/proc.js';
 
 describe.runIf(runKernel)('kernel: checked mode', () => {
   let fdsBefore: number[];
   let mapsBefore: string[];
   beforeEach(() => {
-    fdsBefore = openFds();
+    fdsBefore = openFdList();
     mapsBefore = dmaBufMappings();
   });
   afterEach(() => {
-    expect(openFds()).toEqual(fdsBefore);
+    expect(openFdList()).toEqual(fdsBefore);
     expect(dmaBufMappings()).toEqual(mapsBefore);
   });
 
@@ -99,12 +100,12 @@ describe.runIf(runKernel)('kernel: checked mode', () => {
       expect(forced.checked).toBe(true);
       // A bad value or option is refused before any syscall: no fd is created.
       process.env['DMABUF_CHECK'] = 'yes';
-      const before = openFds();
+      const before = openFdList();
       expect(thrown(() => alloc.allocate(PAGE))).toMatchObject({ code: 'EINVAL', argument: 'DMABUF_CHECK' });
       expect(thrown(() => DmaBuf.fromFd(plain.fd))).toMatchObject({ code: 'EINVAL', argument: 'DMABUF_CHECK' });
       delete process.env['DMABUF_CHECK'];
       expect(thrown(() => alloc.allocate(PAGE, { checked: 'yes' as unknown as boolean }))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'checked' });
-      expect(openFds()).toEqual(before);
+      expect(openFdList()).toEqual(before);
     } finally {
       if (saved === undefined) delete process.env['DMABUF_CHECK'];
       else process.env['DMABUF_CHECK'] = saved;

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import type { DmaBuf } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
-import { addon, addonPath, kernelAllocator, openFds, runVgem, ticksDuring } from '../helpers/env.js';
-import { sleep } from '../helpers/errors.js';
+import { kernelAllocator, runVgem } from '../helpers/env.js';
+import { addon, addonPath } from '../helpers/addon.js';
+import { openFdList } from '../helpers/proc.js';
+import { ticksDuring, sleep } from '../helpers/loop.js';
 
 describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM driver)', () => {
   const c = () => addon().constants;
@@ -89,7 +91,9 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     const info = merged.info();
     expect(info.fences.length).toBe(2);
     expect(info.status).toBe(0);
-    expect(() => addon().syncFileInfo(merged.fd, { numFences: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'SYNC_IOC_FILE_INFO' }));
+    expect(() => addon().testHooks.syncFileInfoRaw(merged.fd, { numFences: 1 })).toThrow(
+      expect.objectContaining({ code: 'EINVAL', syscall: 'SYNC_IOC_FILE_INFO' }),
+    );
     vgem.signal(fa);
     expect(merged.status).toBe('active');
     vgem.signal(fb);
@@ -150,7 +154,7 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     using vgem = VgemFenceSource.open();
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
-    const fdsBefore = openFds();
+    const fdsBefore = openFdList();
     const handlesBefore = process.getActiveResourcesInfo().length;
     const fence = vgem.attachFence(buf, 'write');
     for (const wait of [() => buf.waitIdle('write', { timeoutMs: 100 }), () => buf.cpuAccess('read', undefined, { timeoutMs: 100 })]) {
@@ -168,7 +172,7 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     vgem.signal(fence);
     (await buf.cpuAccess('read', undefined, { timeoutMs: 1000 })).end();
     await sleep(10);
-    expect(openFds()).toEqual(fdsBefore);
+    expect(openFdList()).toEqual(fdsBefore);
     expect(process.getActiveResourcesInfo().length).toBeLessThanOrEqual(handlesBefore);
   });
 

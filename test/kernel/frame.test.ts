@@ -5,7 +5,9 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { FdChannel, Frame, Udmabuf } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
-import { dmaBufMappings, kernelAllocator, NEEDS_PYTHON, openFds, provides, runKernel, runVgem } from '../helpers/env.js';
+import { kernelAllocator, NEEDS_PYTHON, provides, runKernel, runVgem } from '../helpers/env.js';
+import { dmaBufMappings, openFdList } from '../helpers/proc.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 /** Writes each plane's rows with a value per plane and row, then checks them through a fresh import. */
 function roundTrip(frame: Frame): void {
@@ -73,7 +75,7 @@ describe.runIf(runKernel)('kernel: frames over real dma-bufs (needs a dma-heap o
   });
 
   it('FdChannel#sendFrame / Frame.fromMessage: one fd per distinct buffer, the description as JSON', async () => {
-    const fds = openFds();
+    const fds = openFdList();
     {
       using heap = kernelAllocator();
       using frame = Frame.allocate(heap, { width: 64, height: 48, format: 'NV12' });
@@ -94,7 +96,7 @@ describe.runIf(runKernel)('kernel: frames over real dma-bufs (needs a dma-heap o
       a.close();
       b.close();
     }
-    expect(openFds()).toEqual(fds);
+    expect(openFdList()).toEqual(fds);
   });
 
   it.runIf(provides.python3)(`an independent consumer (Python, mmap) receives the description and fds and finds the pixels ${NEEDS_PYTHON}`, async () => {
@@ -105,7 +107,7 @@ describe.runIf(runKernel)('kernel: frames over real dma-bufs (needs a dma-heap o
       [...a.plane(1).rows()][5]!.fill(99);
     });
     const [mine, theirs] = FdChannel.pair();
-    const child = spawn('python3', [new URL('../fixtures/python_frame.py', import.meta.url).pathname], { stdio: ['ignore', 'inherit', 'inherit', theirs.fd] });
+    const child = spawn('python3', [fixturePath('python_frame.py')], { stdio: ['ignore', 'inherit', 'inherit', theirs.fd] });
     theirs.close();
     // One fd per distinct buffer; each plane names its buffer's index in the message.
     const buffers = [...new Set(frame.planes.map((p) => p.buffer))];

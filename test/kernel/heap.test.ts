@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBuf, DmaHeap, DmaBufError } from '../../lib/index.js';
-import { addon, dmaBufFdCount, fdinfo, NEEDS_HEAPS, openFds, runHeaps } from '../helpers/env.js';
+import { NEEDS_HEAPS, runHeaps } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { dmaBufFdCount, fdinfo, openFdList } from '../helpers/proc.js';
 
 const HEAP = '/dev/dma_heap/system';
 
@@ -8,19 +10,19 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
   let heapFd = -1;
   let fdsBefore: number[];
   beforeEach(() => {
-    fdsBefore = openFds();
+    fdsBefore = openFdList();
     heapFd = addon().open(HEAP, addon().constants.O_RDONLY);
   });
   afterEach(() => {
     addon().close(heapFd);
-    expect(openFds()).toEqual(fdsBefore);
+    expect(openFdList()).toEqual(fdsBefore);
   });
 
   function rawAllocFails(len: number, fdFlags: number, heapFlags: number | bigint, inputFd?: number): DmaBufError {
     const before = dmaBufFdCount();
     let caught: unknown;
     try {
-      const fd = addon().heapAlloc(heapFd, len, fdFlags, heapFlags, inputFd);
+      const fd = addon().testHooks.heapAllocRaw(heapFd, len, fdFlags, heapFlags, inputFd ?? 0);
       addon().close(fd);
     } catch (error) {
       caught = error;
@@ -44,7 +46,7 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
   it('len=1 rounds up to one page: lseek(SEEK_END) and fdinfo say 4096', () => {
     const fd = addon().heapAlloc(heapFd, 1, c().O_RDWR | c().O_CLOEXEC, 0);
     try {
-      expect(addon().lseek(fd, 0, c().SEEK_END)).toBe(4096);
+      expect(addon().testHooks.lseek(fd, 0, c().SEEK_END)).toBe(4096);
       expect(fdinfo(fd)['size']).toBe('4096');
     } finally {
       addon().close(fd);
@@ -94,7 +96,7 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
   it('default flags: FD_CLOEXEC set, fdinfo exp_name is system', () => {
     using heap = DmaHeap.open();
     using buf = heap.allocate(8192);
-    expect(addon().getFdFlags(buf.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
+    expect(addon().testHooks.getFdFlags(buf.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
     expect(fdinfo(buf.fd)['exp_name']).toBe('system');
     expect(buf.exporter).toBe('system');
     expect(buf.size).toBe(8192);
@@ -105,10 +107,10 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
     const memfd = addon().memfdCreate('not-a-heap', 0);
     const devnull = addon().open('/dev/null', c().O_RDONLY);
     try {
-      const before = openFds();
+      const before = openFdList();
       expect(() => addon().heapAlloc(memfd, 4096, c().O_RDWR | c().O_CLOEXEC, 0)).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
       expect(() => addon().heapAlloc(devnull, 4096, c().O_RDWR | c().O_CLOEXEC, 0)).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
-      expect(openFds()).toEqual(before);
+      expect(openFdList()).toEqual(before);
     } finally {
       addon().close(memfd);
       addon().close(devnull);
@@ -143,8 +145,8 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
 
   it('a name that fails SET_NAME leaves no fd behind', () => {
     using heap = DmaHeap.open();
-    const before = openFds();
+    const before = openFdList();
     expect(() => heap.allocate(4096, { name: 'x'.repeat(32) })).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'name' }));
-    expect(openFds()).toEqual(before);
+    expect(openFdList()).toEqual(before);
   });
 });

@@ -4,9 +4,12 @@ import { readdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { DmaBuf, Udmabuf } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
-import { addon, collect, kernelAllocator, warmUpWorkers, dmaBufFdCount, dmaBufMappings, fdTargets, openFds, runKernel, runVgem } from '../helpers/env.js';
-
-const fixture = (name: string) => new URL(`../fixtures/${name}`, import.meta.url).pathname;
+import { kernelAllocator, runKernel, runVgem } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { dmaBufFdCount, dmaBufMappings, openFdTargets, openFdCount, openFdList } from '../helpers/proc.js';
+import { collect } from '../helpers/gc.js';
+import { warmUpWorkers } from '../helpers/workers.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-heap or udmabuf, and udmabuf)', () => {
   const c = () => addon().constants;
@@ -38,12 +41,12 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
     using buf = Udmabuf.create(8192);
     buf.withCpuAccess('write', (a) => a.bytes.fill(9));
     buf.withCpuAccess('read', (a) => expect(a.bytes.every((b) => b === 9)).toBe(true));
-    expect(fdTargets().filter((t) => t.includes('memfd:dmabuf-udmabuf'))).toEqual([]);
+    expect(openFdTargets().filter((t) => t.includes('memfd:dmabuf-udmabuf'))).toEqual([]);
   });
 
   // Kernel case F2 (docs/kernel-cases.md).
   it('10,000 alloc/map/sync/close cycles leave /proc/self/fd and /proc/self/maps as they were', () => {
-    const fds = openFds();
+    const fds = openFdList();
     const maps = dmaBufMappings();
     using heap = kernelAllocator();
     for (let i = 0; i < 10_000; i++) {
@@ -55,12 +58,12 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
     }
     expect(dmaBufMappings()).toEqual(maps);
     heap.close();
-    expect(openFds()).toEqual(fds);
+    expect(openFdList()).toEqual(fds);
   });
 
   // Kernel case F2 (docs/kernel-cases.md).
   it('buffers dropped without close() are closed and unmapped by the finalizers after GC', async () => {
-    const fdsBefore = openFds().length;
+    const fdsBefore = openFdCount();
     const mapsBefore = dmaBufMappings().length;
     const heap = kernelAllocator();
     (() => {
@@ -72,7 +75,7 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
     expect(dmaBufFdCount()).toBeGreaterThan(0);
     heap.close();
     await collect(8);
-    expect(openFds().length).toBe(fdsBefore);
+    expect(openFdCount()).toBe(fdsBefore);
     expect(dmaBufMappings().length).toBe(mapsBefore);
   });
 
@@ -83,7 +86,7 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
     const listing = spawnSync('ls', ['-l', '/proc/self/fd'], { encoding: 'utf8' });
     expect(listing.status).toBe(0);
     expect(listing.stdout).not.toMatch(/dmabuf/);
-    const child = spawn(process.execPath, [fixture('child-reads-fd3.mjs')], { stdio: ['ignore', 'pipe', 'inherit', buf.fd] });
+    const child = spawn(process.execPath, [fixturePath('child-reads-fd3.mjs')], { stdio: ['ignore', 'pipe', 'inherit', buf.fd] });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise((resolve) => child.on('exit', resolve));
@@ -122,13 +125,13 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
 
   it('a worker that exits with open buffers and mappings leaves no fd and no mapping behind (env cleanup hook)', async () => {
     await warmUpWorkers();
-    const fds = openFds();
+    const fds = openFdList();
     const maps = dmaBufMappings();
     const worker = new Worker(new URL('../fixtures/leaky-worker.mjs', import.meta.url));
     const message = await new Promise((resolve) => worker.once('message', resolve));
     expect(message).toMatchObject({ opened: 3 });
     await new Promise((resolve) => worker.once('exit', resolve));
-    expect(openFds()).toEqual(fds);
+    expect(openFdList()).toEqual(fds);
     expect(dmaBufMappings()).toEqual(maps);
   });
 });
@@ -137,7 +140,7 @@ describe.runIf(runVgem)('kernel: exit with pending work (F10; needs vgem)', () =
   it("F10: a child blocked in START killed with SIGKILL leaves the parent's fd usable and the fence signalable", async () => {
     using vgem = VgemFenceSource.open();
     using buf = vgem.createBuffer(4096);
-    const child = spawn(process.execPath, [fixture('child-blocks-in-start.mjs')], { stdio: ['pipe', 'pipe', 'inherit', buf.fd] });
+    const child = spawn(process.execPath, [fixturePath('child-blocks-in-start.mjs')], { stdio: ['pipe', 'pipe', 'inherit', buf.fd] });
     const lines: string[] = [];
     const saw = (line: string) =>
       new Promise<void>((resolve) => {
@@ -167,7 +170,7 @@ describe.runIf(runVgem)('kernel: exit with pending work (F10; needs vgem)', () =
   // Kernel case F10 (docs/kernel-cases.md).
   it('a process whose only work is a pending cpuAccess exits by itself once the wait settles', () => {
     const t0 = performance.now();
-    const result = spawnSync(process.execPath, [fixture('child-pending-access.mjs')], { encoding: 'utf8', timeout: 60_000 });
+    const result = spawnSync(process.execPath, [fixturePath('child-pending-access.mjs')], { encoding: 'utf8', timeout: 60_000 });
     expect(result.status).toBe(0);
     expect(result.stdout.trim().split('\n')).toEqual(['pending', 'resolved', 'timed out: ETIMEDOUT']);
     expect(performance.now() - t0).toBeLessThan(60_000);

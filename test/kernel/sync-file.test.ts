@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DmaBuf, type SyncFile } from '../../lib/index.js';
-import { addon, kernelAllocator, openFds, runKernel } from '../helpers/env.js';
+import { kernelAllocator, runKernel } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { openFdList } from '../helpers/proc.js';
 
 describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls (needs a dma-heap or udmabuf)', () => {
   const c = () => addon().constants;
@@ -9,14 +11,14 @@ describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls 
   it('EXPORT with flags 0, END, 8, READ|END, 0x80000001 → EINVAL; a NULL argument → EFAULT', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
-    const before = openFds();
+    const before = openFdList();
     for (const flags of [0, 4, 8, 1 | 4, 0x80000001]) {
       expect(() => addon().dmaBufExportSyncFile(buf.fd, flags), `flags ${flags}`).toThrow(
         expect.objectContaining({ code: 'EINVAL', syscall: 'DMA_BUF_IOCTL_EXPORT_SYNC_FILE' }),
       );
     }
     expect(() => addon().ioctlRaw(buf.fd, c().DMA_BUF_IOCTL_EXPORT_SYNC_FILE, null)).toThrow(expect.objectContaining({ code: 'EFAULT' }));
-    expect(openFds()).toEqual(before);
+    expect(openFdList()).toEqual(before);
     expect(() => buf.exportSyncFile('both' as never)).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'mode' }));
   });
 
@@ -29,7 +31,7 @@ describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls 
       expect(fence.status).toBe('signaled');
       expect(fence.info().status).toBe(1);
       expect(addon().poll(fence.fd, c().POLLIN, 0) & c().POLLIN).toBe(c().POLLIN);
-      expect(addon().getFdFlags(fence.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
+      expect(addon().testHooks.getFdFlags(fence.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
     }
   });
 
@@ -38,9 +40,9 @@ describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls 
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     using fence = buf.exportSyncFile('read');
-    expect(() => addon().syncFileInfo(fence.fd, { flags: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'SYNC_IOC_FILE_INFO' }));
-    expect(() => addon().syncFileInfo(fence.fd, { pad: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(() => addon().syncFileInfo(fence.fd, { badPointer: true })).toThrow(expect.objectContaining({ code: 'EFAULT' }));
+    expect(() => addon().testHooks.syncFileInfoRaw(fence.fd, { flags: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'SYNC_IOC_FILE_INFO' }));
+    expect(() => addon().testHooks.syncFileInfoRaw(fence.fd, { pad: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => addon().testHooks.syncFileInfoRaw(fence.fd, { badPointer: true })).toThrow(expect.objectContaining({ code: 'EFAULT' }));
   });
 
   // Kernel case #42 (docs/kernel-cases.md).
@@ -48,11 +50,11 @@ describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls 
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     using fence = buf.exportSyncFile('read');
-    expect(() => addon().syncFileSetDeadline(fence.fd, addon().monotonicNs() + 1_000_000n, 1)).toThrow(
+    expect(() => addon().testHooks.syncFileSetDeadlineRaw(fence.fd, addon().testHooks.monotonicNs() + 1_000_000n, 1)).toThrow(
       expect.objectContaining({ code: 'EINVAL', syscall: 'SYNC_IOC_SET_DEADLINE' }),
     );
     fence.setDeadline(5);
-    fence.setDeadline(addon().monotonicNs() + 1_000_000n);
+    fence.setDeadline(addon().testHooks.monotonicNs() + 1_000_000n);
     expect(() => fence.setDeadline(-1)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   });
 
@@ -65,10 +67,10 @@ describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls 
     expect(merged.info().name).toBe('both');
     expect(merged.status).toBe('signaled');
     await merged.wait({ timeoutMs: 1000 });
-    expect(addon().getFdFlags(merged.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
+    expect(addon().testHooks.getFdFlags(merged.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
     expect(() => addon().syncFileMerge(a.fd, buf.fd, 'x')).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'SYNC_IOC_MERGE' }));
-    expect(() => addon().syncFileMerge(a.fd, b.fd, 'x', { flags: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(() => addon().syncFileMerge(a.fd, b.fd, 'x', { pad: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => addon().testHooks.syncFileMergeRaw(a.fd, b.fd, 'x', { flags: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => addon().testHooks.syncFileMergeRaw(a.fd, b.fd, 'x', { pad: 1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     expect(() => a.merge({} as SyncFile)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 

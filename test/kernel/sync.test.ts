@@ -1,15 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DmaBuf, Udmabuf, region } from '../../lib/index.js';
-import { addon, kernelAllocator, makeFifo, openFds, provides, runKernel } from '../helpers/env.js';
+import { kernelAllocator, provides, runKernel } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { openFdList } from '../helpers/proc.js';
+import { openFifo } from '../helpers/fifo.js';
 
 describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-heap or udmabuf, and udmabuf)', () => {
   const c = () => addon().constants;
   let fdsBefore: number[];
   beforeEach(() => {
-    fdsBefore = openFds();
+    fdsBefore = openFdList();
   });
   afterEach(() => {
-    expect(openFds()).toEqual(fdsBefore);
+    expect(openFdList()).toEqual(fdsBefore);
   });
 
   it('the done-when scenario: heap and udmabuf, 2D write, read back through a second import, sync file out and in', () => {
@@ -39,7 +42,7 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-
       });
       const fence = buf.exportSyncFile('readwrite');
       expect(fence.status).toBe('signaled');
-      expect(addon().getFdFlags(fence.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
+      expect(addon().testHooks.getFdFlags(fence.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
       second.importSyncFile(fence, 'write');
       using after = buf.exportSyncFile('read');
       expect(after.status).toBe('signaled');
@@ -72,7 +75,7 @@ describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-
       expect(() => addon().dmaBufSync(memfd, start)).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
       // A device node is no dma-buf either: the heap's where there is one, else udmabuf's.
       const heapDev = addon().open(provides.heaps ? '/dev/dma_heap/system' : '/dev/udmabuf', c().O_RDONLY);
-      const [readEnd, writeEnd] = makeFifo();
+      const [readEnd, writeEnd] = openFifo();
       try {
         for (const fd of [fence.fd, memfd, heapDev, readEnd]) {
           expect(() => DmaBuf.fromFd(fd), `fd ${fd}`).toThrow(expect.objectContaining({ code: 'EBADFD', syscall: 'fstatfs' }));

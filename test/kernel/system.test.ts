@@ -5,9 +5,10 @@ import { chmodSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { DmaBufError, DmaHeap } from '../../lib/index.js';
 import { kernelAllocator, NEEDS_HEAPS, PAGE, provides, runHeaps, runKernel } from '../helpers/env.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 const BIN = new URL('../../bin/dmabuf.js', import.meta.url).pathname;
-const HOLDER = new URL('../fixtures/holder.mjs', import.meta.url).pathname;
+const HOLDER = fixturePath('holder.mjs');
 
 // biome-ignore lint/suspicious/noExplicitAny: the commands' JSON, asserted field by field
 function dmabuf(args: string[], prefix: string[] = []): { status: number | null; json: any; stderr: string } {

@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBufError, Udmabuf } from '../../lib/index.js';
-import { addon, fdinfo, makeFifo, openFds, PAGE, provides } from '../helpers/env.js';
+import { PAGE, provides } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { fdinfo, openFdCount, openFdList } from '../helpers/proc.js';
+import { openFifo } from '../helpers/fifo.js';
 
 describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
   const c = () => addon().constants;
@@ -8,13 +11,13 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
   let fdsBefore: number[];
   const toClose: number[] = [];
   beforeEach(() => {
-    fdsBefore = openFds();
+    fdsBefore = openFdList();
     dev = addon().open('/dev/udmabuf', c().O_RDWR);
   });
   afterEach(() => {
     for (const fd of toClose.splice(0)) addon().close(fd);
     addon().close(dev);
-    expect(openFds()).toEqual(fdsBefore);
+    expect(openFdList()).toEqual(fdsBefore);
   });
 
   function memfd(size: number, seals: number, flags = c().MFD_ALLOW_SEALING): number {
@@ -27,28 +30,28 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
 
   /** The kernel's answer to UDMABUF_CREATE, and that no fd was created. */
   function rawCreate(fd: number, offset: number, size: number): DmaBufError {
-    const before = openFds();
+    const before = openFdList();
     let caught: unknown;
     try {
       addon().close(addon().udmabufCreate(dev, fd, offset, size, c().UDMABUF_FLAGS_CLOEXEC));
     } catch (error) {
       caught = error;
     }
-    expect(openFds()).toEqual(before);
+    expect(openFdList()).toEqual(before);
     expect(caught).toBeInstanceOf(DmaBufError);
     return caught as DmaBufError;
   }
 
   /** The public API's answer, which must match the kernel's and come first. */
   function publicCreate(fd: number, offset: number, size: number): DmaBufError {
-    const before = openFds();
+    const before = openFdList();
     let caught: unknown;
     try {
       Udmabuf.fromSegments([{ memfd: fd, offset, size }]).close();
     } catch (error) {
       caught = error;
     }
-    expect(openFds()).toEqual(before);
+    expect(openFdList()).toEqual(before);
     expect(caught).toBeInstanceOf(DmaBufError);
     return caught as DmaBufError;
   }
@@ -97,7 +100,7 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
   // Kernel case #19 (docs/kernel-cases.md).
   it('a regular file or a pipe instead of a memfd → EBADFD (77), not EBADF', () => {
     const file = addon().open('/proc/self/exe', c().O_RDONLY);
-    const [readEnd, writeEnd] = makeFifo();
+    const [readEnd, writeEnd] = openFifo();
     toClose.push(file, readEnd, writeEnd);
     for (const fd of [file, readEnd]) {
       expect(rawCreate(fd, 0, PAGE)).toMatchObject({ code: 'EBADFD', errno: 77 });
@@ -135,14 +138,14 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
   });
 
   it('create(): page-rounded, exporter udmabuf, FD_CLOEXEC, the memfd already closed', () => {
-    const before = openFds();
+    const before = openFdList();
     const buf = Udmabuf.create(5000, { name: 'udma' });
     expect(buf.size).toBe(Math.ceil(5000 / PAGE) * PAGE); // 2 pages of 4K, 1 of 16K
     expect(buf.exporter).toBe('udmabuf');
     expect(fdinfo(buf.fd)['exp_name']).toBe('udmabuf');
     expect(buf.name).toBe('udma');
-    expect(addon().getFdFlags(buf.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
-    expect(openFds().length).toBe(before.length + 1);
+    expect(addon().testHooks.getFdFlags(buf.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
+    expect(openFdCount()).toBe(before.length + 1);
     buf.close();
   });
 
@@ -172,8 +175,8 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
   });
 
   it('refuses sizes over the 64 MiB size_limit_mb default with EINVAL and leaves nothing', () => {
-    const before = openFds();
+    const before = openFdList();
     expect(() => Udmabuf.create(65 * 1024 * 1024)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(openFds()).toEqual(before);
+    expect(openFdList()).toEqual(before);
   });
 });

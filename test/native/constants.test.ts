@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { addon, isLinux } from './helpers.js';
+import { isLinux } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
 
 describe.runIf(isLinux)('native constants (Linux only: the addon builds only there)', () => {
   it('has PAGE_SIZE from sysconf and the generic flag values', () => {

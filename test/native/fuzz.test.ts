@@ -3,9 +3,11 @@
 // or throw; the child must never die by a signal (a V8 OOM abort, a bad_alloc, a segfault).
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { isLinux } from './helpers.js';
+import { isLinux } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
-const FIXTURE = new URL('../fixtures/native-fuzz.mjs', import.meta.url).pathname;
+const FIXTURE = fixturePath('native-fuzz.mjs');
 // Fewer rounds on the VMs' emulated CPUs; the host runs the full 200.
 const ROUNDS = process.env['DMABUF_REQUIRE_KERNEL'] === '1' ? 60 : 200;
 
@@ -19,12 +21,19 @@ describe.runIf(isLinux)('native addon: random arguments', () => {
     const lastCall = r.stderr
       .trim()
       .split('\n')
-      .filter((l) => /^[a-zA-Z]+\(/.test(l))
+      .filter((l) => /^[a-zA-Z.]+\(/.test(l))
       .at(-1);
     expect(r.signal, `died by ${r.signal} after ${lastCall}`).toBeNull();
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
-    const report = JSON.parse(r.stdout) as { calls: number; exports: number; threw: number };
+    const report = JSON.parse(r.stdout) as { calls: number; exports: number; names: string[]; threw: number };
     expect(report.exports).toBeGreaterThanOrEqual(40);
+    // Every function the addon exports is fuzzed, the test hooks included.
+    const a = addon();
+    const functions = (o: object, prefix: string): string[] =>
+      Object.entries(o)
+        .filter(([name, v]) => typeof v === 'function' && name !== 'init')
+        .map(([name]) => prefix + name);
+    expect([...report.names].sort()).toEqual([...functions(a, ''), ...functions(a.testHooks, 'testHooks.')].sort());
     expect(report.calls).toBe(ROUNDS * report.exports);
     // Some calls get through: the fuzz reaches past argument checks.
     expect(report.threw).toBeLessThan(report.calls);

@@ -1,24 +1,21 @@
 // What this host can check of the dma-heap, udmabuf, dma-buf, sync_file and DRM wrappers without
 // the devices: each issues its ioctl and reports the kernel's refusal on a non-device fd (ENOTTY)
 // with the right syscall name. The real devices are exercised by the kernel tests in the VM.
-import { afterEach, describe, expect, it } from 'vitest';
-import { addon, expectErrno, isLinux, openFds } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { isLinux } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { closedAfterEach } from '../helpers/tracked-fds.js';
+import { openFdCount } from '../helpers/proc.js';
+import { expectErrno } from '../helpers/errors.js';
 
 describe.runIf(isLinux)('native kernel-object wrappers on non-device fds (Linux only; devices are tested in the VM)', () => {
-  const opened: number[] = [];
-  const track = (fd: number): number => {
-    opened.push(fd);
-    return fd;
-  };
-  afterEach(() => {
-    for (const fd of opened.splice(0)) addon().close(fd);
-  });
+  const track = closedAfterEach();
 
   it('memfdCreate makes an O_CLOEXEC memfd; ftruncate sizes it; seals add up', () => {
     const a = addon();
     const c = a.constants;
     const fd = track(a.memfdCreate('seals', c.MFD_ALLOW_SEALING));
-    expect(a.getFdFlags(fd) & c.FD_CLOEXEC).toBe(c.FD_CLOEXEC);
+    expect(a.testHooks.getFdFlags(fd) & c.FD_CLOEXEC).toBe(c.FD_CLOEXEC);
     a.ftruncate(fd, 3 * c.PAGE_SIZE);
     expect(a.fstat(fd).size).toBe(3 * c.PAGE_SIZE);
     expect(a.getSeals(fd)).toBe(0);
@@ -41,12 +38,12 @@ describe.runIf(isLinux)('native kernel-object wrappers on non-device fds (Linux 
   it('heapAlloc on /dev/null: ENOTTY from DMA_HEAP_IOCTL_ALLOC', () => {
     const a = addon();
     const fd = track(a.open('/dev/null', a.constants.O_RDONLY));
-    const before = openFds().length;
+    const before = openFdCount();
     const error = expectErrno(() => a.heapAlloc(fd, 4096, a.constants.O_RDWR | a.constants.O_CLOEXEC, 0), 'ENOTTY', 'DMA_HEAP_IOCTL_ALLOC');
     expect(error.errno).toBe(25);
     expect(error.message).toBe('DMA_HEAP_IOCTL_ALLOC failed: Inappropriate ioctl for device');
-    expectErrno(() => a.heapAlloc(fd, 4096, 0, 1n << 63n, 0), 'ENOTTY', 'DMA_HEAP_IOCTL_ALLOC');
-    expect(openFds().length).toBe(before);
+    expectErrno(() => a.testHooks.heapAllocRaw(fd, 4096, 0, 1n << 63n, 0), 'ENOTTY', 'DMA_HEAP_IOCTL_ALLOC');
+    expect(openFdCount()).toBe(before);
   });
 
   it('udmabufCreate and udmabufCreateList with a memfd as the device: ENOTTY', () => {
@@ -81,10 +78,11 @@ describe.runIf(isLinux)('native kernel-object wrappers on non-device fds (Linux 
     const a = addon();
     const fd = track(a.memfdCreate('not-a-sync-file', 0));
     expectErrno(() => a.syncFileInfo(fd), 'ENOTTY', 'SYNC_IOC_FILE_INFO');
-    expectErrno(() => a.syncFileInfo(fd, { numFences: 4, badPointer: true }), 'ENOTTY', 'SYNC_IOC_FILE_INFO');
+    expectErrno(() => a.testHooks.syncFileInfoRaw(fd, { numFences: 4, badPointer: true }), 'ENOTTY', 'SYNC_IOC_FILE_INFO');
     expectErrno(() => a.syncFileMerge(fd, fd, 'merged'), 'ENOTTY', 'SYNC_IOC_MERGE');
-    expectErrno(() => a.syncFileMerge(fd, fd, 'x'.repeat(64), { flags: 0, pad: 0 }), 'ENOTTY', 'SYNC_IOC_MERGE');
-    expectErrno(() => a.syncFileSetDeadline(fd, a.monotonicNs()), 'ENOTTY', 'SYNC_IOC_SET_DEADLINE');
+    expectErrno(() => a.testHooks.syncFileMergeRaw(fd, fd, 'x'.repeat(64), { flags: 0, pad: 0 }), 'ENOTTY', 'SYNC_IOC_MERGE');
+    expectErrno(() => a.syncFileSetDeadline(fd, a.testHooks.monotonicNs()), 'ENOTTY', 'SYNC_IOC_SET_DEADLINE');
+    expectErrno(() => a.testHooks.syncFileSetDeadlineRaw(fd, a.testHooks.monotonicNs(), 1), 'ENOTTY', 'SYNC_IOC_SET_DEADLINE');
   });
 
   it('DRM and vgem ioctls on a memfd: ENOTTY', () => {
@@ -101,10 +99,10 @@ describe.runIf(isLinux)('native kernel-object wrappers on non-device fds (Linux 
 
   it('monotonicNs is a CLOCK_MONOTONIC bigint that advances', async () => {
     const a = addon();
-    const t0 = a.monotonicNs();
+    const t0 = a.testHooks.monotonicNs();
     expect(typeof t0).toBe('bigint');
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const t1 = a.monotonicNs();
+    const t1 = a.testHooks.monotonicNs();
     expect(t1 - t0).toBeGreaterThanOrEqual(15_000_000n);
     // Same clock as performance.timeOrigin-free process.hrtime.bigint (CLOCK_MONOTONIC in libuv).
     const hr = process.hrtime.bigint();

@@ -1,29 +1,26 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { addon, collect, expectErrno, fdsPointingAt, isLinux, makeFifo, statusFlags } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { writeSync } from 'node:fs';
+import { isLinux } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
+import { closedAfterEach } from '../helpers/tracked-fds.js';
+import { fdsPointingAt, statusFlags } from '../helpers/proc.js';
+import { makeFifoPath } from '../helpers/fifo.js';
+import { sleep } from '../helpers/loop.js';
+import { collect } from '../helpers/gc.js';
+import { expectErrno } from '../helpers/errors.js';
 
 describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only there)', () => {
-  const opened: number[] = [];
-  afterEach(() => {
-    for (const fd of opened.splice(0)) {
-      try {
-        addon().close(fd);
-      } catch {
-        // closed by the test
-      }
-    }
-  });
+  const track = closedAfterEach();
 
   /** A FIFO opened O_RDWR: one fd that is both ends of a pipe. */
   let lastFifo = '';
   function pipe(flags = 0): number {
     const a = addon();
-    lastFifo = makeFifo();
+    lastFifo = makeFifoPath();
     const fd = a.open(lastFifo, a.constants.O_RDWR | flags);
-    opened.push(fd);
+    track(fd);
     return fd;
   }
-
-  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
   it('resolves with POLLIN after a write, and the event loop keeps running meanwhile', async () => {
     const a = addon();
@@ -39,7 +36,7 @@ describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only th
     while (performance.now() - t0 < 60 || (ticks < 3 && performance.now() - t0 < 5000)) await sleep(10);
     expect(settled).toBe(false);
     expect(ticks).toBeGreaterThanOrEqual(3);
-    a.write(fd, new Uint8Array([1]));
+    writeSync(fd, new Uint8Array([1]));
     expect(await waiter.promise).toBe(POLLIN);
     clearInterval(interval);
   });
@@ -60,7 +57,7 @@ describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only th
     const fd = pipe();
     expect(await new a.PollWaiter(fd, POLLOUT, -1).promise).toBe(POLLOUT);
     expect(await new a.PollWaiter(fd, POLLIN, 0).promise).toBe(0);
-    a.write(fd, new Uint8Array([1]));
+    writeSync(fd, new Uint8Array([1]));
     expect(await new a.PollWaiter(fd, POLLIN | POLLOUT, 0).promise).toBe(POLLIN | POLLOUT);
   });
 
@@ -83,16 +80,16 @@ describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only th
     const fd = pipe();
     const first = new a.PollWaiter(fd, POLLIN, 5000);
     const second = new a.PollWaiter(fd, POLLIN, 5000);
-    setTimeout(() => a.write(fd, new Uint8Array([1])), 10);
+    setTimeout(() => writeSync(fd, new Uint8Array([1])), 10);
     expect(await Promise.all([first.promise, second.promise])).toEqual([POLLIN, POLLIN]);
   });
 
   it('reports POLLHUP when the writer goes away', async () => {
     const a = addon();
     const { POLLIN, POLLHUP, O_RDONLY, O_WRONLY, O_NONBLOCK } = a.constants;
-    const path = makeFifo();
+    const path = makeFifoPath();
     const reader = a.open(path, O_RDONLY | O_NONBLOCK);
-    opened.push(reader);
+    track(reader);
     const writer = a.open(path, O_WRONLY);
     const waiter = new a.PollWaiter(reader, POLLIN, 5000);
     setTimeout(() => a.close(writer), 10);
@@ -128,7 +125,7 @@ describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only th
   it('rejects with the errno error when the poll cannot start', async () => {
     const a = addon();
     const memfd = a.memfdCreate('poll-regular-file', 0);
-    opened.push(memfd);
+    track(memfd);
     // epoll refuses regular files (no poll operation): libuv reports EPERM.
     await expect(new a.PollWaiter(memfd, a.constants.POLLIN, 100).promise).rejects.toMatchObject({
       code: 'EPERM',
@@ -154,7 +151,7 @@ describe.runIf(isLinux)('native PollWaiter (Linux only: the addon builds only th
     })();
     await collect();
     expect(registry).toBe(0); // held while pending
-    a.write(fd, new Uint8Array([1]));
+    writeSync(fd, new Uint8Array([1]));
     expect(await promise).toBe(POLLIN);
     await collect();
     await collect();

@@ -2,8 +2,10 @@
 // unmapped and closed, pending PollWaiters included, without crashing the process.
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { addonPath } from '../helpers/env.js';
-import { fdTarget, isLinux, makeFifo, mapsOf } from './helpers.js';
+import { isLinux } from '../helpers/env.js';
+import { addonPath } from '../helpers/addon.js';
+import { fdTarget, memfdMappings } from '../helpers/proc.js';
+import { makeFifoPath } from '../helpers/fifo.js';
 
 interface Report {
   memfd: number;
@@ -58,7 +60,7 @@ async function runWorker(options: {
   terminate?: boolean;
 }): Promise<{ report: Report; code: number; settled: number[] }> {
   const name = `worker-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fifo = makeFifo();
+  const fifo = makeFifoPath();
   const worker = new Worker(workerSource, {
     eval: true,
     workerData: { addonPath: addonPath(), name, fifo, waiters: options.waiters, timeoutMs: options.timeoutMs ?? -1, exit: options.exit ?? false },
@@ -83,7 +85,7 @@ async function runWorker(options: {
   // While the worker lives, its fds and mapping are there (fds and mappings are process-wide).
   if (!options.exit) {
     expect(fdTarget(report.memfd)).toBe(report.memfdTarget);
-    expect(mapsOf(name).length).toBe(1);
+    expect(memfdMappings(name).length).toBe(1);
   }
   if (options.terminate) await worker.terminate();
   else worker.postMessage('finish');
@@ -94,7 +96,7 @@ async function runWorker(options: {
 function expectReleased(report: Report, fifo: string | undefined = undefined): void {
   expect(report.viewLength).toBeGreaterThan(0);
   expect(fdTarget(report.memfd)).not.toBe(report.memfdTarget);
-  expect(mapsOf(report.name)).toEqual([]);
+  expect(memfdMappings(report.name)).toEqual([]);
   for (const fd of [report.fifoFd, ...report.dups]) {
     const target = fdTarget(fd);
     if (fifo !== undefined) expect(target).not.toBe(fifo);

@@ -1,0 +1,27 @@
+/** FIFOs: node has no pipe(2), and the native tests need a pollable fd whose ends they control. */
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addon } from './addon.js';
+
+let fifoCount = 0;
+/** A new FIFO's path; opened O_RDWR it is a pipe whose both ends are one fd. */
+export function makeFifoPath(): string {
+  // The random part: a module instance per test file restarts the count, and paths outlive files.
+  const path = join(tmpdir(), `dmabuf-test-fifo-${process.pid}-${fifoCount++}-${Math.random().toString(36).slice(2)}`);
+  execFileSync('mkfifo', [path]);
+  return path;
+}
+
+/** Both ends of a new FIFO, [read end (non-blocking), write end]; the caller closes them with addon().close. */
+export function openFifo(): [number, number] {
+  const a = addon();
+  const path = makeFifoPath();
+  try {
+    const readEnd = a.open(path, a.constants.O_RDONLY | a.constants.O_NONBLOCK);
+    return [readEnd, a.open(path, a.constants.O_WRONLY)];
+  } finally {
+    rmSync(path, { force: true });
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Views of /proc/self: this process's fds and mappings, for leak checks and their messages. Fds
+ * are compared as lists where the test owns the whole picture, counted where the test runner's
+ * own fds may come and go meanwhile.
+ */
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+
+/** Open fds of this process, by number, ascending. */
+export function openFdList(): number[] {
+  return readdirSync('/proc/self/fd')
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/** How many fds this process has open. */
+export function openFdCount(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/** What `fd` points at (its /proc/self/fd link), or undefined when it is not open. */
+export function fdTarget(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every open fd with its target, as `3 → /dev/null` (for readable leak messages). */
+export function openFdTargets(): string[] {
+  return openFdList().map((fd) => `${fd} → ${fdTarget(fd) ?? '?'}`);
+}
+
+/** How many of this process's fds point at `target` (robust against the test runner's own fds). */
+export function fdsPointingAt(target: string): number {
+  return openFdList().filter((fd) => fdTarget(fd) === target).length;
+}
+
+/** Count of dma-buf fds (their /proc/self/fd link is /dmabuf:<name> or anon_inode:dmabuf). */
+export function dmaBufFdCount(): number {
+  return openFdTargets().filter((t) => /dmabuf/.test(t)).length;
+}
+
+/** Mappings of dma-bufs, memfds and udmabufs in /proc/self/maps. */
+export function dmaBufMappings(): string[] {
+  return readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((line) => /\/dmabuf:|memfd:/.test(line));
+}
+
+/** Lines of /proc/self/maps that map the memfd called `name`. */
+export function memfdMappings(name: string): string[] {
+  return readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(`/memfd:${name} `));
+}
+
+/** /proc/self/fdinfo/<fd> as key/value pairs. */
+export function fdinfo(fd: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** fdinfo "flags:" (octal open flags of the file description). */
+export function statusFlags(fd: number): number {
+  const flags = fdinfo(fd)['flags'];
+  if (flags === undefined || !/^[0-7]+$/.test(flags)) throw new Error(`no flags in fdinfo of ${fd}`);
+  return parseInt(flags, 8);
+}
