@@ -214,10 +214,3 @@ export function resolveRegion(syscall: string, value: unknown, size: number): Re
   }
   return resolved;
 }
-
-/** Offsets of every row relative to the span start, slice by slice. */
-export function* rowOffsets(r: ResolvedRegion): Generator<number> {
-  for (let s = 0; s < r.sliceCount; s++) {
-    for (let row = 0; row < r.rowCount; row++) yield s * r.slicePitch + row * r.rowPitch;
-  }
-}

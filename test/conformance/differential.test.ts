@@ -18,22 +18,12 @@ import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, region, type CpuAccess, type SyncFile } from '../../lib/index.js';
 import { emulatedBackend, kernelBackend, type ConformanceBackend } from '../helpers/backends.js';
 import { fdTargets, PAGE, runKernel } from '../helpers/env.js';
+import { Rng } from '../../lib/backend/emulated/rng.js';
 
 const SEQUENCES = 200;
 
-/** mulberry32: tiny, fast, and the same on every machine. */
-class Prng {
-  #state: number;
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
+/** The emulator's own PRNG (mulberry32: tiny, fast, and the same on every machine), with helpers. */
+class Prng extends Rng {
   /** An integer in [0, n). */
   int(n: number): number {
     return Math.floor((this.next() / 2 ** 32) * n);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { region, DmaBufError } from '../../lib/index.js';
-import { resolveRegion, rowOffsets } from '../../lib/region.js';
+import { resolveRegion } from '../../lib/region.js';
+import { rowOffsets } from '../../lib/rows.js';
 
 const einval = (argument?: string) => expect.objectContaining({ code: 'EINVAL', ...(argument ? { argument } : {}) });
 
