@@ -59,19 +59,9 @@ export function* rowOffsets(region: ResolvedRegion): Generator<number> {
   yield* offsets;
 }
 
-/**
- * Rows this short are copied byte by byte: cheaper than the two subarray views a TypedArray#set
- * needs (a 10-pixel RGBA row is 40 bytes).
- */
-const SHORT_COPY = 64;
-
 /** to[toAt, toAt + n) = from[fromAt, fromAt + n). */
 export function copyBytes(from: Uint8Array, fromAt: number, to: Uint8Array, toAt: number, n: number): void {
-  if (n <= SHORT_COPY) {
-    for (let i = 0; i < n; i++) to[toAt + i] = from[fromAt + i]!;
-  } else {
-    to.set(from.subarray(fromAt, fromAt + n), toAt);
-  }
+  to.set(from.subarray(fromAt, fromAt + n), toAt);
 }
 
 /**

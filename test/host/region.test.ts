@@ -73,6 +73,15 @@ describe('region arithmetic', () => {
     expect(() => resolveRegion('t', forged, 1000)).toThrow(einval('stride'));
   });
 
+  it('a region resolved once is reused for the same buffer size and checked again for another', () => {
+    const r = region.rect({ x: 0, y: 0, width: 10, height: 10, stride: 64, bytesPerPixel: 4 });
+    const first = resolveRegion('t', r, 4096);
+    expect(first.spanLength).toBe(9 * 64 + 40);
+    expect(resolveRegion('t', r, 4096)).toBe(first);
+    expect(() => resolveRegion('t', r, 512)).toThrow(/outside the 512-byte buffer/);
+    expect(resolveRegion('t', r, 8192)).toEqual(first);
+  });
+
   it('regions are frozen', () => {
     const r = region.linear({ offset: 0, length: 1 });
     expect(Object.isFrozen(r)).toBe(true);

@@ -24,7 +24,7 @@ import { CopyingBrackets } from './copying-bracket.js';
 import { allocateFd, registerFd, releaseFd } from './fds.js';
 import { waitAsync, waitSync } from './fences.js';
 import { EmulatedSyncFile } from './sync-file.js';
-import { beginZeroCopy } from './zero-copy-bracket.js';
+import { beginZeroCopy, SnapshotMemory } from './zero-copy-bracket.js';
 
 const SYNC = 'DMA_BUF_IOCTL_SYNC';
 
@@ -35,6 +35,7 @@ export class EmulatedBuffer implements BufferHandle {
   #closed = false;
   #bracket: Bracket | undefined;
   readonly #copying: CopyingBrackets;
+  readonly #snapshots = new SnapshotMemory();
 
   /** A new holder of `state`; with `fd` it takes that number over (DmaBuf.fromFd dup: false). */
   constructor(backend: EmulationContext, state: BufferState, fd?: number) {
@@ -99,7 +100,7 @@ export class EmulatedBuffer implements BufferHandle {
     // Zero copy only while no other holder has a bracket open: ending it moves the memory, which
     // would kill that holder's views.
     const zeroCopy = this.backend.model.zeroCopy && this.state.openBrackets === 0;
-    const bracket = zeroCopy ? beginZeroCopy(this.backend, this.state, mode, region) : this.#copying.begin(mode, region);
+    const bracket = zeroCopy ? beginZeroCopy(this.backend, this.state, this.#snapshots, mode, region) : this.#copying.begin(mode, region);
     this.#bracket = bracket;
     this.state.openBrackets++;
     return bracket.bytes;
@@ -152,6 +153,7 @@ export class EmulatedBuffer implements BufferHandle {
     if (this.#closed) return;
     this.#closed = true;
     this.#copying.drop();
+    this.#snapshots.drop();
     releaseFd(this.fd, this);
     if (--this.state.holders === 0) this.backend.counters.liveBuffers--;
   }

@@ -59,18 +59,42 @@ class ZeroCopyBracket implements Bracket {
   }
 }
 
+/** Snapshots up to this long are kept for the holder's next bracket; longer ones are made per bracket. */
+const KEPT_SNAPSHOT = 1 << 20;
+
+/**
+ * One holder's snapshot memory, reused from bracket to bracket: allocating (and zeroing) a fresh
+ * one per bracket cost more than the rest of a small region's bracket. It is never handed out,
+ * and only the bracket open on the holder uses it.
+ */
+export class SnapshotMemory {
+  #kept: Uint8Array | undefined;
+
+  take(length: number): Uint8Array {
+    if (length > KEPT_SNAPSHOT) return new Uint8Array(length);
+    if (!this.#kept || this.#kept.length < length) this.#kept = new Uint8Array(Math.max(length, 4096));
+    return this.#kept.subarray(0, length);
+  }
+
+  drop(): void {
+    this.#kept = undefined;
+  }
+}
+
 /** The zero-copy START: a view of the memory itself, and the snapshot detection needs. */
-export function beginZeroCopy(context: EmulationContext, state: BufferState, mode: AccessMode, region: ResolvedRegion): Bracket {
+export function beginZeroCopy(context: EmulationContext, state: BufferState, snapshots: SnapshotMemory, mode: AccessMode, region: ResolvedRegion): Bracket {
   const memory = state.memory.cpu;
   const base = region.start;
   const span = region.spanLength;
   const now = memory.subarray(base, base + span);
   let reference: Uint8Array | undefined;
   if (mode === 'read') {
-    reference = now.slice();
+    reference = snapshots.take(span);
+    reference.set(now);
     context.counters.bracketCopiedBytes += span;
   } else if (hasGaps(region)) {
-    reference = new Uint8Array(span);
+    // Only the gaps are compared and restored in a writing bracket: the rows may hold anything.
+    reference = snapshots.take(span);
     context.counters.bracketCopiedBytes += copyGaps(now, reference, region);
   }
   state.zeroCopy = { mode, region, reference, raceRows: undefined };
