@@ -16,7 +16,7 @@
  */
 import { DmaBufError, MisuseCode } from './errors.js';
 import type { ResolvedRegion } from './region.js';
-import { copyGaps, eachRowAndGap, hasGaps } from './rows.js';
+import { copyGaps, hasGaps, someRowOrGap } from './rows.js';
 import type { AccessMode } from './validate.js';
 
 /** A write the bracket was not allowed to make. */
@@ -78,19 +78,19 @@ export function findViolation(
   }
   let found: Violation | undefined;
   const { bytes: gapBytes, index: gapIndex } = expected.gaps;
-  eachRowAndGap(
+  someRowOrGap(
     region,
     (from, to) => {
       const write = firstDifference(bytes, from, gapBytes, gapIndex(from, 0), to - from);
       if (write >= 0) found = { code: MisuseCode.WRITE_OUTSIDE_REGION, offset: from + write };
       return found !== undefined;
     },
-    rows &&
-      ((at, packed) => {
-        const write = firstDifference(bytes, at, rows.bytes, rows.index(at, packed), region.rowBytes);
-        if (write >= 0) found = { code: MisuseCode.WRITE_IN_READ_BRACKET, offset: at + write };
-        return found !== undefined;
-      }),
+    (at, packed) => {
+      if (!rows) return false;
+      const write = firstDifference(bytes, at, rows.bytes, rows.index(at, packed), region.rowBytes);
+      if (write >= 0) found = { code: MisuseCode.WRITE_IN_READ_BRACKET, offset: at + write };
+      return found !== undefined;
+    },
   );
   return found;
 }

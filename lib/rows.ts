@@ -9,18 +9,26 @@
 import type { ResolvedRegion } from './region.js';
 
 /**
- * Call `fn(spanOffset, packedOffset)` for each row, slice by slice, in memory order. A `true`
- * from `fn` stops the walk; eachRow then returns true.
+ * Call `fn(spanOffset, packedOffset)` for each row, slice by slice, in memory order, until it
+ * returns true (then someRow returns true, like Array#some).
  */
-export function eachRow(region: ResolvedRegion, fn: (at: number, packed: number) => boolean | void): boolean {
+export function someRow(region: ResolvedRegion, fn: (at: number, packed: number) => boolean): boolean {
   const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
   let packed = 0;
   for (let s = 0; s < sliceCount; s++) {
     for (let r = 0, at = s * slicePitch; r < rowCount; r++, at += rowPitch, packed += rowBytes) {
-      if (fn(at, packed) === true) return true;
+      if (fn(at, packed)) return true;
     }
   }
   return false;
+}
+
+/** Call `fn(spanOffset, packedOffset)` for each row, slice by slice, in memory order. */
+export function eachRow(region: ResolvedRegion, fn: (at: number, packed: number) => void): void {
+  someRow(region, (at, packed) => {
+    fn(at, packed);
+    return false;
+  });
 }
 
 /** The region's rows leave gaps in its span (a 2D/3D region whose rows are not back to back). */
@@ -30,16 +38,12 @@ export function hasGaps(region: ResolvedRegion): boolean {
 
 /**
  * Rows and the gaps before them, in memory order: `onGap(from, to)` before each row that a gap
- * precedes, then `onRow(spanOffset, packedOffset)`. A `true` from either stops the walk.
+ * precedes, then `onRow(spanOffset, packedOffset)`, until either returns true.
  */
-export function eachRowAndGap(
-  region: ResolvedRegion,
-  onGap: (from: number, to: number) => boolean | void,
-  onRow: (at: number, packed: number) => boolean | void = () => undefined,
-): boolean {
+export function someRowOrGap(region: ResolvedRegion, onGap: (from: number, to: number) => boolean, onRow: (at: number, packed: number) => boolean): boolean {
   let gapStart = 0;
-  return eachRow(region, (at, packed) => {
-    if (at > gapStart && onGap(gapStart, at) === true) return true;
+  return someRow(region, (at, packed) => {
+    if (at > gapStart && onGap(gapStart, at)) return true;
     gapStart = at + region.rowBytes;
     return onRow(at, packed);
   });
@@ -47,7 +51,14 @@ export function eachRowAndGap(
 
 /** Call `fn(from, to)` (span offsets) for every gap, in memory order. */
 export function eachGap(region: ResolvedRegion, fn: (from: number, to: number) => void): void {
-  eachRowAndGap(region, fn);
+  someRowOrGap(
+    region,
+    (from, to) => {
+      fn(from, to);
+      return false;
+    },
+    () => false,
+  );
 }
 
 /** Offsets of every row from the span start, slice by slice. */
