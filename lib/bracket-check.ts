@@ -1,16 +1,22 @@
 /**
- * Checking a bracket against a snapshot taken at its START: what the emulator's zero-copy path and
- * the kernel backend's checked mode (DMABUF_CHECK=1, or `checked: true` on a buffer) both do. A
- * snapshot of the span (one memcpy) at START; at END one native memcmp per row and per gap
- * (Buffer#compare), a byte loop only inside the first segment that differs. The writes found are
- * undone (a read bracket's rows, a region's gaps), as non-coherent hardware would drop them, and
- * reported after END with the buffer's name and the byte's offset.
+ * Finding the writes a bracket was not allowed to make: the one place both backends do it. At END
+ * the span is compared, in memory order, with what it should hold: its gaps (between the region's
+ * rows) in every bracket, its rows too in a 'read' bracket. One native memcmp per row and per gap
+ * (Buffer#compare), a byte loop only inside the first segment that differs.
+ *
+ * What it should hold comes from START: a snapshot of the span (the emulator's zero-copy path and
+ * the kernel backend's checked mode, DMABUF_CHECK=1 or `checked: true`), or, on the emulator's
+ * copying path, the known pattern its gaps were filled with and a copy of its rows. On the
+ * snapshot paths the writes found are undone (a read bracket's rows, a region's gaps), as
+ * non-coherent hardware would drop them; every violation is reported after END with the buffer's
+ * name and the byte's offset.
  *
  * On the kernel the span is shared memory: a change made meanwhile by another holder, thread,
  * process or device is indistinguishable from the bracket's own and is reported as its own.
  */
 import { DmaBufError, MisuseCode } from './errors.js';
 import type { ResolvedRegion } from './region.js';
+import { copyGaps, hasGaps, someRowOrGap } from './rows.js';
 import type { AccessMode } from './validate.js';
 
 /** A write the bracket was not allowed to make. */
@@ -20,31 +26,24 @@ export interface Violation {
   readonly offset: number;
 }
 
-/** The region's rows leave gaps in its span (a 2D/3D region whose rows are not back to back). */
-export function hasGaps(region: ResolvedRegion): boolean {
-  return region.byteCount !== region.spanLength;
+/**
+ * What a bracket's bytes are checked against: the byte expected at span offset `at` (of a row at
+ * packed offset `packed`) is `bytes[index(at, packed)]`, and a gap or a row continues linearly from
+ * there.
+ */
+export interface Expected {
+  readonly bytes: Uint8Array;
+  readonly index: (at: number, packed: number) => number;
 }
 
-/** Call `fn(gapStart, gapEnd)` (span offsets) for every gap before a row, in memory order. */
-export function eachGap(region: ResolvedRegion, fn: (from: number, to: number) => void): void {
-  const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
-  let gapStart = 0;
-  for (let s = 0; s < sliceCount; s++) {
-    for (let r = 0, row = s * slicePitch; r < rowCount; r++, row += rowPitch) {
-      if (row > gapStart) fn(gapStart, row);
-      gapStart = row + rowBytes;
-    }
-  }
+/** A snapshot shaped like the span (taken at START). */
+export function spanShaped(bytes: Uint8Array): Expected {
+  return { bytes, index: (at) => at };
 }
 
-/** Copy the gaps of `from` (span-shaped) over those of `to`; returns the bytes copied. */
-export function copyGaps(from: Uint8Array, to: Uint8Array, region: ResolvedRegion): number {
-  let n = 0;
-  eachGap(region, (a, b) => {
-    to.set(from.subarray(a, b), a);
-    n += b - a;
-  });
-  return n;
+/** The region's rows back to back (copied at START). */
+export function packedRows(bytes: Uint8Array): Expected {
+  return { bytes, index: (_at, packed) => packed };
 }
 
 /**
@@ -58,34 +57,52 @@ export function firstDifference(a: Buffer, aFrom: number, b: Uint8Array, bFrom: 
 }
 
 /**
- * The first write a bracket was not allowed to make, for a bracket over memory that is the
- * buffer's own (the emulator's coherent zero-copy path, the kernel's checked mode): the span's bytes against `reference`, a
- * span-shaped snapshot taken at START (gaps always; rows too for a 'read' bracket), in memory order.
+ * The first write a bracket was not allowed to make, in memory order: a change in a gap (against
+ * `expected.gaps`), in any bracket, or a change in a 'read' bracket's rows (against
+ * `expected.rows`). `now` is the span as END found it.
  */
-export function findChange(mode: AccessMode, region: ResolvedRegion, now: Uint8Array, reference: Uint8Array): Violation | undefined {
+export function findViolation(
+  mode: AccessMode,
+  region: ResolvedRegion,
+  now: Uint8Array,
+  expected: { readonly gaps: Expected; readonly rows: Expected | undefined },
+): Violation | undefined {
   const gaps = hasGaps(region);
-  if (!gaps && mode !== 'read') return undefined;
-  const ref = Buffer.from(reference.buffer, reference.byteOffset, reference.length);
-  if (mode === 'read' && !gaps) {
-    const write = firstDifference(ref, 0, now, 0, region.spanLength);
+  const rows = mode === 'read' ? expected.rows : undefined;
+  if (!gaps && !rows) return undefined;
+  const bytes = Buffer.from(now.buffer, now.byteOffset, now.length);
+  if (!gaps) {
+    // Rows back to back: the span is one row as far as checking goes.
+    const write = firstDifference(bytes, 0, rows!.bytes, rows!.index(0, 0), region.spanLength);
     return write >= 0 ? { code: MisuseCode.WRITE_IN_READ_BRACKET, offset: write } : undefined;
   }
-  const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
-  let gapStart = 0;
-  for (let s = 0; s < sliceCount; s++) {
-    for (let r = 0, row = s * slicePitch; r < rowCount; r++, row += rowPitch) {
-      if (row > gapStart) {
-        const gap = firstDifference(ref, gapStart, now, gapStart, row - gapStart);
-        if (gap >= 0) return { code: MisuseCode.WRITE_OUTSIDE_REGION, offset: gapStart + gap };
-      }
-      if (mode === 'read') {
-        const write = firstDifference(ref, row, now, row, rowBytes);
-        if (write >= 0) return { code: MisuseCode.WRITE_IN_READ_BRACKET, offset: row + write };
-      }
-      gapStart = row + rowBytes;
-    }
-  }
-  return undefined;
+  let found: Violation | undefined;
+  const { bytes: gapBytes, index: gapIndex } = expected.gaps;
+  someRowOrGap(
+    region,
+    (from, to) => {
+      const write = firstDifference(bytes, from, gapBytes, gapIndex(from, 0), to - from);
+      if (write >= 0) found = { code: MisuseCode.WRITE_OUTSIDE_REGION, offset: from + write };
+      return found !== undefined;
+    },
+    (at, packed) => {
+      if (!rows) return false;
+      const write = firstDifference(bytes, at, rows.bytes, rows.index(at, packed), region.rowBytes);
+      if (write >= 0) found = { code: MisuseCode.WRITE_IN_READ_BRACKET, offset: at + write };
+      return found !== undefined;
+    },
+  );
+  return found;
+}
+
+/**
+ * findViolation for a bracket over memory that is the buffer's own (the emulator's zero-copy
+ * path, the kernel's checked mode): against `reference`, a span-shaped snapshot taken at START
+ * (gaps always; rows too for a 'read' bracket).
+ */
+export function findChange(mode: AccessMode, region: ResolvedRegion, now: Uint8Array, reference: Uint8Array): Violation | undefined {
+  const snapshot = spanShaped(reference);
+  return findViolation(mode, region, now, { gaps: snapshot, rows: snapshot });
 }
 
 /**

@@ -6,7 +6,8 @@ import { inspectObject } from './inspect.js';
 import { inspect } from 'node:util';
 import { DmaBufError, MisuseCode } from './errors.js';
 import type { BracketBytes } from './backend/backend.js';
-import { rowOffsets, type Region, type ResolvedRegion } from './region.js';
+import type { Region, ResolvedRegion } from './region.js';
+import { rowOffsets } from './rows.js';
 import type { AccessMode } from './validate.js';
 
 /** What a CpuAccess needs from its DmaBuf; keeps the two classes' coupling to one call. */

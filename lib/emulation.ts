@@ -11,14 +11,15 @@
  */
 import type { Supports } from './backend/backend.js';
 import {
-  checkCoherency,
-  checkHeapNames,
-  checkPageSize,
-  checkSeed,
+  COHERENCIES,
   createEmulatedBackend,
   DEFAULT_SEED,
+  FAULT_CODES,
+  FAULT_OPERATIONS,
   getDefaultEmulatedBackend,
+  isCoherency,
   PAGE_SIZE,
+  PAGE_SIZES,
   type Coherency,
   type EmulatedBackend,
   type EmulationStats,
@@ -27,9 +28,11 @@ import {
 } from './backend/emulated/index.js';
 import type { DmaBuf } from './dmabuf.js';
 import { checkDeviceName, EmulatedDevice } from './emulated-device.js';
+import { invalidArgument, invalidType } from './errors.js';
 import { DmaHeap } from './heap.js';
+import { isHeapName } from './heap-kind.js';
 import { createUdmabuf } from './udmabuf.js';
-import { checkOptions } from './validate.js';
+import { checkInteger, checkOptions } from './validate.js';
 
 export type { Coherency, EmulationStats, FaultCode, FaultOperation } from './backend/emulated/index.js';
 export { EmulatedDevice, type DeviceJob, type SubmitOptions } from './emulated-device.js';
@@ -73,6 +76,52 @@ export interface Emulation {
   stats(): EmulationStats;
 }
 
+const CREATE = 'emulation.create';
+
+function checkCoherency(value: unknown): Coherency {
+  if (typeof value !== 'string') throw invalidType(CREATE, 'coherency', `one of ${COHERENCIES.join(', ')}`, value);
+  if (!isCoherency(value)) throw invalidArgument(CREATE, 'coherency', `must be one of ${COHERENCIES.join(', ')}, got '${value}'`);
+  return value;
+}
+
+function checkSeed(value: unknown): number {
+  if (typeof value !== 'number') throw invalidType(CREATE, 'seed', 'an integer', value);
+  if (!Number.isSafeInteger(value)) throw invalidArgument(CREATE, 'seed', `must be a safe integer, got ${value}`);
+  return value;
+}
+
+function checkPageSize(value: unknown): number {
+  if (typeof value !== 'number') throw invalidType(CREATE, 'pageSize', `one of ${PAGE_SIZES.join(', ')}`, value);
+  if (!(PAGE_SIZES as readonly number[]).includes(value)) {
+    throw invalidArgument(CREATE, 'pageSize', `must be one of ${PAGE_SIZES.join(', ')} (the page sizes Linux runs with), got ${value}`);
+  }
+  return value;
+}
+
+/** The heaps an emulation offers: 1 to 16 distinct names as /dev/dma_heap could hold them. */
+function checkHeapNames(value: unknown): string[] {
+  if (!Array.isArray(value)) throw invalidType(CREATE, 'heaps', 'an array of heap names', value);
+  if (value.length === 0 || value.length > 16) throw invalidArgument(CREATE, 'heaps', `must name 1 to 16 heaps, got ${value.length}`);
+  for (const name of value) {
+    if (typeof name !== 'string') throw invalidType(CREATE, 'heaps', 'an array of heap names', name);
+    if (!isHeapName(name) || name.length > 64) throw invalidArgument(CREATE, 'heaps', `'${name}' is not a heap name`);
+  }
+  if (new Set(value).size !== value.length) throw invalidArgument(CREATE, 'heaps', 'names a heap twice');
+  return [...(value as string[])];
+}
+
+function checkFault(operation: unknown, code: unknown, count: unknown): [FaultOperation, FaultCode, number] {
+  if (typeof operation !== 'string') throw invalidType('failNext', 'operation', 'an operation name', operation);
+  if (!(FAULT_OPERATIONS as readonly string[]).includes(operation)) {
+    throw invalidArgument('failNext', 'operation', `must be one of ${FAULT_OPERATIONS.join(', ')}, got '${operation}'`);
+  }
+  if (typeof code !== 'string') throw invalidType('failNext', 'code', 'an errno name', code);
+  if (!(FAULT_CODES as readonly string[]).includes(code)) {
+    throw invalidArgument('failNext', 'code', `must be one of ${FAULT_CODES.join(', ')}, got '${code}'`);
+  }
+  return [operation as FaultOperation, code as FaultCode, checkInteger('failNext', 'count', count, 1, 1_000_000)];
+}
+
 function wrap(backend: EmulatedBackend): Emulation {
   return Object.freeze({
     coherency: backend.coherency,
@@ -89,7 +138,7 @@ function wrap(backend: EmulatedBackend): Emulation {
       return EmulatedDevice._of(backend.device(checkDeviceName(name)));
     },
     failNext(operation: FaultOperation, code: FaultCode, count = 1): void {
-      backend.failNext(operation, code, count);
+      backend.failNext(...checkFault(operation, code, count));
     },
     stats(): EmulationStats {
       return backend.stats();
@@ -111,12 +160,11 @@ function emulationOf(backend: EmulatedBackend): Emulation {
 export const emulation = {
   /** A fresh, independent emulation. */
   create(options?: EmulationOptions): Emulation {
-    const opts = checkOptions('emulation.create', options);
-    const coherency = opts['coherency'] === undefined ? 'writeback' : checkCoherency('emulation.create', opts['coherency']);
-    if (opts['seed'] !== undefined) checkSeed('emulation.create', opts['seed']);
-    const seed = (opts['seed'] as number | undefined) ?? DEFAULT_SEED;
-    const pageSize = opts['pageSize'] === undefined ? PAGE_SIZE : checkPageSize('emulation.create', opts['pageSize']);
-    const heaps = opts['heaps'] === undefined ? undefined : checkHeapNames('emulation.create', opts['heaps']);
+    const opts = checkOptions(CREATE, options);
+    const coherency = opts['coherency'] === undefined ? 'writeback' : checkCoherency(opts['coherency']);
+    const seed = opts['seed'] === undefined ? DEFAULT_SEED : checkSeed(opts['seed']);
+    const pageSize = opts['pageSize'] === undefined ? PAGE_SIZE : checkPageSize(opts['pageSize']);
+    const heaps = opts['heaps'] === undefined ? undefined : checkHeapNames(opts['heaps']);
     return emulationOf(createEmulatedBackend({ coherency, seed, pageSize, ...(heaps ? { heaps } : {}) }));
   },
   /**

@@ -156,6 +156,20 @@ export function isRegion(value: unknown): value is Region {
  * the whole buffer. Plain objects are accepted if they pass the same checks as region.*().
  */
 export function resolveRegion(syscall: string, value: unknown, size: number): ResolvedRegion {
+  // A frozen region (what region.* returns) cannot change: checked once per buffer size, it is
+  // reused, so a program that brackets the same region every frame does not re-check it.
+  const frozen = typeof value === 'object' && value !== null && Object.isFrozen(value);
+  const cached = frozen ? resolvedRegions.get(value) : undefined;
+  if (cached?.size === size) return cached.resolved;
+  const resolved = Object.freeze(resolveFresh(syscall, value, size));
+  if (frozen) resolvedRegions.set(value, { size, resolved });
+  return resolved;
+}
+
+/** The last successful resolution of each frozen region, with the buffer size it was checked against. */
+const resolvedRegions = new WeakMap<object, { readonly size: number; readonly resolved: ResolvedRegion }>();
+
+function resolveFresh(syscall: string, value: unknown, size: number): ResolvedRegion {
   let r: Region;
   if (value === undefined) r = region.linear({ offset: 0, length: size });
   else if (!isRegion(value)) throw invalidType(syscall, 'region', 'a region from region.linear/rect/box', value);
@@ -213,11 +227,4 @@ export function resolveRegion(syscall: string, value: unknown, size: number): Re
     throw invalidArgument(syscall, 'region', `bytes [${resolved.start}, ${end}) lie outside the ${size}-byte buffer`);
   }
   return resolved;
-}
-
-/** Offsets of every row relative to the span start, slice by slice. */
-export function* rowOffsets(r: ResolvedRegion): Generator<number> {
-  for (let s = 0; s < r.sliceCount; s++) {
-    for (let row = 0; row < r.rowCount; row++) yield s * r.slicePitch + row * r.rowPitch;
-  }
 }

@@ -26,6 +26,14 @@
 import type { ResolvedRegion } from '../region.js';
 import type { AccessMode, FenceMode } from '../validate.js';
 
+// The vocabulary a backend shares with the public layer: backends import it from here, the
+// contract, never from the public modules themselves.
+export type { ResolvedRegion } from '../region.js';
+export type { AccessMode, FenceMode } from '../validate.js';
+export { DmaBufError, MisuseCode, invalidArgument } from '../errors.js';
+export { copyBytes, copyGaps, copyRegionRows, eachGap, eachRow, hasGaps } from '../rows.js';
+export { type Expected, type Violation, findChange, findViolation, packedRows, undoChange, violationError } from '../bracket-check.js';
+
 export interface Supports {
   /** `fd` is a real kernel dma-buf / sync_file fd that other processes and drivers understand. */
   readonly realFds: boolean;

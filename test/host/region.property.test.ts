@@ -4,7 +4,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DmaBufError } from '../../lib/errors.js';
-import { resolveRegion, rowOffsets } from '../../lib/region.js';
+import { resolveRegion } from '../../lib/region.js';
+import { rowOffsets } from '../../lib/rows.js';
 
 const MAX = BigInt(Number.MAX_SAFE_INTEGER);
 const int = fc.oneof(

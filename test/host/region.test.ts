@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { region, DmaBufError } from '../../lib/index.js';
-import { resolveRegion, rowOffsets } from '../../lib/region.js';
+import { resolveRegion } from '../../lib/region.js';
+import { rowOffsets } from '../../lib/rows.js';
 
 const einval = (argument?: string) => expect.objectContaining({ code: 'EINVAL', ...(argument ? { argument } : {}) });
 
@@ -70,6 +71,15 @@ describe('region arithmetic', () => {
   it('re-validates hand-made region objects', () => {
     const forged = { kind: 'rect', x: 0, y: 0, width: 100, height: 1, stride: 4, bytesPerPixel: 1, offset: 0 };
     expect(() => resolveRegion('t', forged, 1000)).toThrow(einval('stride'));
+  });
+
+  it('a region resolved once is reused for the same buffer size and checked again for another', () => {
+    const r = region.rect({ x: 0, y: 0, width: 10, height: 10, stride: 64, bytesPerPixel: 4 });
+    const first = resolveRegion('t', r, 4096);
+    expect(first.spanLength).toBe(9 * 64 + 40);
+    expect(resolveRegion('t', r, 4096)).toBe(first);
+    expect(() => resolveRegion('t', r, 512)).toThrow(/outside the 512-byte buffer/);
+    expect(resolveRegion('t', r, 8192)).toEqual(first);
   });
 
   it('regions are frozen', () => {

@@ -7,16 +7,16 @@
  * them; they cannot be passed to other processes or to the kernel.
  */
 import { totalmem } from 'node:os';
-import { DmaBufError, MisuseCode } from '../../errors.js';
-import type { BufferHandle, HeapHandle, SegmentSpec, Supports, SyncFileHandle } from '../backend.js';
-import { BufferState, EmulatedBuffer } from './buffer.js';
+import { type BufferHandle, DmaBufError, type HeapHandle, MisuseCode, type SegmentSpec, type Supports, type SyncFileHandle } from '../backend.js';
+import { BufferState } from './buffer-state.js';
 import type { EmulationContext, EmulationCounters } from './context.js';
 import { EmulatedDevice } from './device.js';
 import { Faults, type FaultCode, type FaultOperation } from './faults.js';
 import { lookupFd } from './fds.js';
 import { EmulatedHeap } from './heap.js';
+import { EmulatedBuffer } from './holder.js';
 import { createModel, type Coherency, type Memory, type MemoryModel } from './models.js';
-import { poisonPage, Rng } from './rng.js';
+import { foldSeed, poisonPage, Rng } from './rng.js';
 import { EmulatedSyncFile } from './sync-file.js';
 
 /** The default page size; emulation.create({ pageSize }) models 16K and 64K kernels too. */
@@ -40,7 +40,7 @@ export interface EmulationStats extends Readonly<EmulationCounters> {
   readonly syncRetries: number;
 }
 
-function supportsFor(coherency: Coherency): Supports {
+function supportsFor(model: MemoryModel): Supports {
   return Object.freeze({
     realFds: false,
     udmabufSegments: false,
@@ -49,8 +49,8 @@ function supportsFor(coherency: Coherency): Supports {
     deadline: true,
     detectsWriteInReadBracket: true,
     detectsWriteOutsideRegion: true,
-    staleOutsideBracket: coherency !== 'coherent',
-    tiledLayout: coherency === 'tiled',
+    staleOutsideBracket: model.staleOutsideBracket,
+    tiledLayout: model.tiledLayout,
     devices: true,
     // Node 20 has no way to detach an untransferable ArrayBuffer from JS (ArrayBuffer#transfer is
     // Node 22+), and END must detach: a transfer is detected at END instead.
@@ -75,14 +75,15 @@ export class EmulatedBackend implements EmulationContext {
 
   readonly #heaps: readonly string[];
 
+  /** Options arrive checked (lib/emulation.ts, or the environment read in index.ts). */
   constructor(options: { coherency: Coherency; seed: number; pageSize?: number; heaps?: readonly string[] }) {
     this.pageSize = options.pageSize ?? PAGE_SIZE;
     this.#heaps = Object.freeze([...(options.heaps ?? DEFAULT_HEAPS)].sort());
     this.coherency = options.coherency;
-    this.seed = options.seed;
-    this.supports = supportsFor(options.coherency);
-    this.model = createModel(options.coherency, poisonPage(Rng.derive(options.seed, 1)));
-    this.raceRng = Rng.derive(options.seed, 2);
+    this.seed = foldSeed(options.seed);
+    this.model = createModel(options.coherency, poisonPage(Rng.derive(this.seed, 1)));
+    this.supports = supportsFor(this.model);
+    this.raceRng = Rng.derive(this.seed, 2);
   }
 
   listHeaps(): string[] {
@@ -157,7 +158,6 @@ export class EmulatedBackend implements EmulationContext {
     return new EmulatedBuffer(this, new BufferState(rounded, exporter, memory));
   }
 
-  /** The device called `name` (the same object for the same name). */
   /** The device called `name` (checked by the caller), the same object for the same name. */
   device(name: string): EmulatedDevice {
     let device = this.#devices.get(name);

@@ -7,10 +7,12 @@
  * device memory, stores what it wrote, and signals its fence.
  */
 import { performance } from 'node:perf_hooks';
-import { invalidArgument } from '../../errors.js';
-import type { SyncFileHandle } from '../backend.js';
+import { invalidArgument, type SyncFileHandle } from '../backend.js';
 import type { EmulationContext } from './context.js';
-import { detach, EmulatedBuffer, loadDeviceRead, storeDeviceWrite, type BufferState } from './buffer.js';
+import type { BufferState } from './buffer-state.js';
+import { detach } from './detach.js';
+import { loadDeviceRead, storeDeviceWrite } from './device-memory.js';
+import { EmulatedBuffer } from './holder.js';
 import { lookupFd } from './fds.js';
 import { EmuFence, finishFenceSync, sleepUntil, type FenceSource } from './fences.js';
 import { EmulatedSyncFile } from './sync-file.js';

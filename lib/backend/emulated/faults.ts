@@ -3,8 +3,7 @@
  * be tested without a misbehaving kernel. A failing operation fails before it changes anything,
  * so it leaves nothing behind.
  */
-import { DmaBufError, invalidArgument, invalidType } from '../../errors.js';
-import { checkInteger } from '../../validate.js';
+import { DmaBufError } from '../backend.js';
 
 /**
  * - allocate: heap allocate and udmabuf create (DMA_HEAP_IOCTL_ALLOC / UDMABUF_CREATE)
@@ -32,20 +31,11 @@ export class Faults {
   /** How many restartable failures the backend retried, per operation. */
   readonly retries = new Map<FaultOperation, number>();
 
-  failNext(operation: unknown, code: unknown, count: unknown = 1): void {
-    if (typeof operation !== 'string') throw invalidType('failNext', 'operation', 'an operation name', operation);
-    if (!(FAULT_OPERATIONS as readonly string[]).includes(operation)) {
-      throw invalidArgument('failNext', 'operation', `must be one of ${FAULT_OPERATIONS.join(', ')}, got '${operation}'`);
-    }
-    if (typeof code !== 'string') throw invalidType('failNext', 'code', 'an errno name', code);
-    if (!(FAULT_CODES as readonly string[]).includes(code)) {
-      throw invalidArgument('failNext', 'code', `must be one of ${FAULT_CODES.join(', ')}, got '${code}'`);
-    }
-    const n = checkInteger('failNext', 'count', count, 1, 1_000_000);
-    const op = operation as FaultOperation;
-    const queue = this.#queues.get(op) ?? [];
-    for (let i = 0; i < n; i++) queue.push(code as FaultCode);
-    this.#queues.set(op, queue);
+  /** Queue `count` failures of `operation` (arguments checked by emulation.failNext). */
+  failNext(operation: FaultOperation, code: FaultCode, count: number): void {
+    const queue = this.#queues.get(operation) ?? [];
+    for (let i = 0; i < count; i++) queue.push(code);
+    this.#queues.set(operation, queue);
   }
 
   /** The code the next call of `operation` fails with, consuming it; undefined if none is queued. */

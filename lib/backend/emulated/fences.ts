@@ -6,8 +6,7 @@
  * "no indefinite fences" rule is about kernel dma_fences, and these are not.
  */
 import { performance } from 'node:perf_hooks';
-import { DmaBufError } from '../../errors.js';
-import type { AccessMode, FenceMode } from '../../validate.js';
+import { type AccessMode, DmaBufError, type FenceMode } from '../backend.js';
 import type { FenceInfo, PendingWait } from '../backend.js';
 
 export const DRIVER_NAME = 'dmabuf-emulated';

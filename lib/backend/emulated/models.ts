@@ -19,13 +19,16 @@
  *   the rows into a linear CPU view, END(write/readwrite) re-tiles them. Device memory read as
  *   if it were linear is garbage.
  */
-import type { ResolvedRegion } from '../../region.js';
-import type { AccessMode } from '../../validate.js';
+import { type AccessMode, copyRegionRows, eachRow, type ResolvedRegion } from '../backend.js';
 import { fillPoison } from './rng.js';
 import { retile, untile } from './tiling.js';
 
 export type Coherency = 'coherent' | 'writeback' | 'bounce' | 'tiled';
 export const COHERENCIES: readonly Coherency[] = ['coherent', 'writeback', 'bounce', 'tiled'];
+
+export function isCoherency(value: unknown): value is Coherency {
+  return (COHERENCIES as readonly unknown[]).includes(value);
+}
 
 /** The memories of one buffer. In the coherent model `cpu` and `device` are the same array. */
 export interface Memory {
@@ -35,12 +38,17 @@ export interface Memory {
 
 export interface MemoryModel {
   readonly coherency: Coherency;
+  /**
+   * The CPU's memory is the device's (`cpu` and `device` are one array) and START/END move
+   * nothing: a bracket may hand out the memory itself instead of a copy (the zero-copy path).
+   */
+  readonly zeroCopy: boolean;
+  /** Bytes a bracket did not sync read as stale or poison (supports.staleOutsideBracket). */
+  readonly staleOutsideBracket: boolean;
+  /** Device memory is stored in tiles (supports.tiledLayout). */
+  readonly tiledLayout: boolean;
   /** Device memory zeroed (heaps must return zeroed memory); CPU-side memory poisoned. */
   allocate(size: number): Memory;
-  /** START: make the region's rows visible to the CPU. Returns the bytes moved. */
-  start(memory: Memory, mode: AccessMode, region: ResolvedRegion): number;
-  /** END: hand the region's rows back to the device. Returns the bytes moved. */
-  end(memory: Memory, mode: AccessMode, region: ResolvedRegion): number;
   /**
    * START, then the region's rows as the CPU now sees them into `into` (indexed from the span
    * start). Only the rows are written. Returns the bytes START moved.
@@ -59,41 +67,6 @@ export interface MemoryModel {
 const reads = (mode: AccessMode): boolean => mode !== 'write';
 const writes = (mode: AccessMode): boolean => mode !== 'read';
 
-/** Call `fn(absoluteOffset, length)` for every row of the region, and return the bytes covered. */
-function eachRow(region: ResolvedRegion, fn: (offset: number, length: number) => void): number {
-  const { start, rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
-  for (let s = 0; s < sliceCount; s++) {
-    for (let r = 0, at = start + s * slicePitch; r < rowCount; r++, at += rowPitch) fn(at, rowBytes);
-  }
-  return region.byteCount;
-}
-
-/** Copy the region's rows of `memory` (absolute offsets) to `span` (offsets from the span start). */
-function rowsOut(memory: Uint8Array, region: ResolvedRegion, span: Uint8Array): void {
-  const base = region.start;
-  if (region.byteCount === region.spanLength) {
-    span.set(memory.subarray(base, base + region.spanLength));
-    return;
-  }
-  const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
-  for (let s = 0; s < sliceCount; s++) {
-    for (let r = 0, at = s * slicePitch; r < rowCount; r++, at += rowPitch) span.set(memory.subarray(base + at, base + at + rowBytes), at);
-  }
-}
-
-/** Copy the region's rows of `span` (offsets from the span start) into `memory` (absolute offsets). */
-function rowsIn(span: Uint8Array, region: ResolvedRegion, memory: Uint8Array): void {
-  const base = region.start;
-  if (region.byteCount === region.spanLength) {
-    memory.set(span.subarray(0, region.spanLength), base);
-    return;
-  }
-  const { rowBytes, rowCount, rowPitch, sliceCount, slicePitch } = region;
-  for (let s = 0; s < sliceCount; s++) {
-    for (let r = 0, at = s * slicePitch; r < rowCount; r++, at += rowPitch) memory.set(span.subarray(at, at + rowBytes), base + at);
-  }
-}
-
 /** Device memory stored as it is addressed (every model but tiled): what a device job sees. */
 function readLinearDevice(memory: Memory, at: number, into: Uint8Array): void {
   into.set(memory.device.subarray(at, at + into.length));
@@ -103,49 +76,88 @@ function writeLinearDevice(memory: Memory, from: Uint8Array): void {
   memory.device.set(from);
 }
 
-/** startInto/endFrom for models whose CPU-side memory persists between brackets: through it. */
-abstract class ThroughCpu {
+/** A model whose device memory is stored as it is addressed, with its seeded poison. */
+abstract class LinearDevice {
+  readonly tiledLayout = false;
   readonly poison: Uint8Array;
 
   constructor(poison: Uint8Array) {
     this.poison = poison;
   }
 
-  abstract start(memory: Memory, mode: AccessMode, region: ResolvedRegion): number;
-  abstract end(memory: Memory, mode: AccessMode, region: ResolvedRegion): number;
-
-  startInto(memory: Memory, mode: AccessMode, region: ResolvedRegion, into: Uint8Array): number {
-    const moved = this.start(memory, mode, region);
-    rowsOut(memory.cpu, region, into);
-    return moved;
-  }
-
-  endFrom(memory: Memory, mode: AccessMode, region: ResolvedRegion, from: Uint8Array): number {
-    rowsIn(from, region, memory.cpu);
-    return this.end(memory, mode, region);
-  }
+  readDevice = readLinearDevice;
+  writeDevice = writeLinearDevice;
 }
 
-class Coherent extends ThroughCpu implements MemoryModel {
+/** One memory, CPU and device alike: START/END move nothing, and brackets may be zero-copy. */
+class Coherent extends LinearDevice implements MemoryModel {
   readonly coherency = 'coherent';
+  readonly zeroCopy = true;
+  readonly staleOutsideBracket = false;
 
   allocate(size: number): Memory {
     const memory = new Uint8Array(size);
     return { device: memory, cpu: memory };
   }
-  start(): number {
+
+  startInto(memory: Memory, _mode: AccessMode, region: ResolvedRegion, into: Uint8Array): number {
+    copyRegionRows(region, memory.cpu, region.start, into, 0);
     return 0;
   }
-  end(): number {
+
+  endFrom(memory: Memory, _mode: AccessMode, region: ResolvedRegion, from: Uint8Array): number {
+    copyRegionRows(region, from, 0, memory.cpu, region.start);
     return 0;
   }
-  readDevice = readLinearDevice;
-  writeDevice = writeLinearDevice;
 }
 
-/** writeback: a CPU cache over device memory, rows copied as they are. */
-class Writeback extends ThroughCpu implements MemoryModel {
-  readonly coherency = 'writeback';
+/** How a CPU cache moves one row [at, at + n) between device memory and itself. */
+type RowMove = (from: Uint8Array, to: Uint8Array, at: number, n: number) => void;
+
+/** How device memory is laid out, as a CPU cache over it and a device see it. */
+interface DeviceLayout {
+  readonly tiled: boolean;
+  readonly fetch: RowMove;
+  readonly flush: RowMove;
+  readDevice(memory: Memory, at: number, into: Uint8Array): void;
+  writeDevice(memory: Memory, from: Uint8Array): void;
+}
+
+const copyRow: RowMove = (from, to, at, n) => to.set(from.subarray(at, at + n), at);
+
+const LINEAR: DeviceLayout = { tiled: false, fetch: copyRow, flush: copyRow, readDevice: readLinearDevice, writeDevice: writeLinearDevice };
+
+const TILED: DeviceLayout = {
+  tiled: true,
+  fetch: (device, cpu, at, n) => untile(device, cpu, at, n),
+  flush: retile,
+  readDevice: (memory, at, into) => untile(memory.device, into, at, into.length, at),
+  writeDevice: (memory, from) => retile(from, memory.device, 0, from.length),
+};
+
+/**
+ * A CPU-side memory that persists between brackets over separate device memory: writeback (rows
+ * copied as they are) and tiled (rows untiled into it, retiled out of it). START(read/readwrite)
+ * fetches the rows, END(write/readwrite) flushes them; the brackets' bytes go through it.
+ */
+class CpuCache implements MemoryModel {
+  readonly zeroCopy = false;
+  readonly staleOutsideBracket = true;
+  readonly coherency: 'writeback' | 'tiled';
+  readonly tiledLayout: boolean;
+  readonly poison: Uint8Array;
+  readonly readDevice: DeviceLayout['readDevice'];
+  readonly writeDevice: DeviceLayout['writeDevice'];
+  readonly #layout: DeviceLayout;
+
+  constructor(coherency: 'writeback' | 'tiled', poison: Uint8Array, layout: DeviceLayout) {
+    this.coherency = coherency;
+    this.poison = poison;
+    this.#layout = layout;
+    this.tiledLayout = layout.tiled;
+    this.readDevice = layout.readDevice;
+    this.writeDevice = layout.writeDevice;
+  }
 
   allocate(size: number): Memory {
     const cpu = new Uint8Array(size);
@@ -153,91 +165,55 @@ class Writeback extends ThroughCpu implements MemoryModel {
     return { device: new Uint8Array(size), cpu };
   }
 
-  start(memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
-    if (!reads(mode)) return 0; // a write-only START copies nothing in: the cache keeps stale lines
-    return eachRow(region, (at, n) => memory.cpu.set(memory.device.subarray(at, at + n), at));
+  startInto(memory: Memory, mode: AccessMode, region: ResolvedRegion, into: Uint8Array): number {
+    // A write-only START fetches nothing: the cache keeps stale lines.
+    const moved = reads(mode) ? moveRows(region, memory.device, memory.cpu, this.#layout.fetch) : 0;
+    copyRegionRows(region, memory.cpu, region.start, into, 0);
+    return moved;
   }
 
-  end(memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
-    if (!writes(mode)) return 0;
-    return eachRow(region, (at, n) => memory.device.set(memory.cpu.subarray(at, at + n), at));
+  endFrom(memory: Memory, mode: AccessMode, region: ResolvedRegion, from: Uint8Array): number {
+    copyRegionRows(region, from, 0, memory.cpu, region.start);
+    return writes(mode) ? moveRows(region, memory.cpu, memory.device, this.#layout.flush) : 0;
   }
+}
 
-  readDevice = readLinearDevice;
-  writeDevice = writeLinearDevice;
+/** Move each of the region's rows (absolute offsets in both memories); returns the bytes moved. */
+function moveRows(region: ResolvedRegion, from: Uint8Array, to: Uint8Array, move: RowMove): number {
+  const { start, rowBytes } = region;
+  eachRow(region, (at) => move(from, to, start + at, rowBytes));
+  return region.byteCount;
 }
 
 /**
  * bounce: the bounce buffer is the bracket's own bytes, so the CPU side has no memory that
  * outlives a bracket (`cpu` is empty). START(read/readwrite) copies the rows device → bracket,
  * START(write) fills them with poison (the garbage a fresh bounce buffer holds), END(write/
- * readwrite) copies them bracket → device. start()/end() alone move nothing.
+ * readwrite) copies them bracket → device.
  */
-class Bounce implements MemoryModel {
+class Bounce extends LinearDevice implements MemoryModel {
   readonly coherency = 'bounce';
-  readonly poison: Uint8Array;
-
-  constructor(poison: Uint8Array) {
-    this.poison = poison;
-  }
+  readonly zeroCopy = false;
+  readonly staleOutsideBracket = true;
 
   allocate(size: number): Memory {
     return { device: new Uint8Array(size), cpu: new Uint8Array(0) };
   }
 
-  start(_memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
-    return reads(mode) ? region.byteCount : 0;
-  }
-
-  end(_memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
-    return writes(mode) ? region.byteCount : 0;
-  }
-
   startInto(memory: Memory, mode: AccessMode, region: ResolvedRegion, into: Uint8Array): number {
     if (reads(mode)) {
-      rowsOut(memory.device, region, into);
+      copyRegionRows(region, memory.device, region.start, into, 0);
       return region.byteCount;
     }
-    const base = region.start;
-    eachRow(region, (at, n) => fillPoison(into, at - base, at - base + n, this.poison, base));
+    const { start, rowBytes } = region;
+    eachRow(region, (at) => fillPoison(into, at, at + rowBytes, this.poison, start));
     return 0;
   }
 
   endFrom(memory: Memory, mode: AccessMode, region: ResolvedRegion, from: Uint8Array): number {
     if (!writes(mode)) return 0;
-    rowsIn(from, region, memory.device);
+    copyRegionRows(region, from, 0, memory.device, region.start);
     return region.byteCount;
-  }
-
-  readDevice = readLinearDevice;
-  writeDevice = writeLinearDevice;
-}
-
-class Tiled extends ThroughCpu implements MemoryModel {
-  readonly coherency = 'tiled';
-
-  allocate(size: number): Memory {
-    const cpu = new Uint8Array(size);
-    fillPoison(cpu, 0, size, this.poison);
-    return { device: new Uint8Array(size), cpu };
-  }
-
-  start(memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
-    if (!reads(mode)) return 0;
-    return eachRow(region, (at, n) => untile(memory.device, memory.cpu, at, n));
-  }
-
-  end(memory: Memory, mode: AccessMode, region: ResolvedRegion): number {
-    if (!writes(mode)) return 0;
-    return eachRow(region, (at, n) => retile(memory.cpu, memory.device, at, n));
-  }
-
-  readDevice(memory: Memory, at: number, into: Uint8Array): void {
-    untile(memory.device, into, at, into.length, at);
-  }
-
-  writeDevice(memory: Memory, from: Uint8Array): void {
-    retile(from, memory.device, 0, from.length);
   }
 }
 
@@ -246,10 +222,10 @@ export function createModel(coherency: Coherency, poison: Uint8Array): MemoryMod
     case 'coherent':
       return new Coherent(poison);
     case 'writeback':
-      return new Writeback(poison);
+      return new CpuCache('writeback', poison, LINEAR);
     case 'bounce':
       return new Bounce(poison);
     case 'tiled':
-      return new Tiled(poison);
+      return new CpuCache('tiled', poison, TILED);
   }
 }

@@ -24,6 +24,11 @@ export class Rng {
   }
 }
 
+/** The PRNG has 32 bits of state: a safe-integer seed's high bits are folded in, so every bit matters. */
+export function foldSeed(seed: number): number {
+  return ((seed % 2 ** 32) ^ Math.floor(seed / 2 ** 32)) >>> 0;
+}
+
 /** Poison bytes lie in 0xA0..0xAF: recognisable in a hex dump and never zero (fresh device memory). */
 export const POISON_MIN = 0xa0;
 export const POISON_MAX = 0xaf;
