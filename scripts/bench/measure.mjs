@@ -31,11 +31,23 @@ export function calibrate(op, targetMs, max = 1e7) {
   }
 }
 
-/** One round's timing of `op`: about `targetMs` of calls, their number calibrated at the first round. */
-export function rounder(op, targetMs) {
+/** Call `op` for `ms` milliseconds: the JIT's tiers settle first (slow under a software CPU). */
+export function warmUp(op, ms) {
+  const end = performance.now() + ms;
+  while (performance.now() < end) for (let i = 0; i < 16; i++) op();
+}
+
+/**
+ * One round's timing of `op`: about `targetMs` of calls, their number calibrated at the first
+ * round after `warmMs` of warm-up (default 10 × targetMs).
+ */
+export function rounder(op, targetMs, warmMs = 10 * targetMs) {
   let n;
   return () => {
-    n ??= calibrate(op, targetMs);
+    if (n === undefined) {
+      warmUp(op, warmMs);
+      n = calibrate(op, targetMs);
+    }
     return timeLoop(op, n);
   };
 }

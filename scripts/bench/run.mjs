@@ -120,7 +120,7 @@ async function main() {
   const where = o.where ?? (o.kernel ? 'kernel' : 'host');
   const slow = where === 'vm';
   // The VM's CPU is emulated (TCG): fewer, shorter rounds keep the whole run near a minute.
-  const rounds = o.rounds ?? (slow ? 5 : 9);
+  const rounds = o.rounds ?? 9;
   const targetMs = slow ? 40 : 60;
   const windowMs = slow ? 300 : 500;
   const want = (id) => !o.only || o.only.has(id.toUpperCase()) || o.only.has(id.replace(/[ek]$/, '').toUpperCase());
