@@ -82,7 +82,7 @@ export class SyncFile {
   }
 
   get status(): SyncFileStatus {
-    const status = this._handle('SYNC_IOC_FILE_INFO').info().status;
+    const status = this._handle('SYNC_IOC_FILE_INFO').status();
     return status > 0 ? 'signaled' : status === 0 ? 'active' : 'error';
   }
 
@@ -101,7 +101,7 @@ export class SyncFile {
   }
 
   #throwIfFenceError(handle: SyncFileHandle): void {
-    const status = handle.info().status;
+    const status = handle.status();
     if (status < 0) {
       throw new DmaBufError(MisuseCode.FENCE_ERROR, `a fence of this sync_file signalled with error ${-status}; the device job failed`, {
         errno: -status,

@@ -111,6 +111,8 @@ export interface SyncFileHandle {
   /** The sync_file fd (kernel) or a stable emulated number (see the emulated backend's docs). */
   readonly fd: number;
   info(): SyncFileInfo;
+  /** info().status alone, for a wait that only needs to know how it ended: 1 signalled, 0 active, < 0 an error. */
+  status(): number;
   /** Non-blocking check (timeoutMs 0) or a bounded blocking poll (timeoutMs > 0; -1 unbounded). */
   ready(timeoutMs: number): boolean;
   wait(timeoutMs: number): PendingWait;

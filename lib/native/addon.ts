@@ -205,6 +205,8 @@ export interface NativeAddon {
 
   // --- sync_file ------------------------------------------------------------------------------
   /** SYNC_IOC_FILE_INFO in two passes (count, then fences). */
+  /** SYNC_IOC_FILE_INFO with num_fences 0: the status alone (1 signalled, 0 active, < 0 the first error). */
+  syncFileStatus(fd: number): number;
   syncFileInfo(fd: number): NativeSyncFileInfo;
   /** SYNC_IOC_MERGE; returns the new sync_file fd. */
   syncFileMerge(fd: number, fd2: number, name: string): number;

@@ -91,6 +91,7 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     const info = merged.info();
     expect(info.fences.length).toBe(2);
     expect(info.status).toBe(0);
+    expect(addon().syncFileStatus(merged.fd)).toBe(0); // num_fences 0: the status alone
     expect(() => addon().testHooks.syncFileInfoRaw(merged.fd, { numFences: 1 })).toThrow(
       expect.objectContaining({ code: 'EINVAL', syscall: 'SYNC_IOC_FILE_INFO' }),
     );
@@ -98,6 +99,7 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     expect(merged.status).toBe('active');
     vgem.signal(fb);
     expect(merged.status).toBe('signaled');
+    expect(addon().syncFileStatus(merged.fd)).toBe(1);
   });
 
   it('import bridges explicit to implicit: an active sync_file imported as a write fence makes a heap buffer busy', async () => {

@@ -8,6 +8,11 @@ import type { EmulationContext } from './context.js';
 import { allocateFd, registerFd, releaseFd } from './fds.js';
 import { EmuFence, waitAsync, waitSync } from './fences.js';
 
+/** Like a signalled dma_fence_array: active until all have signalled, then the first error or 1. */
+function combinedStatus(fences: readonly { readonly status: number }[]): number {
+  return fences.some((f) => f.status === 0) ? 0 : (fences.find((f) => f.status < 0)?.status ?? 1);
+}
+
 export class EmulatedSyncFile implements SyncFileHandle {
   readonly backend: EmulationContext;
   readonly fd: number;
@@ -30,9 +35,11 @@ export class EmulatedSyncFile implements SyncFileHandle {
 
   info(): SyncFileInfo {
     const fences = this.fences.map((fence) => fence.info());
-    // Like a signalled dma_fence_array: active until all have signalled, then the first error or 1.
-    const status = fences.some((f) => f.status === 0) ? 0 : (fences.find((f) => f.status < 0)?.status ?? 1);
-    return { name: this.#name, status, fences };
+    return { name: this.#name, status: combinedStatus(fences), fences };
+  }
+
+  status(): number {
+    return combinedStatus(this.fences.map((fence) => fence.info()));
   }
 
   ready(timeoutMs: number): boolean {

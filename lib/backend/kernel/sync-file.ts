@@ -30,6 +30,10 @@ export class KernelSyncFile implements SyncFileHandle {
     };
   }
 
+  status(): number {
+    return this.#addon.syncFileStatus(this.fd);
+  }
+
   /** A sync_file reports only POLLIN, once every fence has signalled (also with an error). */
   ready(timeoutMs: number): boolean {
     return this.#addon.poll(this.fd, this.#addon.constants.POLLIN, timeoutMs) !== 0;
