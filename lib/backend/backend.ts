@@ -30,9 +30,11 @@ import type { AccessMode, FenceMode } from '../validate.js';
 // contract, never from the public modules themselves.
 export type { ResolvedRegion } from '../region.js';
 export type { AccessMode, FenceMode } from '../validate.js';
-export { DmaBufError, MisuseCode, invalidArgument } from '../errors.js';
+export { DmaBufError, MisuseCode, fsError, invalidArgument } from '../errors.js';
+export { checkedByDefault } from '../checked.js';
+export { cmaRegionNames } from '../heap-kind.js';
 export { copyBytes, copyGaps, copyRegionRows, eachGap, eachRow, hasGaps } from '../rows.js';
-export { type Expected, type Violation, findChange, findViolation, packedRows, undoChange, violationError } from '../bracket-check.js';
+export { type Expected, type Violation, findChange, findViolation, needsSnapshot, packedRows, undoChange, violationError } from '../bracket-check.js';
 
 export interface Supports {
   /** `fd` is a real kernel dma-buf / sync_file fd that other processes and drivers understand. */

@@ -1,12 +1,24 @@
 /** A dma-buf fd held by the kernel backend: SYNC brackets over one shared mapping, poll waits, fences. */
-import { findChange, needsSnapshot, undoChange, violationError, type Violation } from '../../bracket-check.js';
 import { CHECKED_SUPPORTS, SUPPORTS } from './supports.js';
 import { markAsUntransferable } from 'node:worker_threads';
-import { DmaBufError } from '../../errors.js';
 import type { NativeAddon, NativeMapping } from '../../native/addon.js';
-import type { ResolvedRegion } from '../../region.js';
-import type { AccessMode, FenceMode } from '../../validate.js';
-import type { Backend, BracketBytes, BufferHandle, PendingWait, Supports, SyncFileHandle } from '../backend.js';
+import {
+  type AccessMode,
+  type Backend,
+  type BracketBytes,
+  type BufferHandle,
+  DmaBufError,
+  type FenceMode,
+  findChange,
+  needsSnapshot,
+  type PendingWait,
+  type ResolvedRegion,
+  type Supports,
+  type SyncFileHandle,
+  undoChange,
+  type Violation,
+  violationError,
+} from '../backend.js';
 import { withHint } from './errors.js';
 import { readFdinfo } from './fdinfo.js';
 import { KernelSyncFile, pollWait } from './sync-file.js';

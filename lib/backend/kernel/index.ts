@@ -1,13 +1,22 @@
 /** The kernel backend: the public classes' operations as real syscalls through the native addon. */
-import { checkedByDefault } from '../../checked.js';
 import { CHECKED_SUPPORTS, SUPPORTS } from './supports.js';
 import { readdirSync } from 'node:fs';
-import { DmaBufError, fsError } from '../../errors.js';
 import type { NativeAddon } from '../../native/addon.js';
 import { requireAddon } from '../../native/load.js';
-import type { Backend, BufferHandle, HeapHandle, MemfdHandle, SegmentSpec, Supports, SyncFileHandle } from '../backend.js';
+import {
+  type Backend,
+  type BufferHandle,
+  checkedByDefault,
+  cmaRegionNames,
+  DmaBufError,
+  fsError,
+  type HeapHandle,
+  type MemfdHandle,
+  type SegmentSpec,
+  type Supports,
+  type SyncFileHandle,
+} from '../backend.js';
 import { totalmem } from 'node:os';
-import { cmaRegionNames } from '../../heap-kind.js';
 import { moduleParameter, UDMABUF_PARAMETERS } from './module-params.js';
 import { isSyncFileFd } from './fd-kind.js';
 import { KernelSyncFile } from './sync-file.js';
