@@ -39,9 +39,9 @@ export function warmUp(op, ms) {
 
 /**
  * One round's timing of `op`: about `targetMs` of calls, their number calibrated at the first
- * round after `warmMs` of warm-up (default 10 × targetMs).
+ * round after `warmMs` of warm-up (default 50 × targetMs: 2 s in the VM, 3 s on the host).
  */
-export function rounder(op, targetMs, warmMs = 10 * targetMs) {
+export function rounder(op, targetMs, warmMs = 50 * targetMs) {
   let n;
   return () => {
     if (n === undefined) {
