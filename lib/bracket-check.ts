@@ -15,9 +15,9 @@
  * process or device is indistinguishable from the bracket's own and is reported as its own.
  */
 import { DmaBufError, MisuseCode } from './errors.js';
-import type { ResolvedRegion } from './region.js';
+import type { ResolvedRegion } from './backend/vocabulary.js';
 import { copyGaps, hasGaps, someRowOrGap } from './rows.js';
-import type { AccessMode } from './validate.js';
+import type { AccessMode } from './backend/vocabulary.js';
 
 /** A write the bracket was not allowed to make. */
 export interface Violation {

@@ -4,57 +4,10 @@
  * sync whole buffers (2D sync and SYNC_PARTIAL were refused upstream), so on the kernel backend
  * the region only scopes the bytes handed out; the emulated backend syncs exactly the region.
  */
+import type { BoxRegion, LinearRegion, RectRegion, Region, ResolvedRegion } from './backend/vocabulary.js';
 import { invalidArgument, invalidType } from './errors.js';
 
-export interface LinearRegion {
-  readonly kind: 'linear';
-  readonly offset: number;
-  readonly length: number;
-}
-
-export interface RectRegion {
-  readonly kind: 'rect';
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-  readonly stride: number;
-  readonly bytesPerPixel: number;
-  readonly offset: number;
-}
-
-export interface BoxRegion {
-  readonly kind: 'box';
-  readonly x: number;
-  readonly y: number;
-  readonly z: number;
-  readonly width: number;
-  readonly height: number;
-  readonly depth: number;
-  readonly rowPitch: number;
-  readonly slicePitch: number;
-  readonly bytesPerPixel: number;
-  readonly offset: number;
-}
-
-export type Region = LinearRegion | RectRegion | BoxRegion;
-
-/**
- * A region reduced to rows: `sliceCount` slices of `rowCount` rows of `rowBytes` bytes; row (s, r)
- * starts at `start + s * slicePitch + r * rowPitch`. The span is [start, start + spanLength).
- */
-export interface ResolvedRegion {
-  readonly region: Region;
-  readonly start: number;
-  readonly spanLength: number;
-  readonly rowBytes: number;
-  readonly rowCount: number;
-  readonly sliceCount: number;
-  readonly rowPitch: number;
-  readonly slicePitch: number;
-  /** rowBytes × rowCount × sliceCount: the bytes the region really covers. */
-  readonly byteCount: number;
-}
+export type { BoxRegion, LinearRegion, RectRegion, Region, ResolvedRegion } from './backend/vocabulary.js';
 
 const SYSCALL = 'region';
 

@@ -23,13 +23,11 @@
  *   nothing alive.
  * - `close()` is idempotent at this level too and releases every resource of the handle.
  */
-import type { ResolvedRegion } from '../region.js';
-import type { AccessMode, FenceMode } from '../validate.js';
+import type { AccessMode, FenceMode, ResolvedRegion } from './vocabulary.js';
 
 // The vocabulary a backend shares with the public layer: backends import it from here, the
 // contract, never from the public modules themselves.
-export type { ResolvedRegion } from '../region.js';
-export type { AccessMode, FenceMode } from '../validate.js';
+export type { AccessMode, FenceMode, ResolvedRegion } from './vocabulary.js';
 export { DmaBufError, MisuseCode, fsError, invalidArgument } from '../errors.js';
 export { checkedByDefault } from '../checked.js';
 export { cmaRegionNames } from '../heap-kind.js';
