@@ -15,9 +15,8 @@
  * process or device is indistinguishable from the bracket's own and is reported as its own.
  */
 import { DmaBufError, MisuseCode } from './errors.js';
-import type { ResolvedRegion } from './backend/vocabulary.js';
+import type { AccessMode, ResolvedRegion } from './backend/vocabulary.js';
 import { copyGaps, hasGaps, someRowOrGap } from './rows.js';
-import type { AccessMode } from './backend/vocabulary.js';
 
 /** A write the bracket was not allowed to make. */
 export interface Violation {
@@ -98,11 +97,17 @@ export function findViolation(
 /**
  * findViolation for a bracket over memory that is the buffer's own (the emulator's zero-copy
  * path, the kernel's checked mode): against `reference`, a span-shaped snapshot taken at START
- * (gaps always; rows too for a 'read' bracket).
+ * (gaps always; rows too for a 'read' bracket). What it finds is undone from the snapshot (a read
+ * bracket gets its span back, a write bracket its gaps), as non-coherent hardware would drop it.
  */
-export function findChange(mode: AccessMode, region: ResolvedRegion, now: Uint8Array, reference: Uint8Array): Violation | undefined {
+export function findAndUndoChange(mode: AccessMode, region: ResolvedRegion, now: Uint8Array, reference: Uint8Array): Violation | undefined {
   const snapshot = spanShaped(reference);
-  return findViolation(mode, region, now, { gaps: snapshot, rows: snapshot });
+  const violation = findViolation(mode, region, now, { gaps: snapshot, rows: snapshot });
+  if (violation) {
+    if (mode === 'read') now.set(reference.subarray(0, region.spanLength));
+    else copyGaps(reference, now, region);
+  }
+  return violation;
 }
 
 /**
@@ -111,12 +116,6 @@ export function findChange(mode: AccessMode, region: ResolvedRegion, now: Uint8A
  */
 export function needsSnapshot(mode: AccessMode, region: ResolvedRegion): boolean {
   return mode === 'read' || hasGaps(region);
-}
-
-/** Undo what findChange found: a read bracket gets its snapshot back, a write bracket its gaps. */
-export function undoChange(mode: AccessMode, region: ResolvedRegion, now: Uint8Array, reference: Uint8Array): void {
-  if (mode === 'read') now.set(reference.subarray(0, region.spanLength));
-  else copyGaps(reference, now, region);
 }
 
 /** The DmaBufError for a violation found at END (END itself has completed). */

@@ -32,7 +32,7 @@ export { DmaBufError, MisuseCode, fsError, invalidArgument } from '../errors.js'
 export { checkedByDefault } from '../checked.js';
 export { cmaRegionNames } from '../heap-kind.js';
 export { copyBytes, copyGaps, copyRegionRows, eachGap, eachRow, hasGaps } from '../rows.js';
-export { type Expected, type Violation, findChange, findViolation, needsSnapshot, packedRows, undoChange, violationError } from '../bracket-check.js';
+export { type Expected, type Violation, findAndUndoChange, findViolation, needsSnapshot, packedRows, violationError } from '../bracket-check.js';
 
 export interface Supports {
   /** `fd` is a real kernel dma-buf / sync_file fd that other processes and drivers understand. */

@@ -11,7 +11,7 @@
  * path (a transfer would kill this bracket's views); its rows, and a device's stores, keep the
  * snapshot current.
  */
-import { type AccessMode, type BracketBytes, copyGaps, eachRow, findChange, hasGaps, type ResolvedRegion, undoChange, type Violation } from '../backend.js';
+import { type AccessMode, type BracketBytes, copyGaps, eachRow, findAndUndoChange, hasGaps, type ResolvedRegion, type Violation } from '../backend.js';
 import type { Bracket } from './bracket.js';
 import type { BufferState } from './buffer-state.js';
 import type { EmulationContext } from './context.js';
@@ -42,9 +42,9 @@ class ZeroCopyBracket implements Bracket {
     // already are in memory).
     this.#context.faults.restarting('sync', SYNC);
     const data = moved.subarray(region.start, region.start + region.spanLength);
-    const violation = open.reference ? findChange(mode, region, data, open.reference) : undefined;
-    // The copying path drops these writes (gaps never go back; a read bracket writes nothing back).
-    if (violation && open.reference) undoChange(mode, region, data, open.reference);
+    // Found writes are undone: the copying path drops them too (gaps never go back; a read bracket
+    // writes nothing back).
+    const violation = open.reference ? findAndUndoChange(mode, region, data, open.reference) : undefined;
     if (open.raceRows) mixRace(region, data, open.raceRows, this.#context.raceRng);
     return violation;
   }

@@ -9,13 +9,12 @@ import {
   type BufferHandle,
   DmaBufError,
   type FenceMode,
-  findChange,
+  findAndUndoChange,
   needsSnapshot,
   type PendingWait,
   type ResolvedRegion,
   type Supports,
   type SyncFileHandle,
-  undoChange,
   type Violation,
   violationError,
 } from '../backend.js';
@@ -23,8 +22,8 @@ import { withHint } from './errors.js';
 import { readFdinfo } from './fdinfo.js';
 import { KernelSyncFile, pollWait } from './sync-file.js';
 
+/** The access-mode bits of the open flags (the kernel's O_ACCMODE; the addon exports O_RDONLY and the rest). */
 const O_ACCMODE = 3;
-const O_RDONLY = 0;
 
 export function syncFlags(addon: NativeAddon, mode: AccessMode | FenceMode): number {
   const c = addon.constants;
@@ -121,7 +120,7 @@ export class KernelBuffer implements BufferHandle {
         const stat = addon.fstat(fd);
         this.size = stat.size;
         this.#ino = stat.ino;
-        this.#readOnly = (addon.statusFlags(fd) & O_ACCMODE) === O_RDONLY;
+        this.#readOnly = (addon.statusFlags(fd) & O_ACCMODE) === addon.constants.O_RDONLY;
       }
     } catch (error) {
       addon.close(fd);
@@ -212,8 +211,7 @@ export class KernelBuffer implements BufferHandle {
     let violation: Violation | undefined;
     if (span.reference && span.buffer.byteLength > 0) {
       const now = new Uint8Array(span.buffer, span.byteOffset, span.length);
-      violation = findChange(mode, region, now, span.reference);
-      if (violation) undoChange(mode, region, now, span.reference);
+      violation = findAndUndoChange(mode, region, now, span.reference);
     }
     // Detach first: no CPU access may follow the END. The kernel syncs the whole buffer; the
     // region only scoped what was handed out.
