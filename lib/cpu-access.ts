@@ -10,7 +10,7 @@ import type { Region, ResolvedRegion } from './region.js';
 import { rowOffsets } from './rows.js';
 import type { AccessMode } from './validate.js';
 
-/** What a CpuAccess needs from its DmaBuf; keeps the two classes' coupling to one call. */
+/** @internal What a CpuAccess needs from its DmaBuf (DmaBuf matches it by shape: an `implements` clause would name a member stripInternal removes from the published types). */
 export interface BracketOwner {
   _endBracket(access: CpuAccess, region: ResolvedRegion, bytes: BracketBytes): void;
 }

@@ -11,7 +11,7 @@ import { checkedByDefault, checkedOption } from './checked.js';
 import { closeOnCollect, closedExplicitly, setUpOrClose } from './lifecycle.js';
 import { closedError, DmaBufError, invalidType, MisuseCode } from './errors.js';
 import type { BracketBytes, BufferHandle, Supports } from './backend/backend.js';
-import { CpuAccess, type BracketOwner } from './cpu-access.js';
+import { CpuAccess } from './cpu-access.js';
 import { resolveRegion, type Region, type ResolvedRegion } from './region.js';
 import { SyncFile } from './sync-file.js';
 import {
@@ -22,6 +22,7 @@ import {
   checkOptions,
   checkSignal,
   checkTimeout,
+  WAIT_OPTIONS,
   type AccessMode,
   type FenceMode,
   type WaitOptions,
@@ -40,7 +41,7 @@ interface Acquiring {
   cancel(): void;
 }
 
-export class DmaBuf implements BracketOwner {
+export class DmaBuf {
   #handle: BufferHandle | undefined;
   #bracket: CpuAccess | Acquiring | undefined;
   /** False for a protected heap's buffer: decided once, from its exporter, at the first bracket. */
@@ -68,7 +69,7 @@ export class DmaBuf implements BracketOwner {
    */
   static fromFd(fd: number, options?: { dup?: boolean; checked?: boolean }): DmaBuf {
     checkFd('DmaBuf.fromFd', 'fd', fd);
-    const opts = checkOptions('DmaBuf.fromFd', options);
+    const opts = checkOptions('DmaBuf.fromFd', options, ['dup', 'checked']);
     const dup = opts['dup'] ?? true;
     if (typeof dup !== 'boolean') throw invalidType('DmaBuf.fromFd', 'dup', 'a boolean', dup);
     const checked = checkedOption('DmaBuf.fromFd', opts);
@@ -194,7 +195,7 @@ export class DmaBuf implements BracketOwner {
     const checkedMode = checkAccessMode(SYNC, mode);
     const handle = this.#claim('beginCpuAccess');
     const resolved = this.#resolve(handle, region);
-    const timeoutMs = checkTimeout(SYNC, checkOptions(SYNC, options));
+    const timeoutMs = checkTimeout(SYNC, checkOptions(SYNC, options, ['timeoutMs']));
     if (timeoutMs >= 0 && !handle.ready(checkedMode, timeoutMs)) throw timeoutError('poll', 'the dma-buf', timeoutMs);
     return this.#open(handle, checkedMode, resolved);
   }
@@ -208,7 +209,7 @@ export class DmaBuf implements BracketOwner {
     const checkedMode = checkAccessMode(SYNC, mode);
     const handle = this.#claim('cpuAccess');
     const resolved = this.#resolve(handle, region);
-    const opts = checkOptions(SYNC, options);
+    const opts = checkOptions(SYNC, options, WAIT_OPTIONS);
     const timeoutMs = checkTimeout(SYNC, opts);
     const signal = checkSignal(SYNC, opts);
     let closedWhileWaiting = false;
@@ -285,7 +286,7 @@ export class DmaBuf implements BracketOwner {
   async waitIdle(mode: AccessMode, options?: WaitOptions): Promise<void> {
     const checkedMode = checkAccessMode('poll', mode);
     const handle = this.#live('waitIdle');
-    const opts = checkOptions('poll', options);
+    const opts = checkOptions('poll', options, WAIT_OPTIONS);
     const timeoutMs = checkTimeout('poll', opts);
     const signal = checkSignal('poll', opts);
     await settleWait(() => handle.wait(checkedMode, timeoutMs), timeoutMs, signal, 'poll', 'the dma-buf');

@@ -3,9 +3,11 @@
  * backend's device a checked job; its fence comes back as a SyncFile. The backend's device
  * (backend/emulated/device.ts) runs jobs and fences and knows nothing of the public classes.
  */
+import { inspect } from 'node:util';
 import type { EmulatedDevice as BackendDevice, JobView } from './backend/emulated/device.js';
 import { DmaBuf } from './dmabuf.js';
 import { DmaBufError, errnoOf, invalidArgument, invalidType } from './errors.js';
+import { inspectObject } from './inspect.js';
 import { SyncFile } from './sync-file.js';
 import { checkName, checkOptions } from './validate.js';
 
@@ -90,12 +92,16 @@ export class EmulatedDevice {
     return this.#device.name;
   }
 
+  [inspect.custom](depth: number, options: object): string {
+    return inspectObject('EmulatedDevice', { name: this.name }, depth, options);
+  }
+
   /**
    * Queue a job; returns its completion fence as a SyncFile. A buffer in both `reads` and `writes`
    * counts as written.
    */
   submit(options: SubmitOptions): SyncFile {
-    const opts = checkOptions(SUBMIT, options);
+    const opts = checkOptions(SUBMIT, options, ['reads', 'writes', 'durationMs', 'run', 'error']);
     const writes = buffers(opts['writes'], 'writes');
     const reads = buffers(opts['reads'], 'reads');
     const durationMs = opts['durationMs'] ?? 0;

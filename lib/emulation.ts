@@ -34,7 +34,7 @@ import { isHeapName } from './heap-kind.js';
 import { createUdmabuf } from './udmabuf.js';
 import { checkInteger, checkOptions } from './validate.js';
 
-export type { Coherency, EmulationStats, FaultCode, FaultOperation } from './backend/emulated/index.js';
+export type { Coherency, EmulationCounters, EmulationStats, FaultCode, FaultOperation } from './backend/emulated/index.js';
 export { EmulatedDevice, type DeviceJob, type SubmitOptions } from './emulated-device.js';
 
 export interface EmulationOptions {
@@ -160,7 +160,7 @@ function emulationOf(backend: EmulatedBackend): Emulation {
 export const emulation = {
   /** A fresh, independent emulation. */
   create(options?: EmulationOptions): Emulation {
-    const opts = checkOptions(CREATE, options);
+    const opts = checkOptions(CREATE, options, ['coherency', 'seed', 'pageSize', 'heaps']);
     const coherency = opts['coherency'] === undefined ? 'writeback' : checkCoherency(opts['coherency']);
     const seed = opts['seed'] === undefined ? DEFAULT_SEED : checkSeed(opts['seed']);
     const pageSize = opts['pageSize'] === undefined ? PAGE_SIZE : checkPageSize(opts['pageSize']);

@@ -74,11 +74,11 @@ const brand = Symbol.for('dmabuf.DmaBufError');
  */
 export class DmaBufError extends Error {
   readonly code: string;
-  readonly errno?: number;
-  readonly syscall?: string;
-  readonly argument?: string;
-  readonly bufferName?: string;
-  readonly offset?: number;
+  declare readonly errno?: number;
+  declare readonly syscall?: string;
+  declare readonly argument?: string;
+  declare readonly bufferName?: string;
+  declare readonly offset?: number;
 
   /**
    * `instanceof DmaBufError` holds for errors made by any copy of this module: the addon keeps

@@ -19,7 +19,7 @@ import { SyncFile } from './sync-file.js';
 import { Memfd } from './memfd.js';
 import { Frame, FRAME_MESSAGE } from './frame.js';
 import { closeOnCollect, closedExplicitly } from './lifecycle.js';
-import { checkFd, checkInteger, checkOptions, checkSignal, checkTimeout } from './validate.js';
+import { checkFd, checkInteger, checkOptions, checkSignal, checkTimeout, WAIT_OPTIONS } from './validate.js';
 import { abortErrorFor } from './wait.js';
 
 /** The kernel's SCM_MAX_FD: more fds in one message is EINVAL. */
@@ -55,6 +55,11 @@ export class OwnedFd {
 
   get closed(): boolean {
     return this.#fd === undefined;
+  }
+
+  [inspect.custom](depth: number, options: object): string {
+    const fd = this.#fd;
+    return inspectObject('OwnedFd', fd === undefined ? { closed: true } : { fd }, depth, options);
   }
 
   /** Take the fd over: this object forgets it, and closing it is now the caller's job. */
@@ -255,7 +260,7 @@ export class FdChannel {
    */
   static fromFd(fd: number, options?: { dup?: boolean }): FdChannel {
     checkFd('FdChannel.fromFd', 'fd', fd);
-    const dup = checkOptions('FdChannel.fromFd', options)['dup'] ?? true;
+    const dup = checkOptions('FdChannel.fromFd', options, ['dup'])['dup'] ?? true;
     if (typeof dup !== 'boolean') throw invalidType('FdChannel.fromFd', 'dup', 'a boolean', dup);
     const addon = requireAddon();
     const S_IFMT = 0o170000;
@@ -271,11 +276,16 @@ export class FdChannel {
   /** Listen on `path` (a new socket file, mode 0600 unless told) or '\0abstract-name'. */
   static listen(path: string, options?: { mode?: number; backlog?: number }): FdChannelServer {
     const { name, abstract } = checkSocketName('bind', path);
-    const opts = checkOptions('listen', options);
+    const opts = checkOptions('listen', options, ['mode', 'backlog']);
     const mode = opts['mode'] === undefined ? 0o600 : checkInteger('bind', 'mode', opts['mode'], 0, 0o777);
     const backlog = opts['backlog'] === undefined ? 16 : checkInteger('listen', 'backlog', opts['backlog'], 1, 4096);
     const addon = requireAddon();
-    const fd = addon.socketListen(name, abstract, mode, backlog);
+    let fd: number;
+    try {
+      fd = addon.socketListen(name, abstract, mode, backlog);
+    } catch (error) {
+      throw (error as DmaBufError).code === 'EADDRINUSE' ? addressInUse(error as DmaBufError, path, abstract) : error;
+    }
     return FdChannelServer._wrap(addon, fd, abstract ? undefined : name);
   }
 
@@ -368,7 +378,7 @@ export class FdChannel {
     let maxFds: number;
     try {
       this.#live(syscall);
-      const opts = checkOptions(syscall, options);
+      const opts = checkOptions(syscall, options, [...WAIT_OPTIONS, 'maxBytes', 'maxFds']);
       timeoutMs = checkTimeout(syscall, options);
       signal = checkSignal(syscall, options);
       maxBytes = opts['maxBytes'] === undefined ? DEFAULT_MAX_MESSAGE_BYTES : checkInteger(syscall, 'maxBytes', opts['maxBytes'], 0, 2 ** 30);
@@ -457,6 +467,18 @@ export class FdChannel {
   }
 }
 
+/**
+ * EADDRINUSE from bind(2) with what to do: a socket file outlives the process that made it (the
+ * kernel never removes it), so the path may be a stale leftover of a crashed process or a live
+ * server's; only a connect tells them apart (ECONNREFUSED: nobody listens).
+ */
+function addressInUse(error: DmaBufError, path: string, abstract: boolean): DmaBufError {
+  const hint = abstract
+    ? `the abstract name '${path.slice(1)}' is held by another socket (abstract names vanish with their last fd; see \`ss -xlp\`)`
+    : `${path} already exists. If a crashed process left it, nothing listens there: FdChannel.connect(path) fails with ECONNREFUSED (or \`ss -xlp | grep ${path}\` shows no owner) and you can remove it (fs.unlinkSync) before listening; if it connects, another server is live`;
+  return new DmaBufError('EADDRINUSE', `bind failed: ${hint}`, { syscall: 'bind', cause: error });
+}
+
 function message(data: Uint8Array, handles: ChannelHandle[]): ChannelMessage {
   return Object.freeze({
     data,
@@ -496,6 +518,7 @@ export class FdChannelServer {
 
   /** The next connection. */
   async accept(options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<FdChannel> {
+    checkOptions('accept4', options, WAIT_OPTIONS);
     const timeoutMs = checkTimeout('accept4', options);
     const signal = checkSignal('accept4', options);
     const a = this.#addon;
@@ -524,5 +547,10 @@ export class FdChannelServer {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  [inspect.custom](depth: number, options: object): string {
+    const fd = this.#fd;
+    return inspectObject('FdChannelServer', fd === undefined ? { closed: true } : { fd, path: this.#path ?? null }, depth, options);
   }
 }

@@ -13,7 +13,7 @@ import type { DmaHeap } from './heap.js';
 import type { CpuAccess } from './cpu-access.js';
 import { region } from './region.js';
 import { drmFormat, drmModifier, DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, EMULATED_TILED_MODIFIER, planeGeometry, type DrmFormat } from './drm-format.js';
-import { checkAccessMode, checkFd, checkInteger, checkOptions, checkSignal, checkTimeout, type AccessMode, type WaitOptions } from './validate.js';
+import { checkAccessMode, checkFd, checkInteger, checkObject, checkOptions, checkSignal, checkTimeout, type AccessMode, type WaitOptions } from './validate.js';
 
 const SYSCALL = 'Frame';
 
@@ -44,7 +44,11 @@ export interface PlaneAccess {
   readonly rowBytes: number;
 }
 
-type Allocator = DmaHeap | { create(size: number, options?: { name?: string }): DmaBuf } | { allocate(size: number, options?: { name?: string }): DmaBuf };
+/** What Frame.allocate takes its buffer from: a DmaHeap, `Udmabuf`, or an emulation's heap or udmabuf maker. */
+export type FrameAllocator =
+  | DmaHeap
+  | { create(size: number, options?: { name?: string }): DmaBuf }
+  | { allocate(size: number, options?: { name?: string }): DmaBuf };
 
 /** Electron's pixelFormat names → DRM formats (Electron's OffscreenSharedTexture; importSharedTexture). */
 const ELECTRON_FORMATS: Record<string, string> = {
@@ -130,10 +134,10 @@ export class Frame {
    * plane starting at a multiple of it. `allocator` is a DmaHeap, `Udmabuf`, or an emulation's heap.
    */
   static allocate(
-    allocator: Allocator,
+    allocator: FrameAllocator,
     options: { width: number; height: number; format: string | number; strideAlign?: number; name?: string; modifier?: bigint },
   ): Frame {
-    const opts = checkOptions(SYSCALL, options);
+    const opts = checkOptions(SYSCALL, options, ['width', 'height', 'format', 'strideAlign', 'name', 'modifier']);
     const width = checkDimension('width', opts['width']);
     const height = checkDimension('height', opts['height']);
     const format = drmFormat(SYSCALL, opts['format']);
@@ -173,7 +177,7 @@ export class Frame {
     modifier?: bigint | number | string;
     planes: readonly { buffer?: DmaBuf; fd?: number; offset: number; stride: number; size?: number }[];
   }): Frame {
-    const d = checkOptions(SYSCALL, description);
+    const d = checkOptions(SYSCALL, description, ['width', 'height', 'format', 'formatName', 'modifier', 'planes'], 'description');
     const width = checkDimension('width', d['width']);
     const height = checkDimension('height', d['height']);
     const format = drmFormat(SYSCALL, d['format']);
@@ -241,13 +245,13 @@ export class Frame {
     codedSize: { width: number; height: number };
     handle: { nativePixmap?: { planes: readonly { fd: number; stride: number; offset: number; size: number }[]; modifier: string } };
   }): Frame {
-    const info = checkOptions('Frame.fromElectron', textureInfo);
+    const info = checkObject('Frame.fromElectron', 'textureInfo', textureInfo);
     const pixelFormat = info['pixelFormat'];
     const format = typeof pixelFormat === 'string' ? ELECTRON_FORMATS[pixelFormat] : undefined;
     if (!format)
       throw invalidArgument('Frame.fromElectron', 'pixelFormat', `'${String(pixelFormat)}' is not one of ${Object.keys(ELECTRON_FORMATS).join(', ')}`);
-    const size = checkOptions('Frame.fromElectron', info['codedSize']);
-    const handle = checkOptions('Frame.fromElectron', info['handle']);
+    const size = checkObject('Frame.fromElectron', 'codedSize', info['codedSize']);
+    const handle = checkObject('Frame.fromElectron', 'handle', info['handle']);
     const pixmap = handle['nativePixmap'];
     if (typeof pixmap !== 'object' || pixmap === null) {
       throw invalidArgument('Frame.fromElectron', 'handle', 'has no nativePixmap: dma-buf shared textures exist on Linux only');

@@ -75,7 +75,7 @@ export class DmaHeap {
   static list(options: { details: true }): HeapDetails[];
   static list(options?: { details?: boolean }): string[] | HeapDetails[];
   static list(options?: { details?: boolean }): string[] | HeapDetails[] {
-    const details = checkOptions('DmaHeap.list', options)['details'] ?? false;
+    const details = checkOptions('DmaHeap.list', options, ['details'])['details'] ?? false;
     if (typeof details !== 'boolean') throw invalidType('DmaHeap.list', 'details', 'a boolean', details);
     const backend = selectedBackend();
     const names = backend.listHeaps();

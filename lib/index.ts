@@ -2,11 +2,11 @@
  * dmabuf: zero-copy, correctly synchronised CPU access to Linux dma-bufs, and an emulated
  * backend that makes a wrong bracket fail on any machine. See README.md.
  */
-export { DmaHeap } from './heap.js';
-export { Udmabuf } from './udmabuf.js';
+export { DmaHeap, type HeapDetails, type HeapKind } from './heap.js';
+export { Udmabuf, type SegmentInput } from './udmabuf.js';
 export { Memfd } from './memfd.js';
-export type { SharedHandle } from './share.js';
-export { Frame, FrameAccess, type FramePlane, type FrameDescription, type PlaneAccess } from './frame.js';
+export type { SharedHandle, SharedKind } from './share.js';
+export { Frame, FrameAccess, type FrameAllocator, type FramePlane, type FrameDescription, type PlaneAccess } from './frame.js';
 export { DRM_FORMATS, DRM_FORMAT_MOD_LINEAR, DRM_FORMAT_MOD_INVALID, EMULATED_TILED_MODIFIER, type DrmFormat } from './drm-format.js';
 export {
   FdChannel,
@@ -36,4 +36,7 @@ export {
   type SubmitOptions,
   type DeviceJob,
   type EmulationStats,
+  type EmulationCounters,
+  type FaultCode,
+  type FaultOperation,
 } from './emulation.js';

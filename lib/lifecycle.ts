@@ -36,7 +36,7 @@ export interface SetUp {
 
 /** The `name` and `checked` options of a call that makes a buffer, checked before any syscall. */
 export function setUpOptions(syscall: string, options: unknown): SetUp {
-  const opts = checkOptions(syscall, options);
+  const opts = checkOptions(syscall, options, ['name', 'checked']);
   const name = opts['name'];
   if (name !== undefined) checkName('DMA_BUF_SET_NAME', name);
   return { name: name as string | undefined, checked: checkedOption(syscall, opts) };

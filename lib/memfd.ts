@@ -2,7 +2,9 @@
  * Memfd: an anonymous shared-memory file (memfd_create), the backing udmabuf needs. Node cannot
  * make one itself; Udmabuf.fromSegments takes ranges of these (Udmabuf.create makes its own).
  */
+import { inspect } from 'node:util';
 import { closedError } from './errors.js';
+import { inspectObject } from './inspect.js';
 import type { MemfdHandle } from './backend/backend.js';
 import { getKernelBackend } from './backend/kernel/index.js';
 import { closeOnCollect, closedExplicitly } from './lifecycle.js';
@@ -24,7 +26,7 @@ export class Memfd {
    */
   static create(size: number, options?: { name?: string }): Memfd {
     checkInteger(SYSCALL, 'size', size, 1);
-    const name = checkOptions(SYSCALL, options)['name'] ?? 'dmabuf-memfd';
+    const name = checkOptions(SYSCALL, options, ['name'])['name'] ?? 'dmabuf-memfd';
     checkName(SYSCALL, name, 249);
     // A memfd is real wherever the addon loads, dma-buf devices or not (and whatever DMABUF_BACKEND says).
     return new Memfd(getKernelBackend().createMemfd(size, name as string));
@@ -62,5 +64,10 @@ export class Memfd {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  [inspect.custom](depth: number, options: object): string {
+    const h = this.#handle;
+    return inspectObject('Memfd', h ? { fd: h.fd, size: h.size } : { closed: true }, depth, options);
   }
 }

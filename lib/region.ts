@@ -6,6 +6,7 @@
  */
 import type { BoxRegion, LinearRegion, RectRegion, Region, ResolvedRegion } from './backend/vocabulary.js';
 import { invalidArgument, invalidType } from './errors.js';
+import { checkOptions } from './validate.js';
 
 export type { BoxRegion, LinearRegion, RectRegion, Region, ResolvedRegion } from './backend/vocabulary.js';
 
@@ -20,9 +21,10 @@ function field(obj: Record<string, unknown>, name: string, min: number, fallback
   return value;
 }
 
-function spec(value: unknown, what: string): Record<string, unknown> {
+/** A region's fields; `kind` is allowed since a resolved region (which carries it) is checked again through here. */
+function spec(value: unknown, what: string, allowed: readonly string[]): Record<string, unknown> {
   if (typeof value !== 'object' || value === null) throw invalidType(SYSCALL, what, 'an object', value);
-  return value as Record<string, unknown>;
+  return checkOptions(what, value, allowed);
 }
 
 /** a × b + c, refusing anything past 2^53 (the products here are byte offsets). */
@@ -37,12 +39,12 @@ function mulAdd(a: number, b: number, c: number, what: string): number {
 export const region = {
   /** Bytes [offset, offset + length). */
   linear(options: { offset?: number; length: number }): LinearRegion {
-    const o = spec(options, 'region.linear');
+    const o = spec(options, 'region.linear', ['kind', 'offset', 'length']);
     return Object.freeze({ kind: 'linear', offset: field(o, 'offset', 0, 0), length: field(o, 'length', 1) });
   },
   /** A 2D rectangle of pixels in an image with `stride` bytes per row starting at `offset`. */
   rect(options: { x: number; y: number; width: number; height: number; stride: number; bytesPerPixel: number; offset?: number }): RectRegion {
-    const o = spec(options, 'region.rect');
+    const o = spec(options, 'region.rect', ['kind', 'x', 'y', 'width', 'height', 'stride', 'bytesPerPixel', 'offset']);
     const r: RectRegion = {
       kind: 'rect',
       x: field(o, 'x', 0),
@@ -72,7 +74,7 @@ export const region = {
     bytesPerPixel: number;
     offset?: number;
   }): BoxRegion {
-    const o = spec(options, 'region.box');
+    const o = spec(options, 'region.box', ['kind', 'x', 'y', 'z', 'width', 'height', 'depth', 'rowPitch', 'slicePitch', 'bytesPerPixel', 'offset']);
     const b: BoxRegion = {
       kind: 'box',
       x: field(o, 'x', 0),

@@ -7,7 +7,7 @@ import { inspect } from 'node:util';
 import { closeOnCollect, closedExplicitly } from './lifecycle.js';
 import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
 import type { SyncFileHandle, SyncFileInfo } from './backend/backend.js';
-import { checkFd, checkName, checkOptions, checkSignal, checkTimeout, type WaitOptions } from './validate.js';
+import { checkFd, checkName, checkOptions, checkSignal, WAIT_OPTIONS, checkTimeout, type WaitOptions } from './validate.js';
 import { backendForFd } from './backend/select.js';
 import { getKernelBackend } from './backend/kernel/index.js';
 import { makeShared, takeShared, type SharedHandle } from './share.js';
@@ -40,7 +40,7 @@ export class SyncFile {
    */
   static fromFd(fd: number, options?: { dup?: boolean }): SyncFile {
     checkFd('SyncFile.fromFd', 'fd', fd);
-    const opts = checkOptions('SyncFile.fromFd', options);
+    const opts = checkOptions('SyncFile.fromFd', options, ['dup']);
     const dup = opts['dup'] ?? true;
     if (typeof dup !== 'boolean') throw invalidType('SyncFile.fromFd', 'dup', 'a boolean', dup);
     return SyncFile._wrap(backendForFd(fd).importSyncFileFd(fd, dup));
@@ -93,7 +93,7 @@ export class SyncFile {
    */
   async wait(options?: WaitOptions): Promise<void> {
     const handle = this._handle('poll');
-    const opts = checkOptions('poll', options);
+    const opts = checkOptions('poll', options, WAIT_OPTIONS);
     const timeoutMs = checkTimeout('poll', opts);
     const signal = checkSignal('poll', opts);
     await settleWait(() => handle.wait(timeoutMs), timeoutMs, signal, 'poll', 'the sync_file');

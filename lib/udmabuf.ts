@@ -1,6 +1,6 @@
 /** Udmabuf: dma-bufs over memfd pages (/dev/udmabuf), often usable without root. */
 import { DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
-import type { Backend, SegmentSpec } from './backend/backend.js';
+import type { Backend } from './backend/backend.js';
 import { selectedBackend } from './backend/select.js';
 import { DmaBuf } from './dmabuf.js';
 import { setUpOptions, setUpOrClose } from './lifecycle.js';
@@ -18,7 +18,12 @@ export function createUdmabuf(backend: Backend, size: number, options?: { name?:
 }
 
 /** A segment as callers give it: the memfd as a Memfd or its fd number. */
-export type SegmentInput = Omit<SegmentSpec, 'memfd'> & { memfd: number | Memfd };
+/** One range of a memfd for Udmabuf.fromSegments: `offset` and `size` page-aligned. */
+export interface SegmentInput {
+  readonly memfd: number | Memfd;
+  readonly offset: number;
+  readonly size: number;
+}
 
 export function udmabufFromSegments(backend: Backend, segments: readonly SegmentInput[], options?: { name?: string; checked?: boolean }): DmaBuf {
   const syscall = segments?.length > 1 ? 'UDMABUF_CREATE_LIST' : 'UDMABUF_CREATE';

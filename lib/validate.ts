@@ -4,7 +4,7 @@
  * misbehave on bad input instead of refusing it.
  */
 import type { AccessMode, FenceMode } from './backend/vocabulary.js';
-import { invalidArgument, invalidType } from './errors.js';
+import { DmaBufError, invalidArgument, invalidType } from './errors.js';
 
 export type { AccessMode, FenceMode } from './backend/vocabulary.js';
 
@@ -67,8 +67,27 @@ export function checkSignal(syscall: string, options: { signal?: AbortSignal } |
   return signal;
 }
 
-export function checkOptions(syscall: string, options: unknown): Record<string, unknown> {
+/**
+ * An options object (undefined is none), refusing a key it does not know: a typo such as
+ * `{ nmae: 'x' }` would otherwise be ignored silently.
+ */
+export function checkOptions(syscall: string, options: unknown, allowed: readonly string[], what = 'options'): Record<string, unknown> {
   if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null) throw invalidType(syscall, 'options', 'an object', options);
-  return options as Record<string, unknown>;
+  const opts = checkObject(syscall, what, options);
+  for (const key of Object.keys(opts)) {
+    if (!allowed.includes(key)) {
+      const known = allowed.length ? `the known ones are ${allowed.join(', ')}` : 'it takes none';
+      throw new DmaBufError('ERR_INVALID_ARG_VALUE', `${what}.${key} is not an option of ${syscall}: ${known}`, { syscall, argument: `${what}.${key}` });
+    }
+  }
+  return opts;
 }
+
+/** An object given as data (another API's description of a frame), whose other keys are ignored. */
+export function checkObject(syscall: string, what: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) throw invalidType(syscall, what, 'an object', value);
+  return value as Record<string, unknown>;
+}
+
+/** The keys of WaitOptions, for checkOptions. */
+export const WAIT_OPTIONS = ['timeoutMs', 'signal'] as const;

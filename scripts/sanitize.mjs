@@ -6,7 +6,7 @@
 // Node itself is not instrumented, so the ASan runtime is preloaded (LD_PRELOAD) into every node
 // of the run; leak detection is off (V8 and Node keep allocations to exit by design).
 // The sanitized build lives in a copy of the checkout (.cache/sanitize/repo) so the checkout's own
-// build/Release stays the plain one; the copy hard-links node_modules and shares the VM images.
+// native/build/Release stays the plain one; the copy hard-links node_modules and shares the VM images.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -52,7 +52,7 @@ run('cp', ['-al', join(ROOT, 'node_modules'), join(COPY, 'node_modules')]);
 mkdirSync(join(COPY, '.cache'), { recursive: true });
 symlinkSync(join(ROOT, '.cache', 'vm'), join(COPY, '.cache', 'vm'));
 
-// 2. The sanitized addon, in the copy's build/Release (where the loader looks first).
+// 2. The sanitized addon, in the copy's native/build/Release (where the loader looks first).
 // Through npm, as a checkout builds it: npm's configuration (nodedir, …) reaches node-gyp.
 run('npm', ['run', 'build:native'], {
   cwd: COPY,
@@ -60,7 +60,7 @@ run('npm', ['run', 'build:native'], {
 });
 
 // A build that lost the flags would pass everything and prove nothing: it must need both runtimes.
-const needed = spawnSync('readelf', ['-d', join(COPY, 'build/Release/dmabuf.node')], { encoding: 'utf8' }).stdout;
+const needed = spawnSync('readelf', ['-d', join(COPY, 'native/build/Release/dmabuf.node')], { encoding: 'utf8' }).stdout;
 for (const lib of ['libasan.so', 'libubsan.so']) {
   if (!needed.includes(lib)) {
     console.error(`sanitize: the addon was built without ${lib}; CXXFLAGS did not reach the build`);

@@ -51,8 +51,17 @@ function version(): string {
 }
 
 function parse(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>): Record<string, unknown> {
+  // `--pid -5`: parseArgs would take -5 for an option and answer in its own words; joined as
+  // `--pid=-5`, the value reaches the command's own check and message.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && i + 1 < args.length) joined.push(`${arg}=${args[++i]}`);
+    else joined.push(arg);
+  }
   try {
-    return parseArgs({ args: [...args], options: { help: { type: 'boolean', short: 'h' }, ...options }, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args: joined, options: { help: { type: 'boolean', short: 'h' }, ...options }, strict: true, allowPositionals: false }).values;
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

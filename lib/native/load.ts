@@ -1,8 +1,8 @@
 /**
- * The one module that loads the native addon. node-gyp-build finds it: a source build in
- * build/Release (a checkout after `npm run build:native`) first, else the prebuild in
- * prebuilds/<platform>-<arch>/ that matches this machine (the npm tarball carries linux-x64 and
- * linux-arm64, glibc). The result is the addon and where it came from, or an explanation of why
+ * The one module that loads the native addon: a source build in native/build/Release (a checkout
+ * after `npm run build:native`, or a user's source build) first, unless PREBUILDS_ONLY is set (as
+ * node-gyp-build honours it), else the prebuild in prebuilds/<platform>-<arch>/ that matches this
+ * machine, found by node-gyp-build (the npm tarball carries linux-x64 and linux-arm64, glibc). The result is the addon and where it came from, or an explanation of why
  * there is none and what to do: never a half-loaded module.
  */
 import { debug } from '../debug.js';
@@ -28,7 +28,11 @@ export function packageRoot(): string {
 
 /** The command that builds the addon from source, as the README documents it. */
 export const SOURCE_BUILD_HINT =
-  'build it from source with `npm explore dmabuf -- npx node-gyp rebuild` ' + '(needs python3, make and a C++17 compiler: `apt-get install python3 make g++`)';
+  'build it from source with `npm explore dmabuf -- npx node-gyp rebuild --directory native` ' +
+  '(needs python3, make and a C++17 compiler: `apt-get install python3 make g++`)';
+
+/** Where a source build lies, relative to the package root (binding.gyp is in native/, see scripts/build-native.mjs). */
+export const SOURCE_BUILD_DIR = join('native', 'build', 'Release');
 
 function describeFailure(path: string, error: unknown): string {
   const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
@@ -39,7 +43,7 @@ function describeFailure(path: string, error: unknown): string {
 export function originOf(root: string, path: string): AddonOrigin {
   const parts = relative(root, path).split(sep);
   if (parts[0] === 'prebuilds' && parts.length === 3) return `prebuild ${parts[1]}`;
-  if (parts[0] === 'build') return 'source build';
+  if (parts[0] === 'native' && parts[1] === 'build') return 'source build';
   return `prebuild ${basename(dirname(path))}`;
 }
 
@@ -62,8 +66,10 @@ export function tryLoad(path: string, platform: NodeJS.Platform = process.platfo
   }
 }
 
-/** Finds the package's addon as node-gyp-build does; throws its "No native build was found" otherwise. */
+/** The source build, else the prebuild node-gyp-build picks; throws its "No native build was found" otherwise. */
 function findAddon(root: string): string {
+  const source = join(root, SOURCE_BUILD_DIR, 'dmabuf.node');
+  if (!process.env['PREBUILDS_ONLY'] && existsSync(source)) return source;
   const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
   return nodeGypBuild.path(root);
 }
@@ -98,7 +104,7 @@ function findAndLoad(): LoadResult {
       reason:
         `this package has no addon for linux-${process.arch} (glibc): ` +
         `${present.length ? `its prebuilds are for ${present.join(', ')}` : 'it has no prebuilds'} and there is no source build in ` +
-        `${join(root, 'build', 'Release')}; ${SOURCE_BUILD_HINT}`,
+        `${join(root, SOURCE_BUILD_DIR)}; ${SOURCE_BUILD_HINT}`,
     };
   }
   return tryLoad(path, process.platform, root);

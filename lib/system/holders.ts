@@ -10,6 +10,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { parseFdinfo } from '../backend/kernel/fdinfo.js';
+import { DmaBufError } from '../errors.js';
 
 export interface BufferEntry {
   readonly inode: number;
@@ -144,8 +145,13 @@ export function listHolders(pid?: number): HoldersReport {
     .sort((a, b) => a - b);
   const seen = new Map<number, Seen>();
   const mapped = new Map<number, number>();
+  if (pid !== undefined && !pids.includes(pid)) throw new DmaBufError('ESRCH', `no process ${pid} (it may have exited)`, { syscall: 'open' });
   let unreadable = 0;
-  for (const p of pids) if (!scan(p, seen, mapped)) unreadable += 1;
+  for (const p of pids) {
+    if (scan(p, seen, mapped)) continue;
+    unreadable += 1;
+    if (p === pid) throw new DmaBufError('EACCES', `cannot read /proc/${pid}/fd: process ${pid} belongs to another user (run as root)`, { syscall: 'open' });
+  }
 
   const buffers: BufferEntry[] = [...seen.values()]
     .filter((s) => pid === undefined || s.holders.has(pid))

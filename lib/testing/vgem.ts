@@ -5,8 +5,10 @@
  * kernel allows no indefinite fences; signalling an expired fence fails with ETIMEDOUT.
  */
 import { readdirSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { DmaBuf } from '../dmabuf.js';
 import { closedError, DmaBufError, fsError, invalidArgument } from '../errors.js';
+import { inspectObject } from '../inspect.js';
 import type { NativeAddon } from '../native/addon.js';
 import { requireAddon } from '../native/load.js';
 import { checkFenceMode, checkInteger, type FenceMode } from '../validate.js';
@@ -142,5 +144,10 @@ export class VgemFenceSource {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  [inspect.custom](depth: number, options: object): string {
+    const fd = this.#fd;
+    return inspectObject('VgemFenceSource', fd === undefined ? { closed: true } : { fd }, depth, options);
   }
 }

@@ -10,12 +10,12 @@
 // Needs root and Debian's apt (it installs debootstrap). The root is cached in .cache/prebuild/;
 // prebuilds already made from the current native sources are kept (--force rebuilds them).
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { aptEnv, aptUpdate, HostError, isRoot } from '../vm/host.mjs';
 import { cleanupAll, run, secs, start, temp } from '../vm/proc.mjs';
-import { checkPrebuilds, listPrebuilds, PREBUILDS, REPO, sourcesHash, stampPath, TARGETS } from './check.mjs';
+import { checkPrebuilds, listPrebuilds, nativeSources, PREBUILDS, REPO, sourcesHash, stampPath, TARGETS } from './check.mjs';
 
 const SUITE = 'bullseye';
 // What the root holds besides minbase; the list is part of the cache key.
@@ -110,13 +110,12 @@ function nodeHeaders() {
   return found;
 }
 
-/** A clean stage with what a build reads: binding.gyp, native/, a package.json, Node's headers. */
+/** A clean stage with what a build reads: native/'s sources and binding.gyp, a package.json, Node's headers. */
 function makeStage() {
   const stage = join(CACHE, 'stage');
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
-  cpSync(join(REPO, 'binding.gyp'), join(stage, 'binding.gyp'));
-  cpSync(join(REPO, 'native'), join(stage, 'native'), { recursive: true });
+  for (const f of nativeSources()) cpSync(join(REPO, f), join(stage, basename(f)));
   writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'dmabuf', private: true }));
   cpSync(nodeHeaders(), join(stage, 'node-headers', 'include', 'node'), { recursive: true });
   return stage;
@@ -143,7 +142,7 @@ async function main() {
   process.on('exit', cleanupAll);
   if (!process.argv.includes('--force') && upToDate()) {
     checkPrebuilds({ require: true });
-    log('up to date with native/ and binding.gyp (--force rebuilds)');
+    log('up to date with native/ (--force rebuilds)');
     return 0;
   }
   await ensureTools();

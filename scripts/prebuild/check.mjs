@@ -48,16 +48,18 @@ export function elfNeeds(file) {
   };
 }
 
-/** A hash of everything a prebuild is made from: binding.gyp, native/, node-addon-api's version. */
+/** What a build reads from the checkout: native/'s sources and its binding.gyp (not its build/). */
+export function nativeSources() {
+  return readdirSync(join(REPO, 'native'))
+    .filter((f) => /\.(cc|h|gyp)$/.test(f))
+    .sort()
+    .map((f) => join('native', f));
+}
+
+/** A hash of everything a prebuild is made from: native/'s sources and binding.gyp, node-addon-api's version. */
 export function sourcesHash() {
   const hash = createHash('sha256');
-  const files = [
-    'binding.gyp',
-    ...readdirSync(join(REPO, 'native'))
-      .sort()
-      .map((f) => join('native', f)),
-  ];
-  for (const f of files)
+  for (const f of nativeSources())
     hash
       .update(`${f}\0`)
       .update(readFileSync(join(REPO, f)))

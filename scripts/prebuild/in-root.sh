@@ -3,7 +3,7 @@
 # namespace (`unshare --mount`): every bind mount below vanishes with this process, so an
 # interrupted build leaves nothing mounted. Called by build.mjs:
 #   unshare --mount --propagation private sh in-root.sh <root> <stage> <node_modules> <node> <arch>
-# The stage holds binding.gyp, native/ and Node's headers; prebuildify writes
+# The stage holds native/'s sources with its binding.gyp, and Node's headers; prebuildify writes
 # <stage>/prebuilds/linux-<arch>/dmabuf.napi.glibc.node.
 set -eu
 root=$1 stage=$2 modules=$3 node=$4 arch=$5

@@ -98,7 +98,7 @@ function writeJob(command, profile) {
     DMABUF_VM_SLOWDOWN: String(profile.slowdown ?? 1),
     DMABUF_VM_ISOLATE: profile.isolateFiles ? '1' : '0',
     LANG: 'C.UTF-8',
-    // The arm64 guest cannot load the host's build/Release: node-gyp-build's switch makes it take
+    // The arm64 guest cannot load the host's native/build/Release: PREBUILDS_ONLY makes it take
     // the arm64 prebuild, as an installed package would; the test runner's arm64 binding is in /opt.
     ...(profile.userland === 'arm64' ? { PREBUILDS_ONLY: '1', NODE_PATH: GUEST_NODE_PATH } : {}),
   };

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Prepares what test/gpu/run.sh needs on a GPU machine that has no Node.js: a stripped, gzipped
 # copy of this machine's node (same glibc family) and a prebuilt exporter, in .cache/gpu/ (ignored),
-# to be carried there with dist/ and build/Release/dmabuf.node.
+# to be carried there with dist/ and native/build/Release/dmabuf.node.
 set -eu
 cd "$(dirname "$0")/../.."
 mkdir -p .cache/gpu

@@ -41,7 +41,8 @@ describe('the dmabuf command: arguments', () => {
     [['ls', '--pid'], /--pid/],
     [['ls', '--pid', 'abc'], /--pid must be a process id, got 'abc'/],
     [['ls', '--pid', '0'], /--pid must be a process id, got '0'/],
-    [['ls', '--pid', '-3'], /--pid/],
+    [['ls', '--pid', '-3'], /--pid must be a process id, got '-3'/],
+    [['ls', '--pid=-3'], /--pid must be a process id, got '-3'/],
     [['ls', '--json', '--csv'], /--json and --csv cannot be combined/],
   ])('bad arguments %j exit 2 with the reason and the usage on stderr', (args, reason) => {
     const r = dmabuf(args);
@@ -49,6 +50,14 @@ describe('the dmabuf command: arguments', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(reason);
     expect(r.stderr).toMatch(/Usage: dmabuf <command>/);
+  });
+});
+
+describe('dmabuf ls --pid for a process that is not there', () => {
+  it('says so and exits 1 (pid_max is at most 2^22, so 4194305 never exists)', () => {
+    const r = dmabuf(['ls', '--pid', '4194305']);
+    expect(r).toMatchObject({ status: 1, stdout: '' });
+    expect(r.stderr).toBe('dmabuf ls: ESRCH: no process 4194305 (it may have exited)\n');
   });
 });
 

@@ -10,7 +10,7 @@ import { addonLoads } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
 import { openFdCount, openFdList } from '../helpers/proc.js';
 import { ticksDuring } from '../helpers/loop.js';
-import { rejection } from '../helpers/errors.js';
+import { rejection, thrown } from '../helpers/errors.js';
 
 function closeMessage(message: ChannelMessage): void {
   for (const h of message.handles) h.close();
@@ -241,6 +241,25 @@ describe.runIf(addonLoads)('FdChannel (needs the native addon: Linux)', () => {
     await peer.send('abstract');
     expect((await client.receive({ timeoutMs: 1000 })).text()).toBe('abstract');
     for (const c of [client, peer, server]) c.close();
+  });
+
+  it('listen on a path a crashed process left: EADDRINUSE saying the path exists and how to tell stale from live', async () => {
+    const path = join(dir, 'stale.sock');
+    // A process that listened and died without removing its socket file (the kernel never removes one).
+    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`]);
+    await new Promise((resolve) => child.on('exit', resolve));
+    expect(statSync(path).isSocket()).toBe(true);
+    const error = thrown(() => FdChannel.listen(path));
+    expect(error).toMatchObject({ code: 'EADDRINUSE', syscall: 'bind' });
+    expect(error.message).toContain(`${path} already exists`);
+    expect(error.message).toMatch(/ECONNREFUSED.*remove it.*another server is live/);
+    // The test the message suggests tells a stale file from a live server.
+    expect(await rejection(FdChannel.connect(path))).toMatchObject({ code: 'ECONNREFUSED' });
+    const live = FdChannel.listen(join(dir, 'live.sock'));
+    expect(thrown(() => FdChannel.listen(join(dir, 'live.sock')))).toMatchObject({ code: 'EADDRINUSE' });
+    const client = await FdChannel.connect(join(dir, 'live.sock'));
+    client.close();
+    live.close();
   });
 
   it('a child gets an end through stdio and FdChannel.fromFd(3) on it', async () => {

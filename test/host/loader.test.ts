@@ -15,18 +15,18 @@ describe('native addon loader', () => {
   it('says how to build it from source when the binary is missing', () => {
     const result = tryLoad('/nonexistent/dmabuf.node', 'linux');
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.reason).toMatch(/missing.*npm explore dmabuf -- npx node-gyp rebuild.*g\+\+/);
+    if (!result.ok) expect(result.reason).toMatch(/missing.*npm explore dmabuf -- npx node-gyp rebuild --directory native.*g\+\+/);
   });
 
   it('says how to rebuild when the binary does not load', () => {
     const result = tryLoad(fixturePath('child-reads-fd3.mjs'), 'linux');
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.reason).toMatch(/failed to load.*npm explore dmabuf -- npx node-gyp rebuild/);
+    if (!result.ok) expect(result.reason).toMatch(/failed to load.*npm explore dmabuf -- npx node-gyp rebuild --directory native/);
   });
 
   it('names a source build and a prebuild by where the file lies', () => {
     const root = '/pkg';
-    expect(originOf(root, '/pkg/build/Release/dmabuf.node')).toBe('source build');
+    expect(originOf(root, '/pkg/native/build/Release/dmabuf.node')).toBe('source build');
     expect(originOf(root, '/pkg/prebuilds/linux-arm64/dmabuf.napi.glibc.node')).toBe('prebuild linux-arm64');
   });
 
@@ -40,15 +40,15 @@ describe('native addon loader', () => {
   });
 
   it.runIf(process.platform === 'linux')("prefers the checkout's source build over a prebuild, unless PREBUILDS_ONLY is set", () => {
-    // npm ci builds the addon from source (prepare); a prebuild, where one exists, comes second.
-    // The arm64 VM sets node-gyp-build's PREBUILDS_ONLY: build/ holds the host's x64 build there.
+    // npm test builds the addon from source (pretest); a prebuild, where one exists, comes second.
+    // The arm64 VM sets PREBUILDS_ONLY: native/build holds the host's x64 build there.
     const result = loadAddon();
     if (process.env['PREBUILDS_ONLY']) {
       expect(result.ok && result.origin).toBe(`prebuild linux-${process.arch}`);
       expect(result.ok && result.path).toBe(join(packageRoot(), 'prebuilds', `linux-${process.arch}`, 'dmabuf.glibc.node'));
     } else {
       expect(result.ok && result.origin).toBe('source build');
-      expect(result.ok && result.path).toBe(join(packageRoot(), 'build', 'Release', 'dmabuf.node'));
+      expect(result.ok && result.path).toBe(join(packageRoot(), 'native', 'build', 'Release', 'dmabuf.node'));
     }
   });
 });

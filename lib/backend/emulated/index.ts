@@ -9,6 +9,7 @@ import { isEmulatedFd, lookupFd } from './fds.js';
 import { COHERENCIES, isCoherency } from './models.js';
 
 export { EmulatedBackend, DEFAULT_SEED, PAGE_SIZE, PAGE_SIZES, type EmulatedBackendOptions, type EmulationStats } from './backend.js';
+export type { EmulationCounters } from './context.js';
 export type { EmulatedDevice } from './device.js';
 export { COHERENCIES, isCoherency, type Coherency } from './models.js';
 export { FAULT_CODES, FAULT_OPERATIONS, type FaultCode, type FaultOperation } from './faults.js';

@@ -7,18 +7,18 @@
       "conditions": [
         ['OS=="linux"', {
           "sources": [
-            "native/addon.cc",
-            "native/args.cc",
-            "native/dma_buf.cc",
-            "native/errors.cc",
-            "native/fd.cc",
-            "native/heap.cc",
-            "native/mapping.cc",
-            "native/poll_waiter.cc",
-            "native/socket.cc",
-            "native/sync_file.cc",
-            "native/udmabuf.cc",
-            "native/vgem.cc"
+            "addon.cc",
+            "args.cc",
+            "dma_buf.cc",
+            "errors.cc",
+            "fd.cc",
+            "heap.cc",
+            "mapping.cc",
+            "poll_waiter.cc",
+            "socket.cc",
+            "sync_file.cc",
+            "udmabuf.cc",
+            "vgem.cc"
           ],
           "include_dirs": [
             "<!(node -p \"require('node-addon-api').include_dir\")"
