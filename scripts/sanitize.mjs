@@ -49,8 +49,6 @@ cpSync(join(ROOT, 'dist'), join(COPY, 'dist'), { recursive: true });
 // node_modules as hard links, not a symlink: the VM shares only the copy, read-write (vitest
 // writes its config bundle under node_modules), and sees the rest of this machine read-only.
 run('cp', ['-al', join(ROOT, 'node_modules'), join(COPY, 'node_modules')]);
-mkdirSync(join(COPY, '.cache'), { recursive: true });
-symlinkSync(join(ROOT, '.cache', 'vm'), join(COPY, '.cache', 'vm'));
 
 // 2. The sanitized addon, in the copy's native/build/Release (where the loader looks first).
 // Through npm, as a checkout builds it: npm's configuration (nodedir, …) reaches node-gyp.

@@ -7,12 +7,14 @@
 // Debian 12 the addon needs GLIBC_2.33 and GLIBCXX_3.4.29). x64 uses bullseye's g++, arm64 its
 // cross g++ (g++-aarch64-linux-gnu). prebuildify drives node-gyp; node-gyp-build loads the result.
 //
-// Needs root and Debian's apt (it installs debootstrap). The root is cached in .cache/prebuild/;
+// Needs root and Debian's apt (it installs debootstrap). The root is cached in the development
+// cache (scripts/cache.mjs: ~/.cache/dmabuf-dev/prebuild/);
 // prebuilds already made from the current native sources are kept (--force rebuilds them).
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { cacheDir } from '../cache.mjs';
 import { aptEnv, aptUpdate, HostError, isRoot } from '../vm/host.mjs';
 import { cleanupAll, run, secs, start, temp } from '../vm/proc.mjs';
 import { checkPrebuilds, listPrebuilds, nativeSources, PREBUILDS, REPO, sourcesHash, stampPath, TARGETS } from './check.mjs';
@@ -20,7 +22,7 @@ import { checkPrebuilds, listPrebuilds, nativeSources, PREBUILDS, REPO, sourcesH
 const SUITE = 'bullseye';
 // What the root holds besides minbase; the list is part of the cache key.
 const INCLUDE = ['g++', 'make', 'python3', 'g++-aarch64-linux-gnu', 'binutils-aarch64-linux-gnu'];
-const CACHE = join(REPO, '.cache', 'prebuild');
+const CACHE = cacheDir('prebuild');
 const log = (msg) => process.stderr.write(`[prebuild] ${msg}\n`);
 
 /** The Debian archive apt already uses here (deb822 .sources or a sources.list line): bullseye comes from the same place. */
@@ -90,7 +92,7 @@ async function ensureRoot() {
   rmSync(root, { recursive: true, force: true });
   renameSync(tmp, root);
   for (const old of listDir(CACHE))
-    if (join(CACHE, old) !== root && !old.includes('.tmp-') && old !== 'stage') rmSync(join(CACHE, old), { recursive: true, force: true });
+    if (join(CACHE, old) !== root && !old.includes('.tmp-') && old !== 'stage' && !old.startsWith('built-')) rmSync(join(CACHE, old), { recursive: true, force: true });
   log(`build root ready in ${secs(t0)}s`);
   return root;
 }
@@ -145,6 +147,17 @@ async function main() {
     log('up to date with native/ (--force rebuilds)');
     return 0;
   }
+  // Built before from these very sources (another clone, an earlier CI run): take those.
+  const built = join(CACHE, `built-${sourcesHash()}`);
+  if (!process.argv.includes('--force') && existsSync(join(built, '.complete'))) {
+    rmSync(PREBUILDS, { recursive: true, force: true });
+    cpSync(built, PREBUILDS, { recursive: true, filter: (src) => !src.endsWith('.complete') });
+    writeFileSync(stampPath(), `${sourcesHash()}\n`);
+    if (checkPrebuilds({ require: true }).length === 0) {
+      log(`taken from the cache (${built}) in ${secs(t0)}s`);
+      return 0;
+    }
+  }
   await ensureTools();
   const root = await ensureRoot();
   const stage = makeStage();
@@ -158,6 +171,11 @@ async function main() {
   writeFileSync(stampPath(), `${sourcesHash()}\n`);
   const problems = checkPrebuilds({ require: true });
   for (const p of problems) log(`problem: ${p}`);
+  if (!problems.length) {
+    for (const old of readdirSync(CACHE)) if (old.startsWith('built-')) rmSync(join(CACHE, old), { recursive: true, force: true });
+    cpSync(PREBUILDS, built, { recursive: true });
+    writeFileSync(join(built, '.complete'), '');
+  }
   log(`done in ${secs(t0)}s`);
   return problems.length ? 1 : 0;
 }

@@ -20,6 +20,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheDir } from '../cache.mjs';
 import { ensureHost, HostError } from './host.mjs';
 import { getInitramfs } from './initramfs.mjs';
 import { getKernel } from './kernel.mjs';
@@ -69,9 +70,14 @@ function parseArgs(argv) {
 
 /**
  * Suites of pure TypeScript (the emulated backend, argument and region arithmetic, the command's
- * argument parsing): the host runs them in CI; the VMs, whose CPUs are emulated, leave them out.
+ * argument parsing, how objects print and options are checked) and the consumer suite's compile
+ * and Node.js-majors part: the host runs them in CI; the VMs, whose CPUs are emulated, leave them
+ * out (the VMs run the installed app against their kernels: test/package/installed.test.ts).
  */
 const HOST_ONLY_SUITES = [
+  'test/package/consumer.test.ts',
+  'test/host/inspect.test.ts',
+  'test/host/options.test.ts',
   'test/emulated/**',
   'test/host/region.test.ts',
   'test/host/region.property.test.ts',
@@ -147,13 +153,12 @@ async function main() {
 
   const { profile } = o;
   await ensureHost(profile);
-  const cache = join(REPO, '.cache', 'vm', profile.name); // .cache/ is gitignored
-  mkdirSync(cache, { recursive: true });
+  const cache = cacheDir('vm', profile.name); // outside the checkout: scripts/cache.mjs
   const kernel = await getKernel(cache, profile);
   let root = '/';
   let busybox;
   if (profile.userland === 'arm64') {
-    root = await getArm64Userland(join(REPO, '.cache', 'vm'), REPO);
+    root = await getArm64Userland(cacheDir('vm'), REPO);
     busybox = join(root, 'bin', 'busybox');
     // The repo is mounted on its own path: the read-only root needs the mount point (a path under
     // /tmp or /run lands on the guest's fresh tmpfs, where init.sh makes it).

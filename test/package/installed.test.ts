@@ -1,6 +1,6 @@
-// The packed tarball as a user's app gets it: installed with --ignore-scripts and no compiler on
-// PATH by scripts/consumer/prepare.mjs (npm run test:kernel does it on the host before booting the
-// VM, which has no network). In the VMs the installed package must reach the kernel through its
+// The packed tarball as a user's app gets it: installed with a plain `npm install` (npm 11) and no
+// compiler on PATH by scripts/consumer/prepare.mjs (npm run test:kernel does it on the host before
+// booting the VM, which has no network). In the VMs the installed package must reach the kernel through its
 // prebuild; with the prebuilds removed, `auto` must refuse instead of handing out emulated fds.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,11 +24,12 @@ function check(dir: string, env: Record<string, string> = {}) {
 }
 
 describe.runIf(requireKernel || existsSync(APP))(
-  'the packed tarball, installed with --ignore-scripts and no compiler (needs scripts/consumer/prepare.mjs)',
+  'the packed tarball, installed with a plain npm install and no compiler (needs scripts/consumer/prepare.mjs)',
   () => {
     it('the install exists (npm run test:kernel prepares it before the VM boots)', () => {
       expect(existsSync(join(APP, 'node_modules', 'dmabuf', 'package.json'))).toBe(true);
       expect(existsSync(join(APP, 'node_modules', 'dmabuf', 'build'))).toBe(false);
+      expect(existsSync(join(APP, 'node_modules', 'dmabuf', 'native', 'build'))).toBe(false);
     });
 
     it(`loads the linux-${process.arch} prebuild and, where the kernel has devices, uses it`, () => {
@@ -56,6 +57,30 @@ describe.runIf(requireKernel || existsSync(APP))(
       expect(report.backend.addon.origin).toBe(`prebuild linux-${process.arch}`);
       expect(doctor.status).toBe(requireKernel ? 0 : 1);
     });
+
+    it.runIf(requireKernel)(
+      'the TypeScript app (compiled on the host with TypeScript 5.2) runs on this kernel: regions, a frame, a buffer over the channel',
+      () => {
+        const app = join(CONSUMER, 'app-ts');
+        const run = spawnSync(process.execPath, [join('out-vm', 'main.js')], {
+          cwd: app,
+          encoding: 'utf8',
+          env: { ...process.env, DMABUF_BACKEND: '', PREBUILDS_ONLY: '' },
+          timeout: 120_000,
+        });
+        expect(run.status, run.stderr).toBe(0);
+        expect(JSON.parse(run.stdout)).toMatchObject({
+          backend: 'kernel',
+          origin: `prebuild linux-${process.arch}`,
+          regionSum: 16 * 16 * 0xa5,
+          bytesAfterEnd: 0,
+          heapKind: provides.heaps ? 'system' : null,
+          frame: { format: 'NV12', planes: 2 },
+          error: 'EINVAL',
+          channel: { text: 'hello', buffers: 1, fds: 0 },
+        });
+      },
+    );
 
     it('CommonJS code can require() it (require(esm), Node.js 20.19+ and 22.12+)', () => {
       const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
