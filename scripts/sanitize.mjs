@@ -8,7 +8,7 @@
 // The sanitized build lives in a copy of the checkout (.cache/sanitize/repo) so the checkout's own
 // native/build/Release stays the plain one; the copy hard-links node_modules and shares the VM images.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
