@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <vector>
@@ -20,13 +21,26 @@ void EnvResources::ReleaseAll() {
   // Copy first: MappingState::Unmap does not erase, but be independent of that.
   std::vector<MappingState *> mappings(this->mappings.begin(), this->mappings.end());
   for (MappingState *mapping : mappings) mapping->Unmap();
-  for (int fd : fds) ::close(fd);
+  // An fd closed behind the addon's back (fs.closeSync on buf.fd) may name someone else's file now.
+  for (const auto &[fd, id] : fds)
+    if (SameFile(fd, id)) ::close(fd);
   fds.clear();
 }
 
 AddonData &Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
-void Own(Napi::Env env, int fd) { Data(env).resources->fds.insert(fd); }
+void Own(Napi::Env env, int fd) {
+  struct stat st;
+  // fd was just made or checked open by the caller; an fstat failure leaves an id no file has.
+  FileId id{0, 0};
+  if (::fstat(fd, &st) == 0) id = FileId{st.st_dev, st.st_ino};
+  Data(env).resources->fds.insert_or_assign(fd, id);
+}
+
+bool SameFile(int fd, const FileId &id) {
+  struct stat st;
+  return ::fstat(fd, &st) == 0 && st.st_dev == id.dev && st.st_ino == id.ino;
+}
 
 void Forget(Napi::Env env, int fd) { Data(env).resources->fds.erase(fd); }
 

@@ -2,22 +2,32 @@
 #pragma once
 
 #include <napi.h>
+#include <sys/types.h>
 
 #include <memory>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace dmabuf {
 
 class MappingState;
 
-// What an environment owns in the kernel: the fds the addon created or adopted and the live
-// mappings. Shared (not owned by AddonData alone) because a mapping can outlive both its Mapping
-// object and the instance data when views are finalized late during teardown.
+// Which open file an fd number names (fstat's st_dev and st_ino): a number is reused as soon as it
+// is closed, so the number alone cannot say that it still names the file the addon opened.
+struct FileId {
+  dev_t dev;
+  ino_t ino;
+};
+
+// What an environment owns in the kernel: the fds the addon created or adopted, each with the
+// file it named then, and the live mappings. Shared (not owned by AddonData alone) because a
+// mapping can outlive both its Mapping object and the instance data when views are finalized
+// late during teardown.
 struct EnvResources {
-  std::unordered_set<int> fds;
+  std::unordered_map<int, FileId> fds;
   std::unordered_set<MappingState *> mappings;
 
-  // Env cleanup hook: unmap every live mapping and close every owned fd.
+  // Env cleanup hook: unmap every live mapping and close every owned fd that still names its file.
   void ReleaseAll();
 };
 
@@ -28,8 +38,11 @@ struct AddonData {
 
 AddonData &Data(Napi::Env env);
 
-// Record an fd the addon created (or was handed), so env cleanup closes it.
+// Record an fd the addon created (or was handed), and the file it names, so env cleanup closes it.
 void Own(Napi::Env env, int fd);
+// Whether `fd` still names the file it named when `id` was taken (false once it was closed, or
+// closed and reused for another file).
+bool SameFile(int fd, const FileId &id);
 // Forget an fd (it was closed).
 void Forget(Napi::Env env, int fd);
 

@@ -19,7 +19,11 @@ std::string Message(int err, const char *syscall) {
 }  // namespace
 
 Napi::Value MakeErrnoError(Napi::Env env, int err, const char *syscall) {
-  std::string message = Message(err, syscall);
+  return MakeErrnoError(env, err, syscall, Message(err, syscall));
+}
+
+Napi::Value MakeErrnoError(Napi::Env env, int err, const char *syscall,
+                           const std::string &message) {
   AddonData &data = Data(env);
   // errno names live in one table, the TypeScript one (errors.ts errnoName): the factory init()
   // registered makes the DmaBufError from the number.
@@ -40,6 +44,10 @@ Napi::Value MakeErrnoError(Napi::Env env, int err, const char *syscall) {
 
 void ThrowErrno(Napi::Env env, int err, const char *syscall) {
   throw Napi::Error(env, MakeErrnoError(env, err, syscall));
+}
+
+void ThrowErrno(Napi::Env env, int err, const char *syscall, const std::string &message) {
+  throw Napi::Error(env, MakeErrnoError(env, err, syscall, message));
 }
 
 void ThrowTypeError(Napi::Env env, const std::string &message) {

@@ -12,8 +12,12 @@ namespace dmabuf {
 
 // The error object (not thrown), for promise rejections.
 Napi::Value MakeErrnoError(Napi::Env env, int err, const char *syscall);
+// The same with a message of the caller's (where strerror alone would not say what happened).
+Napi::Value MakeErrnoError(Napi::Env env, int err, const char *syscall, const std::string &message);
 
 [[noreturn]] void ThrowErrno(Napi::Env env, int err, const char *syscall);
+[[noreturn]] void ThrowErrno(Napi::Env env, int err, const char *syscall,
+                             const std::string &message);
 [[noreturn]] void ThrowTypeError(Napi::Env env, const std::string &message);
 [[noreturn]] void ThrowRangeError(Napi::Env env, const std::string &message);
 

@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <string>
 
 #include "addon.h"
 #include "args.h"
@@ -48,11 +49,26 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
 }
 
 void Close(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
-  // Linux releases the fd even when close() reports EINTR or EIO, so forget it whatever happens;
-  // retrying could close an fd another thread has just been given.
-  Forget(info.Env(), fd);
-  if (::close(fd) == -1 && errno != EINTR) ThrowErrno(info.Env(), errno, "close");
+  auto &fds = Data(env).resources->fds;
+  auto owned = fds.find(fd);
+  if (owned != fds.end()) {
+    FileId id = owned->second;
+    fds.erase(owned);
+    // Closed behind the addon's back, and perhaps reused: closing the number now would close
+    // another file (a finalizer running late would close a stranger's fd). Leave it alone.
+    if (!SameFile(fd, id)) {
+      ThrowErrno(
+          env, EBADF, "close",
+          "close failed: fd " + std::to_string(fd) +
+              " was closed behind the object that owned it (fs.closeSync on its fd?) and now "
+              "names another file or none; that file was left open");
+    }
+  }
+  // Linux releases the fd even when close() reports EINTR or EIO, so it is forgotten whatever
+  // happens; retrying could close an fd another thread has just been given.
+  if (::close(fd) == -1 && errno != EINTR) ThrowErrno(env, errno, "close");
 }
 
 Napi::Value Dup(const Napi::CallbackInfo &info) {

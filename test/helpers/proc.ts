@@ -3,13 +3,52 @@
  * are compared as lists where the test owns the whole picture, counted where the test runner's
  * own fds may come and go meanwhile.
  */
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { fstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 /** Open fds of this process, by number, ascending. */
 export function openFdList(): number[] {
   return readdirSync('/proc/self/fd')
     .map(Number)
     .sort((a, b) => a - b);
+}
+
+/**
+ * The fds open now, each with the file it names (`dev:ino` from fstat), to compare later with
+ * fdsMadeSince(): a test counts the fds it made, not the process's. Counting the process's fds is
+ * not safe: an object an earlier test (or file, in the VMs' one-process run) dropped without
+ * close() may be finalized during this test and close an fd that was open before it.
+ */
+export function fdSnapshot(): Map<number, string> {
+  const snapshot = new Map<number, string>();
+  for (const fd of openFdList()) {
+    const id = fileId(fd);
+    if (id !== undefined) snapshot.set(fd, id);
+  }
+  return snapshot;
+}
+
+/**
+ * The fds open now that were not open at `snapshot`, or were but name another file now (a number
+ * closed and reused): what the test made and left open, as `7 → /dmabuf:name` (for messages).
+ * Empty when nothing leaked.
+ */
+export function fdsMadeSince(snapshot: ReadonlyMap<number, string>): string[] {
+  return openFdList()
+    .filter((fd) => {
+      const id = fileId(fd);
+      return id !== undefined && snapshot.get(fd) !== id;
+    })
+    .map((fd) => `${fd} → ${fdTarget(fd) ?? '?'}`);
+}
+
+/** `dev:ino` of the file `fd` names, or undefined when it is not open. */
+export function fileId(fd: number): string | undefined {
+  try {
+    const st = fstatSync(fd);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** How many fds this process has open. */
