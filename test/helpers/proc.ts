@@ -1,7 +1,8 @@
 /**
- * Views of /proc/self: this process's fds and mappings, for leak checks and their messages. Fds
- * are compared as lists where the test owns the whole picture, counted where the test runner's
- * own fds may come and go meanwhile.
+ * Views of /proc/self: this process's fds and mappings, for leak checks and their messages. A leak
+ * check counts what the test made (fdSnapshot/fdsMadeSince, mappingsMadeSince), never the
+ * process's totals: the test runner's own fds come and go, and a finalizer may close an earlier
+ * test's dropped object at any time.
  */
 import { fstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
@@ -85,6 +86,16 @@ export function dmaBufMappings(): string[] {
   return readFileSync('/proc/self/maps', 'utf8')
     .split('\n')
     .filter((line) => /\/dmabuf:|memfd:/.test(line));
+}
+
+/**
+ * The dma-buf, memfd and udmabuf mappings a test made and left since `before` (a dmaBufMappings()
+ * list): lines there now that were not there then. Like fdsMadeSince, it ignores mappings an
+ * earlier test's dropped buffer loses to a finalizer meanwhile.
+ */
+export function mappingsMadeSince(before: readonly string[]): string[] {
+  const old = new Set(before);
+  return dmaBufMappings().filter((line) => !old.has(line));
 }
 
 /** Lines of /proc/self/maps that map the memfd called `name`. */

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AbortError, FdChannel, MAX_FDS_PER_MESSAGE, Memfd, type OwnedFd, type ChannelMessage } from '../../lib/index.js';
 import { addonLoads } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
-import { openFdCount, openFdList } from '../helpers/proc.js';
+import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { ticksDuring } from '../helpers/loop.js';
 import { rejection, thrown } from '../helpers/errors.js';
 
@@ -17,15 +17,15 @@ function closeMessage(message: ChannelMessage): void {
 }
 
 describe.runIf(addonLoads)('FdChannel (needs the native addon: Linux)', () => {
-  let fdsBefore: number[];
+  let fdsBefore: Map<number, string>;
   let dir: string;
   beforeEach(() => {
-    fdsBefore = openFdList();
+    fdsBefore = fdSnapshot();
     dir = mkdtempSync(join(tmpdir(), 'dmabuf-channel-'));
   });
   afterEach(() => {
     rmSync(dir, { recursive: true, force: true });
-    expect(openFdList()).toEqual(fdsBefore);
+    expect(fdsMadeSince(fdsBefore)).toEqual([]);
   });
 
   it("pair(): bytes and text cross whole, with the peer's credentials", async () => {
@@ -92,9 +92,9 @@ describe.runIf(addonLoads)('FdChannel (needs the native addon: Linux)', () => {
     try {
       await a.send('five', [a.fd, a.fd, a.fd, a.fd, a.fd]);
       await a.send('next');
-      const before = openFdCount();
+      const fds = fdSnapshot();
       expect(await rejection(b.receive({ maxFds: 2, timeoutMs: 1000 }))).toMatchObject({ code: 'ERR_DMABUF_FDS_TRUNCATED' });
-      expect(openFdCount()).toBe(before);
+      expect(fdsMadeSince(fds)).toEqual([]);
       expect((await b.receive({ timeoutMs: 1000 })).text()).toBe('next');
     } finally {
       a.close();
@@ -107,9 +107,9 @@ describe.runIf(addonLoads)('FdChannel (needs the native addon: Linux)', () => {
     try {
       await a.send(new Uint8Array(100), [a.fd]);
       await a.send('next');
-      const before = openFdCount();
+      const fds = fdSnapshot();
       expect(await rejection(b.receive({ maxBytes: 10, timeoutMs: 1000 }))).toMatchObject({ code: 'ERR_DMABUF_MESSAGE_TRUNCATED' });
-      expect(openFdCount()).toBe(before);
+      expect(fdsMadeSince(fds)).toEqual([]);
       expect((await b.receive({ timeoutMs: 1000 })).text()).toBe('next');
     } finally {
       a.close();
@@ -287,12 +287,12 @@ describe.runIf(addonLoads)('FdChannel (needs the native addon: Linux)', () => {
   it('10,000 messages with fds leave the fd table as it was', async () => {
     const [a, b] = FdChannel.pair();
     try {
-      const start = openFdCount();
+      const fds = fdSnapshot();
       for (let i = 0; i < 10_000; i++) {
         await a.send('m', [a.fd, b.fd]);
         closeMessage(await b.receive({ timeoutMs: 1000 }));
       }
-      expect(openFdCount()).toBe(start);
+      expect(fdsMadeSince(fds)).toEqual([]);
     } finally {
       a.close();
       b.close();

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, FdChannel, Memfd, SyncFile, Udmabuf } from '../../lib/index.js';
 import { kernelAllocator, NEEDS_PYTHON, PAGE, provides, runKernel } from '../helpers/env.js';
-import { openFdCount, openFdList } from '../helpers/proc.js';
+import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 function collectStdout(child: ReturnType<typeof spawn>): Promise<string> {
@@ -25,7 +25,7 @@ describe.runIf(runKernel)('kernel: FdChannel carries dma-bufs and sync files bet
     using heap = kernelAllocator();
     using first = heap.allocate(PAGE, { name: 'channel-a' });
     using second = Udmabuf.create(PAGE, { name: 'channel-b' });
-    const fdsAtStart = openFdCount();
+    const fds = fdSnapshot();
     // 10,000 round trips; 2,000 under the arm64 profiles' slower software CPU (DMABUF_VM_SLOWDOWN).
     const ROUNDS = Number(process.env['DMABUF_VM_SLOWDOWN'] ?? 1) > 1 ? 2_000 : 10_000;
     for (let n = 0; n < ROUNDS; n++) {
@@ -46,7 +46,7 @@ describe.runIf(runKernel)('kernel: FdChannel carries dma-bufs and sync files bet
       }
       for (const h of reply.handles) h.close();
     }
-    expect(openFdCount()).toBe(fdsAtStart);
+    expect(fdsMadeSince(fds)).toEqual([]);
     await mine.send(JSON.stringify({ done: true }));
     const report = JSON.parse((await done).trim().split('\n').at(-1) as string);
     expect(report.count).toBe(ROUNDS);
@@ -55,7 +55,7 @@ describe.runIf(runKernel)('kernel: FdChannel carries dma-bufs and sync files bet
   }, 600_000);
 
   it.runIf(provides.python3)(`a Python standard-library peer maps what Node wrote, sends fds back, and a hostile one is survived ${NEEDS_PYTHON}`, async () => {
-    const fdsBefore = openFdList();
+    const fds = fdSnapshot();
     {
       const [mine, theirs] = FdChannel.pair();
       const child = spawn('python3', [fixturePath('python_peer.py')], { stdio: ['ignore', 'pipe', 'inherit', theirs.fd] });
@@ -90,7 +90,7 @@ describe.runIf(runKernel)('kernel: FdChannel carries dma-bufs and sync files bet
       mine.close();
     }
     // Every holder above is closed (the block's `using`s): nothing is left on either side.
-    expect(openFdList()).toEqual(fdsBefore);
+    expect(fdsMadeSince(fds)).toEqual([]);
   });
 
   it('a received dma-buf is a DmaBuf, a sync_file a SyncFile, a memfd an OwnedFd; Memfd backs Udmabuf.fromSegments', async () => {

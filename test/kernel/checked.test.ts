@@ -6,18 +6,18 @@ import { spawnSync } from 'node:child_process';
 import { DmaBuf, MisuseCode, region } from '../../lib/index.js';
 import { thrown } from '../helpers/errors.js';
 import { kernelAllocator, PAGE, runKernel } from '../helpers/env.js';
-import { dmaBufMappings, openFdList } from '../helpers/proc.js';
+import { dmaBufMappings, mappingsMadeSince, fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 
 describe.runIf(runKernel)('kernel: checked mode', () => {
-  let fdsBefore: number[];
+  let fdsBefore: Map<number, string>;
   let mapsBefore: string[];
   beforeEach(() => {
-    fdsBefore = openFdList();
+    fdsBefore = fdSnapshot();
     mapsBefore = dmaBufMappings();
   });
   afterEach(() => {
-    expect(openFdList()).toEqual(fdsBefore);
-    expect(dmaBufMappings()).toEqual(mapsBefore);
+    expect(fdsMadeSince(fdsBefore)).toEqual([]);
+    expect(mappingsMadeSince(mapsBefore)).toEqual([]);
   });
 
   it('unchecked (checked: false), the kernel cannot see a write inside a read bracket: it lands', () => {
@@ -100,12 +100,12 @@ describe.runIf(runKernel)('kernel: checked mode', () => {
       expect(forced.checked).toBe(true);
       // A bad value or option is refused before any syscall: no fd is created.
       process.env['DMABUF_CHECK'] = 'yes';
-      const before = openFdList();
+      const fds = fdSnapshot();
       expect(thrown(() => alloc.allocate(PAGE))).toMatchObject({ code: 'EINVAL', argument: 'DMABUF_CHECK' });
       expect(thrown(() => DmaBuf.fromFd(plain.fd))).toMatchObject({ code: 'EINVAL', argument: 'DMABUF_CHECK' });
       delete process.env['DMABUF_CHECK'];
       expect(thrown(() => alloc.allocate(PAGE, { checked: 'yes' as unknown as boolean }))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'checked' });
-      expect(openFdList()).toEqual(before);
+      expect(fdsMadeSince(fds)).toEqual([]);
     } finally {
       if (saved === undefined) delete process.env['DMABUF_CHECK'];
       else process.env['DMABUF_CHECK'] = saved;

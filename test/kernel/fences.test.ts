@@ -4,7 +4,7 @@ import type { DmaBuf } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
 import { kernelAllocator, runVgem } from '../helpers/env.js';
 import { addon, addonPath } from '../helpers/addon.js';
-import { openFdList } from '../helpers/proc.js';
+import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { ticksDuring, sleep } from '../helpers/loop.js';
 
 describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM driver)', () => {
@@ -156,7 +156,7 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     using vgem = VgemFenceSource.open();
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
-    const fdsBefore = openFdList();
+    const fds = fdSnapshot();
     const handlesBefore = process.getActiveResourcesInfo().length;
     const fence = vgem.attachFence(buf, 'write');
     for (const wait of [() => buf.waitIdle('write', { timeoutMs: 100 }), () => buf.cpuAccess('read', undefined, { timeoutMs: 100 })]) {
@@ -174,7 +174,7 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     vgem.signal(fence);
     (await buf.cpuAccess('read', undefined, { timeoutMs: 1000 })).end();
     await sleep(10);
-    expect(openFdList()).toEqual(fdsBefore);
+    expect(fdsMadeSince(fds)).toEqual([]);
     expect(process.getActiveResourcesInfo().length).toBeLessThanOrEqual(handlesBefore);
   });
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FdChannel, Frame, Udmabuf } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
 import { kernelAllocator, NEEDS_PYTHON, provides, runKernel, runVgem } from '../helpers/env.js';
-import { dmaBufMappings, openFdList } from '../helpers/proc.js';
+import { dmaBufMappings, mappingsMadeSince, fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 /** Writes each plane's rows with a value per plane and row, then checks them through a fresh import. */
@@ -46,10 +46,10 @@ describe.runIf(runKernel)('kernel: frames over real dma-bufs (needs a dma-heap o
     const d = frame.describe();
     using imported = Frame.fromPlanes({ ...d, modifier: 0n });
     expect(imported.planes[0]!.buffer).toBe(imported.planes[1]!.buffer);
-    const before = dmaBufMappings().length;
+    const before = dmaBufMappings();
     using tiled = Frame.fromPlanes({ ...d, modifier: (1n << 56n) | 2n }); // I915_FORMAT_MOD_Y_TILED
     expect(() => tiled.beginCpuAccess('read')).toThrow(expect.objectContaining({ code: 'ERR_DMABUF_UNSUPPORTED', argument: 'modifier' }));
-    expect(dmaBufMappings().length).toBe(before);
+    expect(mappingsMadeSince(before)).toEqual([]);
   });
 
   it.runIf(runVgem)('vgem dumb buffers: XRGB8888 and NV12 at the pitch CREATE_DUMB chose', () => {
@@ -75,7 +75,7 @@ describe.runIf(runKernel)('kernel: frames over real dma-bufs (needs a dma-heap o
   });
 
   it('FdChannel#sendFrame / Frame.fromMessage: one fd per distinct buffer, the description as JSON', async () => {
-    const fds = openFdList();
+    const fds = fdSnapshot();
     {
       using heap = kernelAllocator();
       using frame = Frame.allocate(heap, { width: 64, height: 48, format: 'NV12' });
@@ -96,7 +96,7 @@ describe.runIf(runKernel)('kernel: frames over real dma-bufs (needs a dma-heap o
       a.close();
       b.close();
     }
-    expect(openFdList()).toEqual(fds);
+    expect(fdsMadeSince(fds)).toEqual([]);
   });
 
   it.runIf(provides.python3)(`an independent consumer (Python, mmap) receives the description and fds and finds the pixels ${NEEDS_PYTHON}`, async () => {

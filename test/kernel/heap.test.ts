@@ -2,24 +2,24 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBuf, DmaHeap, DmaBufError } from '../../lib/index.js';
 import { NEEDS_HEAPS, runHeaps } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
-import { dmaBufFdCount, fdinfo, openFdList } from '../helpers/proc.js';
+import { fdinfo, fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 
 const HEAP = '/dev/dma_heap/system';
 
 describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
   let heapFd = -1;
-  let fdsBefore: number[];
+  let fdsBefore: Map<number, string>;
   beforeEach(() => {
-    fdsBefore = openFdList();
+    fdsBefore = fdSnapshot();
     heapFd = addon().open(HEAP, addon().constants.O_RDONLY);
   });
   afterEach(() => {
     addon().close(heapFd);
-    expect(openFdList()).toEqual(fdsBefore);
+    expect(fdsMadeSince(fdsBefore)).toEqual([]);
   });
 
   function rawAllocFails(len: number, fdFlags: number, heapFlags: number | bigint, inputFd?: number): DmaBufError {
-    const before = dmaBufFdCount();
+    const fds = fdSnapshot();
     let caught: unknown;
     try {
       const fd = addon().testHooks.heapAllocRaw(heapFd, len, fdFlags, heapFlags, inputFd ?? 0);
@@ -28,7 +28,7 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
       caught = error;
     }
     expect(caught).toBeInstanceOf(DmaBufError);
-    expect(dmaBufFdCount()).toBe(before);
+    expect(fdsMadeSince(fds)).toEqual([]);
     return caught as DmaBufError;
   }
 
@@ -107,10 +107,10 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
     const memfd = addon().memfdCreate('not-a-heap', 0);
     const devnull = addon().open('/dev/null', c().O_RDONLY);
     try {
-      const before = openFdList();
+      const fds = fdSnapshot();
       expect(() => addon().heapAlloc(memfd, 4096, c().O_RDWR | c().O_CLOEXEC, 0)).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
       expect(() => addon().heapAlloc(devnull, 4096, c().O_RDWR | c().O_CLOEXEC, 0)).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
-      expect(openFdList()).toEqual(before);
+      expect(fdsMadeSince(fds)).toEqual([]);
     } finally {
       addon().close(memfd);
       addon().close(devnull);
@@ -145,8 +145,8 @@ describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
 
   it('a name that fails SET_NAME leaves no fd behind', () => {
     using heap = DmaHeap.open();
-    const before = openFdList();
+    const fds = fdSnapshot();
     expect(() => heap.allocate(4096, { name: 'x'.repeat(32) })).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'name' }));
-    expect(openFdList()).toEqual(before);
+    expect(fdsMadeSince(fds)).toEqual([]);
   });
 });

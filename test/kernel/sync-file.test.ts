@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DmaBuf, type SyncFile } from '../../lib/index.js';
 import { kernelAllocator, runKernel } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
-import { openFdList } from '../helpers/proc.js';
+import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 
 describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls (needs a dma-heap or udmabuf)', () => {
   const c = () => addon().constants;
@@ -11,14 +11,14 @@ describe.runIf(runKernel)('kernel: EXPORT/IMPORT_SYNC_FILE and sync_file ioctls 
   it('EXPORT with flags 0, END, 8, READ|END, 0x80000001 → EINVAL; a NULL argument → EFAULT', () => {
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
-    const before = openFdList();
+    const fds = fdSnapshot();
     for (const flags of [0, 4, 8, 1 | 4, 0x80000001]) {
       expect(() => addon().dmaBufExportSyncFile(buf.fd, flags), `flags ${flags}`).toThrow(
         expect.objectContaining({ code: 'EINVAL', syscall: 'DMA_BUF_IOCTL_EXPORT_SYNC_FILE' }),
       );
     }
     expect(() => addon().ioctlRaw(buf.fd, c().DMA_BUF_IOCTL_EXPORT_SYNC_FILE, null)).toThrow(expect.objectContaining({ code: 'EFAULT' }));
-    expect(openFdList()).toEqual(before);
+    expect(fdsMadeSince(fds)).toEqual([]);
     expect(() => buf.exportSyncFile('both' as never)).toThrow(expect.objectContaining({ code: 'EINVAL', argument: 'mode' }));
   });
 

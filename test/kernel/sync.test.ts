@@ -2,17 +2,17 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DmaBuf, Udmabuf, region } from '../../lib/index.js';
 import { kernelAllocator, provides, runKernel } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
-import { openFdList } from '../helpers/proc.js';
+import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { openFifo } from '../helpers/fifo.js';
 
 describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-heap or udmabuf, and udmabuf)', () => {
   const c = () => addon().constants;
-  let fdsBefore: number[];
+  let fdsBefore: Map<number, string>;
   beforeEach(() => {
-    fdsBefore = openFdList();
+    fdsBefore = fdSnapshot();
   });
   afterEach(() => {
-    expect(openFdList()).toEqual(fdsBefore);
+    expect(fdsMadeSince(fdsBefore)).toEqual([]);
   });
 
   it('the done-when scenario: heap and udmabuf, 2D write, read back through a second import, sync file out and in', () => {

@@ -2,22 +2,22 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBufError, Udmabuf } from '../../lib/index.js';
 import { PAGE, provides } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
-import { fdinfo, openFdCount, openFdList } from '../helpers/proc.js';
+import { fdinfo, fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { openFifo } from '../helpers/fifo.js';
 
 describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
   const c = () => addon().constants;
   let dev = -1;
-  let fdsBefore: number[];
+  let fdsBefore: Map<number, string>;
   const toClose: number[] = [];
   beforeEach(() => {
-    fdsBefore = openFdList();
+    fdsBefore = fdSnapshot();
     dev = addon().open('/dev/udmabuf', c().O_RDWR);
   });
   afterEach(() => {
     for (const fd of toClose.splice(0)) addon().close(fd);
     addon().close(dev);
-    expect(openFdList()).toEqual(fdsBefore);
+    expect(fdsMadeSince(fdsBefore)).toEqual([]);
   });
 
   function memfd(size: number, seals: number, flags = c().MFD_ALLOW_SEALING): number {
@@ -30,28 +30,28 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
 
   /** The kernel's answer to UDMABUF_CREATE, and that no fd was created. */
   function rawCreate(fd: number, offset: number, size: number): DmaBufError {
-    const before = openFdList();
+    const fds = fdSnapshot();
     let caught: unknown;
     try {
       addon().close(addon().udmabufCreate(dev, fd, offset, size, c().UDMABUF_FLAGS_CLOEXEC));
     } catch (error) {
       caught = error;
     }
-    expect(openFdList()).toEqual(before);
+    expect(fdsMadeSince(fds)).toEqual([]);
     expect(caught).toBeInstanceOf(DmaBufError);
     return caught as DmaBufError;
   }
 
   /** The public API's answer, which must match the kernel's and come first. */
   function publicCreate(fd: number, offset: number, size: number): DmaBufError {
-    const before = openFdList();
+    const fds = fdSnapshot();
     let caught: unknown;
     try {
       Udmabuf.fromSegments([{ memfd: fd, offset, size }]).close();
     } catch (error) {
       caught = error;
     }
-    expect(openFdList()).toEqual(before);
+    expect(fdsMadeSince(fds)).toEqual([]);
     expect(caught).toBeInstanceOf(DmaBufError);
     return caught as DmaBufError;
   }
@@ -138,15 +138,16 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
   });
 
   it('create(): page-rounded, exporter udmabuf, FD_CLOEXEC, the memfd already closed', () => {
-    const before = openFdList();
+    const fds = fdSnapshot();
     const buf = Udmabuf.create(5000, { name: 'udma' });
     expect(buf.size).toBe(Math.ceil(5000 / PAGE) * PAGE); // 2 pages of 4K, 1 of 16K
     expect(buf.exporter).toBe('udmabuf');
     expect(fdinfo(buf.fd)['exp_name']).toBe('udmabuf');
     expect(buf.name).toBe('udma');
     expect(addon().testHooks.getFdFlags(buf.fd) & c().FD_CLOEXEC).toBe(c().FD_CLOEXEC);
-    expect(openFdCount()).toBe(before.length + 1);
+    expect(fdsMadeSince(fds)).toHaveLength(1); // the udmabuf's own fd, not the memfd behind it
     buf.close();
+    expect(fdsMadeSince(fds)).toEqual([]);
   });
 
   it('fromSegments: memfd pages are aliased both ways, across a CREATE_LIST of two segments', () => {
@@ -175,8 +176,8 @@ describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
   });
 
   it('refuses sizes over the 64 MiB size_limit_mb default with EINVAL and leaves nothing', () => {
-    const before = openFdList();
+    const fds = fdSnapshot();
     expect(() => Udmabuf.create(65 * 1024 * 1024)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(openFdList()).toEqual(before);
+    expect(fdsMadeSince(fds)).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { isLinux } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
 import { closedAfterEach } from '../helpers/tracked-fds.js';
-import { openFdCount } from '../helpers/proc.js';
+import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { expectErrno } from '../helpers/errors.js';
 
 describe.runIf(isLinux)('native kernel-object wrappers on non-device fds (Linux only; devices are tested in the VM)', () => {
@@ -38,12 +38,12 @@ describe.runIf(isLinux)('native kernel-object wrappers on non-device fds (Linux 
   it('heapAlloc on /dev/null: ENOTTY from DMA_HEAP_IOCTL_ALLOC', () => {
     const a = addon();
     const fd = track(a.open('/dev/null', a.constants.O_RDONLY));
-    const before = openFdCount();
+    const fds = fdSnapshot();
     const error = expectErrno(() => a.heapAlloc(fd, 4096, a.constants.O_RDWR | a.constants.O_CLOEXEC, 0), 'ENOTTY', 'DMA_HEAP_IOCTL_ALLOC');
     expect(error.errno).toBe(25);
     expect(error.message).toBe('DMA_HEAP_IOCTL_ALLOC failed: Inappropriate ioctl for device');
     expectErrno(() => a.testHooks.heapAllocRaw(fd, 4096, 0, 1n << 63n, 0), 'ENOTTY', 'DMA_HEAP_IOCTL_ALLOC');
-    expect(openFdCount()).toBe(before);
+    expect(fdsMadeSince(fds)).toEqual([]);
   });
 
   it('udmabufCreate and udmabufCreateList with a memfd as the device: ENOTTY', () => {

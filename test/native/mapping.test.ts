@@ -3,7 +3,7 @@ import { readSync } from 'node:fs';
 import type { NativeMapping } from '../../lib/native/addon.js';
 import { isLinux } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
-import { memfdMappings, openFdCount } from '../helpers/proc.js';
+import { fdSnapshot, fdsMadeSince, memfdMappings } from '../helpers/proc.js';
 import { collect } from '../helpers/gc.js';
 import { expectErrno } from '../helpers/errors.js';
 
@@ -134,7 +134,7 @@ describe.runIf(isLinux)('native Mapping (Linux only: the addon builds only there
   it('leaves no mapping and no fd behind after 1000 map/view/unmap cycles', () => {
     const a = addon();
     const { fd, name, size } = memfd();
-    const fdsBefore = openFdCount();
+    const fds = fdSnapshot();
     for (let i = 0; i < 1000; i++) {
       const m = new a.Mapping(fd, size, a.constants.PROT_READ | a.constants.PROT_WRITE, 0);
       const view = new Uint8Array(m.view(0, 64));
@@ -143,7 +143,7 @@ describe.runIf(isLinux)('native Mapping (Linux only: the addon builds only there
       expect(view.length).toBe(0);
     }
     expect(memfdMappings(name)).toEqual([]);
-    expect(openFdCount()).toBe(fdsBefore);
+    expect(fdsMadeSince(fds)).toEqual([]);
   });
 
   it('a view keeps the memory mapped after its Mapping is garbage-collected', async () => {
