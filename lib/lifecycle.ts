@@ -1,26 +1,35 @@
 /**
  * Shared lifecycle pieces of the public classes. Explicit close() is the mechanism; closing what
- * a program forgot when it is garbage collected is only the safety net (STYLE.md, practice 7).
+ * a program forgot when it is garbage collected is only the safety net: a program that relies on it holds fds until the next collection.
  */
 import type { BufferHandle } from './backend/backend.js';
 import { checkedOption } from './checked.js';
+import { debug } from './debug.js';
 import { checkName, checkOptions } from './validate.js';
 
 interface Closable {
   close(): void;
 }
 
-const registry = new FinalizationRegistry<Closable>((handle) => {
+interface Held {
+  readonly handle: Closable;
+  /** The owner's class, for NODE_DEBUG=dmabuf: which objects programs drop without close(). */
+  readonly owner: string;
+}
+
+const registry = new FinalizationRegistry<Held>(({ handle, owner }) => {
+  debug('a %s was dropped without close(): its finalizer closes it', owner);
   try {
     handle.close();
   } catch {
-    // Its environment may already have closed the fd: nothing is left to report to.
+    // Its environment may already have closed the fd, or its fd was closed behind its back (the
+    // addon then leaves the number alone): nothing is left to report to.
   }
 });
 
 /** Close `handle` when `owner` is collected without having been closed. */
 export function closeOnCollect(owner: object, handle: Closable): void {
-  registry.register(owner, handle, owner);
+  registry.register(owner, { handle, owner: owner.constructor.name }, owner);
 }
 
 /** `owner` was closed explicitly: the safety net is no longer needed. */

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -30,7 +32,9 @@ struct PollOp {
   napi_async_cleanup_hook_handle cleanupHook = nullptr;
   uv_poll_t poll = {};
   uv_timer_t timer = {};
-  int fd = -1;
+  int fd = -1;  // our dup of the caller's fd: what is polled
+  int watcher =
+      -1;  // a private epoll instance watching `fd`, for shared files (see the constructor)
   short events = 0;
   int openHandles = 0;
   bool settled = false;
@@ -61,6 +65,16 @@ int ToUvEvents(short events) {
   // requested.
   if (uvEvents == 0 || (events & POLLRDHUP)) uvEvents |= UV_DISCONNECT;
   return uvEvents;
+}
+
+// The epoll events a private watcher asks for (EPOLLERR and EPOLLHUP are always reported).
+uint32_t ToEpollEvents(short events) {
+  uint32_t epollEvents = 0;
+  if (events & POLLIN) epollEvents |= EPOLLIN;
+  if (events & POLLOUT) epollEvents |= EPOLLOUT;
+  if (events & POLLPRI) epollEvents |= EPOLLPRI;
+  if (events & POLLRDHUP) epollEvents |= EPOLLRDHUP;
+  return epollEvents;
 }
 
 short FromUvEvents(int uvEvents) {
@@ -160,6 +174,8 @@ void PollOp::CloseHandles() {
   // libuv never touches the fd again, so the dup can go now rather than a loop iteration later.
   ::close(fd);
   fd = -1;
+  if (watcher != -1) ::close(watcher);
+  watcher = -1;
 }
 
 void PollOp::OnClose(uv_handle_t *handle) {
@@ -221,24 +237,47 @@ PollWaiter::PollWaiter(const Napi::CallbackInfo &info) : Napi::ObjectWrap<PollWa
   uv_loop_t *loop = nullptr;
   NAPI_THROW_IF_FAILED_VOID(env, napi_get_uv_event_loop(env, &loop));
 
-  // uv_poll_init sets O_NONBLOCK on the open file description, which the caller's fd shares with
-  // our dup. Restore the caller's mode: readiness polling does not need it.
-  int statusFlags = ::fcntl(dup.get(), F_GETFL);
+  // uv_poll_init sets O_NONBLOCK on the open file description it is given (uv__nonblock), and a
+  // description is shared by every fd that refers to it, in every process (fcntl(2)). For a socket
+  // or a pipe that matters: a channel end handed to a child is the same description, and the
+  // child's ordinary blocking recv would fail with EAGAIN if the flag were set even for an instant.
+  // So those are watched through a private epoll instance (epoll_ctl changes no flag of the file
+  // it watches; an epoll fd is itself pollable and readable while a watched fd is ready), and
+  // libuv gets the epoll fd. Other files (dma-bufs, sync_files: nobody reads them with a blocking
+  // call) are polled directly, their previous mode restored after uv_poll_init.
+  struct stat st;
+  bool shared = ::fstat(dup.get(), &st) == 0 && (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode));
+  UniqueFd watcher(shared ? ::epoll_create1(EPOLL_CLOEXEC) : -1);
+  if (shared) {
+    if (watcher.get() == -1) {
+      rejectNow(errno, "epoll_create1");
+      return;
+    }
+    struct epoll_event ev = {};
+    ev.events = ToEpollEvents(events);
+    if (::epoll_ctl(watcher.get(), EPOLL_CTL_ADD, dup.get(), &ev) == -1) {
+      rejectNow(errno, "epoll_ctl");
+      return;
+    }
+  }
+  int polled = shared ? watcher.get() : dup.get();
+  int statusFlags = shared ? -1 : ::fcntl(polled, F_GETFL);
   auto *op = new PollOp();
-  int err = uv_poll_init(loop, &op->poll, dup.get());
+  int err = uv_poll_init(loop, &op->poll, polled);
   if (err != 0) {
     // e.g. UV_EPERM for a regular file: epoll refuses fds without a poll operation.
     delete op;
     rejectNow(-err, "uv_poll_init");
     return;
   }
-  if (statusFlags != -1 && !(statusFlags & O_NONBLOCK)) ::fcntl(dup.get(), F_SETFL, statusFlags);
+  if (statusFlags != -1 && !(statusFlags & O_NONBLOCK)) ::fcntl(polled, F_SETFL, statusFlags);
   uv_timer_init(loop, &op->timer);
   op->openHandles = 2;
   op->poll.data = op;
   op->timer.data = op;
   op->env = env;
   op->fd = dup.release();
+  op->watcher = watcher.release();
   op->events = events;
   op->deferred = deferred;
   napi_async_init(env, info.This(), Napi::String::New(env, "dmabuf.PollWaiter"), &op->asyncContext);
@@ -253,7 +292,8 @@ PollWaiter::PollWaiter(const Napi::CallbackInfo &info) : Napi::ObjectWrap<PollWa
     op->Settle(revents > 0 ? revents : (revents < 0 ? POLLERR : 0), 0, nullptr, true);
     return;
   }
-  err = uv_poll_start(&op->poll, ToUvEvents(events), PollOp::OnPoll);
+  // The epoll fd is readable whenever the watched fd has any of its events (or ERR/HUP).
+  err = uv_poll_start(&op->poll, shared ? UV_READABLE : ToUvEvents(events), PollOp::OnPoll);
   if (err != 0) {
     op->Settle(0, -err, "uv_poll_start", true);
     return;

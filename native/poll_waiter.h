@@ -3,7 +3,8 @@
 // Built on uv_poll (epoll) on the calling environment's own loop, never uv_default_loop(), so it
 // works in worker threads. The fd is duplicated (F_DUPFD_CLOEXEC) because libuv refuses a second
 // uv_poll handle on the same fd number (UV_EEXIST) and because the caller may close its fd while
-// the wait is pending.
+// the wait is pending. Sockets and pipes are watched through a private epoll instance, so that
+// libuv never sets O_NONBLOCK on a description another process may be reading with blocking calls.
 #pragma once
 
 #include <napi.h>

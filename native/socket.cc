@@ -1,8 +1,13 @@
 // Unix SOCK_SEQPACKET sockets that carry fds (SCM_RIGHTS), for FdChannel. Node cannot do this
 // itself: libuv reads a stream socket with plain read(), which discards ancillary data, so the
 // channel owns its socket here and waits for readiness with a PollWaiter (uv_poll on the env's
-// loop). Every socket is non-blocking and close-on-exec; received fds are close-on-exec
-// atomically (MSG_CMSG_CLOEXEC). The TS layer validates arguments, types received fds and
+// loop). Every socket is close-on-exec, and the ends of a channel stay BLOCKING at the level of
+// the open file description: O_NONBLOCK is a property of the description (fcntl(2)), shared with
+// every process an end is handed to (a child's fd 3), whose ordinary blocking recv would then fail
+// with EAGAIN. The addon never blocks all the same: sendmsg and recvmsg take MSG_DONTWAIT per call,
+// and the PollWaiter says when to try again. Only a listening socket, which is never a channel end,
+// is non-blocking (accept4 has no per-call flag). Received fds are close-on-exec atomically
+// (MSG_CMSG_CLOEXEC). The TS layer validates arguments, types received fds and
 // decides what a truncated message means; these functions are one syscall each.
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -34,7 +39,7 @@ constexpr size_t kMaxMessageBytes = size_t{1} << 30;
 
 namespace {
 
-constexpr int kSocketFlags = SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC;
+constexpr int kSocketFlags = SOCK_SEQPACKET | SOCK_CLOEXEC;
 
 // A sockaddr_un for `name`: a filesystem path, or (abstract) a name in the abstract namespace,
 // which starts with a NUL byte and is not NUL-terminated (unix(7)). The TS layer checks the length.
@@ -79,7 +84,7 @@ Napi::Value SocketListen(const Napi::CallbackInfo &info) {
   int backlog = static_cast<int>(IntArg(info, 3));
   sockaddr_un addr;
   socklen_t len = MakeAddress(info, name, abstract, &addr);
-  UniqueFd fd(::socket(AF_UNIX, kSocketFlags, 0));
+  UniqueFd fd(::socket(AF_UNIX, kSocketFlags | SOCK_NONBLOCK, 0));
   if (fd.get() == -1) ThrowErrno(info.Env(), errno, "socket");
   if (!abstract && ::fchmod(fd.get(), mode) == -1) ThrowErrno(info.Env(), errno, "fchmod");
   if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&addr), len) == -1)
@@ -101,7 +106,8 @@ Napi::Value SocketListen(const Napi::CallbackInfo &info) {
 Napi::Value SocketAccept(const Napi::CallbackInfo &info) {
   int fd;
   do {
-    fd = ::accept4(FdArg(info, 0), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    // The accepted end is blocking (no SOCK_NONBLOCK): see the top of this file.
+    fd = ::accept4(FdArg(info, 0), nullptr, nullptr, SOCK_CLOEXEC);
   } while (fd == -1 && errno == EINTR);
   if (fd == -1) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(info.Env(), -1);
@@ -112,19 +118,23 @@ Napi::Value SocketAccept(const Napi::CallbackInfo &info) {
 }
 
 // socketConnect(name, abstract) → fd. A Unix connect completes at once or fails (EAGAIN: the
-// listener's backlog is full).
+// listener's backlog is full); a blocking one would wait for room in the backlog, so the socket is
+// non-blocking until connected, then blocking like every channel end (nobody else has it yet).
 Napi::Value SocketConnect(const Napi::CallbackInfo &info) {
   std::string name = StringArg(info, 0);
   bool abstract = info[1].ToBoolean().Value();
   sockaddr_un addr;
   socklen_t len = MakeAddress(info, name, abstract, &addr);
-  UniqueFd fd(::socket(AF_UNIX, kSocketFlags, 0));
+  UniqueFd fd(::socket(AF_UNIX, kSocketFlags | SOCK_NONBLOCK, 0));
   if (fd.get() == -1) ThrowErrno(info.Env(), errno, "socket");
   int ret;
   do {
     ret = ::connect(fd.get(), reinterpret_cast<sockaddr *>(&addr), len);
   } while (ret == -1 && errno == EINTR);
   if (ret == -1) ThrowErrno(info.Env(), errno, "connect");
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags == -1 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) == -1)
+    ThrowErrno(info.Env(), errno, "fcntl");
   return NewSocket(info, fd);
 }
 
