@@ -160,12 +160,15 @@ export class DmaBuf {
       );
     }
     // Protected heaps' memory belongs to the device (TEE-secured video, trusted UI): mmap would
-    // fail with a bare errno, so say what it is before any syscall.
-    this.#cpuMappable ??= cpuMappableKind(heapKind(handle.exporter));
-    if (!this.#cpuMappable) {
+    // fail with a bare errno, so say what it is before any syscall where the exporter is known
+    // without one. An imported kernel buffer's is not (fdinfo needs a free fd): its backend says
+    // the same when mmap is refused.
+    const exporter = handle.knownExporter;
+    if (exporter !== undefined) this.#cpuMappable ??= cpuMappableKind(heapKind(exporter));
+    if (this.#cpuMappable === false) {
       throw new DmaBufError(
         MisuseCode.NOT_CPU_ACCESSIBLE,
-        `${operation}: this buffer comes from the protected heap '${handle.exporter}'; the CPU cannot map its memory (only devices can access it)`,
+        `${operation}: this buffer comes from the protected heap '${exporter}'; the CPU cannot map its memory (only devices can access it)`,
         { syscall: 'mmap' },
       );
     }

@@ -30,7 +30,7 @@ import type { AccessMode, FenceMode, ResolvedRegion } from './vocabulary.js';
 export type { AccessMode, FenceMode, ResolvedRegion } from './vocabulary.js';
 export { DmaBufError, MisuseCode, fsError, invalidArgument } from '../errors.js';
 export { checkedByDefault } from '../checked.js';
-export { cmaRegionNames } from '../heap-kind.js';
+export { cmaRegionNames, cpuMappableKind, heapKind } from '../heap-kind.js';
 export { copyBytes, copyGaps, copyRegionRows, eachGap, eachRow, hasGaps } from '../rows.js';
 export { type Expected, type Violation, findAndUndoChange, findViolation, needsSnapshot, packedRows, violationError } from '../bracket-check.js';
 
@@ -131,6 +131,11 @@ export interface BufferHandle {
   readonly size: number;
   /** The exporter's name: the heap name ('system'), 'udmabuf', 'drm' (PRIME exports), 'nv_dmabuf', … */
   readonly exporter: string;
+  /**
+   * The exporter when it is known without a syscall (emulated buffers, a heap's own buffers), else
+   * undefined: an imported kernel buffer learns it from /proc/self/fdinfo, which needs a free fd.
+   */
+  readonly knownExporter: string | undefined;
   /** The buffer itself, the same for every holder (kernel: the dma-buf's inode), for finding shared planes. */
   readonly identity: unknown;
   /** What this buffer does (the backend's manifest, or a checked kernel buffer's). */

@@ -71,6 +71,10 @@ export class EmulatedBuffer implements BufferHandle {
     return this.state.exporter;
   }
 
+  get knownExporter(): string {
+    return this.state.exporter;
+  }
+
   /** The name violations report: the buffer's name, or its fd number when it has none. */
   get displayName(): string {
     return this.state.name || `fd ${this.fd}`;

@@ -7,9 +7,12 @@ import {
   type Backend,
   type BracketBytes,
   type BufferHandle,
+  cpuMappableKind,
   DmaBufError,
   type FenceMode,
   findAndUndoChange,
+  heapKind,
+  MisuseCode,
   needsSnapshot,
   type PendingWait,
   type ResolvedRegion,
@@ -128,9 +131,22 @@ export class KernelBuffer implements BufferHandle {
     }
   }
 
+  get knownExporter(): string | undefined {
+    return this.#exporter;
+  }
+
   get exporter(): string {
     this.#exporter ??= readFdinfo(this.fd).get('exp_name') ?? '';
     return this.#exporter;
+  }
+
+  /** The exporter, or undefined where it cannot be read now (EMFILE at the fd limit): for messages. */
+  #exporterIfReadable(): string | undefined {
+    try {
+      return this.exporter;
+    } catch {
+      return undefined;
+    }
   }
 
   name(): string {
@@ -178,10 +194,21 @@ export class KernelBuffer implements BufferHandle {
       try {
         this.#mapping = new this.#addon.Mapping(this.fd, this.size, prot, 0, c.MAP_SHARED);
       } catch (error) {
+        // An imported buffer's exporter is learnt only now that mmap was refused, so that a
+        // bracket needs no free fd (reading fdinfo opens a file): the first bracket of a buffer a
+        // program already holds works at the fd limit too.
+        const exporter = this.#exporterIfReadable();
+        if (exporter !== undefined && !cpuMappableKind(heapKind(exporter))) {
+          throw new DmaBufError(
+            MisuseCode.NOT_CPU_ACCESSIBLE,
+            `mmap: this buffer comes from the protected heap '${exporter}'; the CPU cannot map its memory (only devices can access it)`,
+            { syscall: 'mmap', cause: error },
+          );
+        }
         withHint(error, {
           // 524 is the kernel-internal ENOTSUPP: what nv_dmabuf (CUDA) answers; EINVAL: no mmap op.
-          ENOTSUPP: `the exporter '${this.exporter}' does not support CPU mmap of its dma-bufs; only device access and fences work`,
-          EINVAL: `the exporter '${this.exporter}' refused to mmap this dma-buf for the CPU`,
+          ENOTSUPP: `the exporter '${exporter ?? '?'}' does not support CPU mmap of its dma-bufs; only device access and fences work`,
+          EINVAL: `the exporter '${exporter ?? '?'}' refused to mmap this dma-buf for the CPU`,
         });
       }
     }
