@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // Inside the real-kernel VM (DMABUF_REQUIRE_KERNEL=1) every node start costs seconds of software
@@ -8,6 +10,9 @@ const inVm = process.env['DMABUF_REQUIRE_KERNEL'] === '1';
 const slowdown = Number(process.env['DMABUF_VM_SLOWDOWN'] ?? 1);
 
 export default defineConfig({
+  // Vite's cache (vitest keeps its results there) goes to the guest's own /tmp in a VM: the x86_64
+  // and arm64 VMs share the checkout and run at once in CI.
+  ...(inVm ? { cacheDir: join(tmpdir(), 'dmabuf-vitest-cache') } : {}),
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',

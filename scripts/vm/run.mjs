@@ -10,6 +10,10 @@
 //   node scripts/vm/run.mjs [options] -- <command...>   run a command (npm run vm -- <command...>)
 //   node scripts/vm/run.mjs [options] --test [args...]  the vitest suite via suite.mjs (npm run test:kernel)
 //   node scripts/vm/run.mjs [options] --check           list the devices; fails if one is missing
+//   node scripts/vm/run.mjs [options] --prepare         install, download and build what a boot needs
+//                                                        (qemu, kernel, userland, initramfs), boot nothing:
+//                                                        run before VMs that boot concurrently, so that
+//                                                        two runners never run apt at once
 // options: --profile <name> (DMABUF_VM_PROFILE, default x86_64),
 // --timeout <s> (DMABUF_VM_TIMEOUT; default: the profile's, x86_64 2700, arm64 3600), --verbose (DMABUF_VM_VERBOSE=1: show
 // the boot console). DMABUF_VM_ACCEL=<qemu -accel value> (default: the profile's),
@@ -31,7 +35,7 @@ import { getArm64Userland, GUEST_NODE, GUEST_NODE_PATH } from './userland.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const USAGE =
-  'usage: node scripts/vm/run.mjs [--profile x86_64|arm64|arm64-16k] [--timeout <s>] [--verbose] (-- <command...> | --test [vitest args...] | --check)';
+  'usage: node scripts/vm/run.mjs [--profile x86_64|arm64|arm64-16k] [--timeout <s>] [--verbose] (-- <command...> | --test [vitest args...] | --check | --prepare)';
 
 function parseArgs(argv) {
   const o = {
@@ -48,21 +52,23 @@ function parseArgs(argv) {
     else if (a === '--') o.command = argv.slice(i + 1);
     else if (a === '--test') o.test = argv.slice(i + 1);
     else if (a === '--check') o.command = ['sh', 'scripts/vm/check.sh'];
+    else if (a === '--prepare') o.prepare = true;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
     } else throw new HostError(`unknown option ${a}\n${USAGE}`);
-    if (o.command || o.test) break;
+    if (o.command || o.test || o.prepare) break;
   }
   try {
     o.profile = getProfile(o.profile);
   } catch (e) {
     throw new HostError(`${e.message}\n${USAGE}`);
   }
-  // The whole suite, less what never reaches the addon or the kernel (it runs on the host), unless
-  // files are named.
-  if (o.test) o.command = ['node', 'scripts/vm/suite.mjs', ...(o.test.length ? o.test : HOST_ONLY_SUITES.map((glob) => `--exclude=${glob}`))];
-  if (!o.command?.length) throw new HostError(USAGE);
+  // The files named; else the profile's own list (the arm64 profiles: what differs there); else the
+  // whole suite, less what never reaches the addon or the kernel (it runs on the host).
+  const suite = o.test?.length ? o.test : (o.profile.suite ?? HOST_ONLY_SUITES.map((glob) => `--exclude=${glob}`));
+  if (o.test) o.command = ['node', 'scripts/vm/suite.mjs', ...suite];
+  if (!o.command?.length && !o.prepare) throw new HostError(USAGE);
   o.timeout ??= o.profile.timeoutSeconds ?? 900;
   if (!(o.timeout > 0)) throw new HostError(`--timeout wants a positive number of seconds\n${USAGE}`);
   return o;
@@ -75,6 +81,7 @@ function parseArgs(argv) {
  * out (the VMs run the installed app against their kernels: test/package/installed.test.ts).
  */
 const HOST_ONLY_SUITES = [
+  'test/demo/**',
   'test/package/consumer.test.ts',
   'test/host/inspect.test.ts',
   'test/host/options.test.ts',
@@ -165,6 +172,10 @@ async function main() {
     if (!/^\/(tmp|run)\//.test(REPO)) mkdirSync(join(root, REPO), { recursive: true });
   }
   const initramfs = await getInitramfs(kernel, cache, busybox);
+  if (o.prepare) {
+    log(`${profile.name} prepared in ${secs(t0)}s`);
+    return 0;
+  }
   const jobDir = writeJob(o.command, profile);
   // TCG: /dev/kvm here is a paravirtual flavour under which a stock guest kernel hangs
   // (README, "The real-kernel suite"); the profile says which TCG threading its guest runs best with.

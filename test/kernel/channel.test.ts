@@ -6,6 +6,7 @@ import { DmaBuf, DmaBufError, FdChannel, Memfd, SyncFile, Udmabuf } from '../../
 import { kernelAllocator, NEEDS_PYTHON, PAGE, provides, runKernel } from '../helpers/env.js';
 import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { rounds } from '../helpers/rounds.js';
 
 function collectStdout(child: ReturnType<typeof spawn>): Promise<string> {
   let out = '';
@@ -17,7 +18,7 @@ function collectStdout(child: ReturnType<typeof spawn>): Promise<string> {
 }
 
 describe.runIf(runKernel)('kernel: FdChannel carries dma-bufs and sync files between processes (needs a dma-heap or udmabuf)', () => {
-  it('two Node processes exchange heap/udmabuf buffers and sync files; 10,000 messages (2,000 on arm64) leave both fd tables as they were', async () => {
+  it('two Node processes exchange heap/udmabuf buffers and sync files; 10,000 messages (2,000 on arm64, 500 in CI) leave both fd tables as they were', async () => {
     const [mine, theirs] = FdChannel.pair();
     const child = spawn(process.execPath, [fixturePath('channel-peer.mjs')], { stdio: ['ignore', 'pipe', 'inherit', theirs.fd] });
     theirs.close();
@@ -26,8 +27,9 @@ describe.runIf(runKernel)('kernel: FdChannel carries dma-bufs and sync files bet
     using first = heap.allocate(PAGE, { name: 'channel-a' });
     using second = Udmabuf.create(PAGE, { name: 'channel-b' });
     const fds = fdSnapshot();
-    // 10,000 round trips; 2,000 under the arm64 profiles' slower software CPU (DMABUF_VM_SLOWDOWN).
-    const ROUNDS = Number(process.env['DMABUF_VM_SLOWDOWN'] ?? 1) > 1 ? 2_000 : 10_000;
+    // 10,000 round trips; 2,000 under the arm64 profiles' slower software CPU (DMABUF_VM_SLOWDOWN);
+    // 500 in CI (test/helpers/rounds.ts).
+    const ROUNDS = rounds(Number(process.env['DMABUF_VM_SLOWDOWN'] ?? 1) > 1 ? 2_000 : 10_000, 500);
     for (let n = 0; n < ROUNDS; n++) {
       const buf = n % 2 === 0 ? first : second;
       buf.withCpuAccess('write', undefined, (a) => (a.bytes[0] = n & 0xff));

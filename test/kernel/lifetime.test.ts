@@ -10,6 +10,7 @@ import { dmaBufMappings, mappingsMadeSince, fdSnapshot, fdsMadeSince, openFdTarg
 import { collect } from '../helpers/gc.js';
 import { warmUpWorkers } from '../helpers/workers.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { rounds } from '../helpers/rounds.js';
 
 describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-heap or udmabuf, and udmabuf)', () => {
   const c = () => addon().constants;
@@ -45,11 +46,12 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
   });
 
   // Kernel case F2 (docs/kernel-cases.md).
-  it('10,000 alloc/map/sync/close cycles leave /proc/self/fd and /proc/self/maps as they were', () => {
+  const CYCLES = rounds(10_000, 1_000);
+  it(`${CYCLES} alloc/map/sync/close cycles leave /proc/self/fd and /proc/self/maps as they were`, () => {
     const fds = fdSnapshot();
     const maps = dmaBufMappings();
     using heap = kernelAllocator();
-    for (let i = 0; i < 10_000; i++) {
+    for (let i = 0; i < CYCLES; i++) {
       const buf = heap.allocate(4096);
       buf.withCpuAccess('readwrite', (a) => {
         a.bytes[0] = i & 0xff;
@@ -96,12 +98,13 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
   });
 
   // Kernel case F4 (docs/kernel-cases.md).
-  it('8 worker threads × 10,000 START/END pairs on one heap buffer and one udmabuf', async () => {
+  const PAIRS = rounds(10_000, 1_000);
+  it(`8 worker threads × ${PAIRS} START/END pairs on one heap buffer and one udmabuf`, async () => {
     using heap = kernelAllocator();
     for (const buf of [heap.allocate(4096), Udmabuf.create(4096)]) {
       const workers = Array.from(
         { length: 8 },
-        (_, index) => new Worker(new URL('../fixtures/bracket-worker.mjs', import.meta.url), { workerData: { fd: buf.fd, index, rounds: 10_000 } }),
+        (_, index) => new Worker(new URL('../fixtures/bracket-worker.mjs', import.meta.url), { workerData: { fd: buf.fd, index, rounds: PAIRS } }),
       );
       const results = await Promise.all(
         workers.map(
@@ -115,9 +118,9 @@ describe.runIf(runKernel)('kernel: lifetime, processes and threads (needs a dma-
             }),
         ),
       );
-      expect(results).toEqual(Array.from({ length: 8 }, (_, index) => ({ index, rounds: 10_000 })));
+      expect(results).toEqual(Array.from({ length: 8 }, (_, index) => ({ index, rounds: PAIRS })));
       buf.withCpuAccess('read', (a) => {
-        for (let i = 0; i < 8; i++) expect(new DataView(a.bytes.buffer, a.bytes.byteOffset).getUint32(i * 4, true)).toBe(10_000);
+        for (let i = 0; i < 8; i++) expect(new DataView(a.bytes.buffer, a.bytes.byteOffset).getUint32(i * 4, true)).toBe(PAIRS);
       });
       buf.close();
     }
