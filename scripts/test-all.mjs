@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// `npm run test:all`, the README's test command and what CI runs after installing: every suite, in
+// stages whose times it prints, with the two VM suites at once (each VM is one TCG thread; the
+// machine has two cores):
+//
+//   host       npm test (vitest on this machine; builds dist/ and the addon first)
+//   prebuilds  npm run prebuilds (cached by native/'s hash; the tarball needs both)
+//   package    the consumer suite: the packed tarball installed into apps, TypeScript apps
+//              compiled and run on Node.js 20, 22, 24 (scripts/consumer/prepare.mjs, test/package)
+//   vm-prepare qemu, kernels, the arm64 userland, initramfs (scripts/vm/run.mjs --prepare), one
+//              profile after the other so that apt never runs twice at once
+//   vms        the x86_64 suite and the arm64 suite (what differs on arm64) concurrently, each
+//              line prefixed with its profile
+//
+// A failed stage does not stop the later ones (each says what it found); the exit status is
+// non-zero if any failed. The last line sums every suite: `total: N passed, N failed, N skipped`.
+// Options: --skip <stage>[,<stage>…] (e.g. --skip vms on a machine that cannot run them).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
+const skipAt = process.argv.indexOf('--skip');
+const skip = new Set((skipAt > 0 ? (process.argv[skipAt + 1] ?? '') : '').split(',').filter(Boolean));
+const scratch = mkdtempSync(join(tmpdir(), 'dmabuf-test-all-'));
+const started = Date.now();
+const times = [];
+const counts = [];
+let failed = false;
+
+const secs = (ms) => `${Math.round(ms / 1000)} s`;
+
+/** Run a command in the repo, its output lines prefixed (or not), resolving to its exit status and output. */
+function run(command, args, { prefix = '', env = {} } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const relay = (stream, target) => {
+      let partial = '';
+      stream.on('data', (chunk) => {
+        const text = partial + chunk.toString();
+        const lines = text.split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) target.write(`${prefix}${line}\n`);
+        output += chunk.toString();
+      });
+      stream.on('end', () => {
+        if (partial) target.write(`${prefix}${partial}\n`);
+      });
+    };
+    relay(child.stdout, process.stdout);
+    relay(child.stderr, process.stderr);
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), output }));
+    child.on('error', (error) => resolve({ code: 127, output: String(error) }));
+  });
+}
+
+/** A named stage: runs `fn` unless skipped, prints and records its time, notes a failure. */
+async function stage(name, fn) {
+  if (skip.has(name)) {
+    console.log(`test-all: stage ${name} skipped (--skip)`);
+    times.push([name, 'skipped']);
+    return;
+  }
+  const t0 = Date.now();
+  console.log(`test-all: stage ${name} …`);
+  const ok = await fn();
+  const took = Date.now() - t0;
+  times.push([name, `${secs(took)}${ok ? '' : ' (failed)'}`]);
+  console.log(`test-all: stage ${name} ${ok ? 'passed' : 'FAILED'} in ${secs(took)}`);
+  if (!ok) failed = true;
+}
+
+/** vitest's JSON report → the counts of its tests. */
+function vitestCounts(suite, file) {
+  try {
+    const report = JSON.parse(readFileSync(file, 'utf8'));
+    counts.push([suite, report.numPassedTests, report.numFailedTests, report.numPendingTests + report.numTodoTests]);
+  } catch {
+    counts.push([suite, 0, 1, 0]); // no report: the run itself failed
+  }
+}
+
+/** The `vm: N passed, N failed, N skipped` line scripts/vm/suite.mjs prints, as counts. */
+function vmCounts(suite, output) {
+  const m = /^vm: (\d+) passed, (\d+) failed, (\d+) skipped/m.exec(output);
+  counts.push(m ? [suite, Number(m[1]), Number(m[2]), Number(m[3])] : [suite, 0, 1, 0]);
+}
+
+await stage('host', async () => {
+  const report = join(scratch, 'host.json');
+  const r = await run('npm', ['test', '--', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`]);
+  vitestCounts('host', report);
+  return r.code === 0;
+});
+
+await stage('prebuilds', async () => (await run('npm', ['run', 'prebuilds'])).code === 0);
+
+await stage('package', async () => {
+  if ((await run('node', ['scripts/consumer/prepare.mjs'])).code !== 0) {
+    counts.push(['package', 0, 1, 0]);
+    return false;
+  }
+  const report = join(scratch, 'package.json');
+  const r = await run('npx', ['vitest', 'run', 'test/package', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`]);
+  vitestCounts('package', report);
+  return r.code === 0;
+});
+
+const PROFILES = ['x86_64', 'arm64'];
+let prepared = true;
+await stage('vm-prepare', async () => {
+  for (const profile of PROFILES) {
+    if ((await run('node', ['scripts/vm/run.mjs', '--profile', profile, '--prepare'], { prefix: `[${profile}] ` })).code !== 0) prepared = false;
+  }
+  return prepared;
+});
+
+await stage('vms', async () => {
+  if (!prepared) return false;
+  const results = await Promise.all(
+    PROFILES.map(async (profile) => {
+      const t0 = Date.now();
+      const r = await run('node', ['scripts/vm/run.mjs', '--profile', profile, '--test'], { prefix: `[${profile}] ` });
+      vmCounts(`vm ${profile}`, r.output);
+      times.push([`  vm ${profile}`, secs(Date.now() - t0)]);
+      return r.code === 0;
+    }),
+  );
+  return results.every(Boolean);
+});
+
+rmSync(scratch, { recursive: true, force: true });
+console.log('\ntest-all: stage times');
+for (const [name, took] of times) console.log(`  ${name.padEnd(12)} ${took}`);
+console.log(`  ${'total'.padEnd(12)} ${secs(Date.now() - started)}`);
+for (const [suite, p, f, s] of counts) console.log(`${suite}: ${p} passed, ${f} failed, ${s} skipped`);
+const sum = (i) => counts.reduce((a, c) => a + c[i], 0);
+console.log(`total: ${sum(1)} passed, ${sum(2)} failed, ${sum(3)} skipped`);
+process.exit(failed || sum(2) > 0 ? 1 : 0);
