@@ -76,6 +76,31 @@ function allocateFrom(allocator: unknown, size: number, name: string | undefined
 }
 
 /** Open brackets on distinct buffers: ends all of them, reporting the first failure after. */
+/**
+ * Two planes in one buffer must not share a byte: NV12 with its chroma at offset 0 would write
+ * chroma over luma. What a plane touches is its rows (stride × (rows − 1) + a row's bytes), not
+ * its declared size, which producers often give as "the rest of the buffer".
+ */
+function refuseOverlaps(format: DrmFormat, width: number, height: number, planes: readonly { buffer: DmaBuf; offset: number; stride: number }[]): void {
+  const spans = planes.map((p, i) => {
+    const { rowBytes, rows } = planeGeometry(format, i, width, height);
+    return { identity: p.buffer._identity(), start: p.offset, end: p.offset + p.stride * (rows - 1) + rowBytes };
+  });
+  for (let i = 1; i < spans.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a = spans[j] as (typeof spans)[number];
+      const b = spans[i] as (typeof spans)[number];
+      if (a.identity === b.identity && a.start < b.end && b.start < a.end) {
+        throw invalidArgument(
+          SYSCALL,
+          `planes[${i}]`,
+          `bytes [${b.start}, ${b.end}) overlap planes[${j}]'s [${a.start}, ${a.end}) in the same buffer: each plane needs its own bytes`,
+        );
+      }
+    }
+  }
+}
+
 function endAll(accesses: readonly CpuAccess[]): void {
   let first: unknown;
   for (const access of accesses) {
@@ -114,6 +139,8 @@ export class Frame {
   readonly #owned: DmaBuf[];
   readonly #allocated: boolean;
   #closed = false;
+  /** The frame's latest bracket: close() refuses while it is open. */
+  #open: FrameAccess | undefined;
 
   private constructor(
     t: symbol,
@@ -228,6 +255,7 @@ export class Frame {
         }
         return Object.freeze({ buffer, offset: p.offset, stride: p.stride, size: p.size });
       });
+      refuseOverlaps(format, width, height, framePlanes);
       return new Frame(token, { width, height, format, modifier, planes: framePlanes, owned, allocated: false });
     } catch (error) {
       for (const b of owned) b.close();
@@ -383,7 +411,8 @@ export class Frame {
       const { rowBytes, rows } = planeGeometry(this.format, i, this.width, this.height);
       return { access, start, length: p.stride * (rows - 1) + rowBytes, stride: p.stride, rowBytes, rows };
     });
-    return new FrameAccess(mode, accesses, planes);
+    this.#open = new FrameAccess(mode, accesses, planes);
+    return this.#open;
   }
 
   /** Bracket every distinct buffer (START on all before any byte is handed out), blocking for fences. */
@@ -439,6 +468,12 @@ export class Frame {
   /** Close the buffers this frame opened (imports, allocations); DmaBufs passed in stay open. */
   close(): void {
     if (this.#closed) return;
+    // Refused before anything changes, like DmaBuf.close(): the frame stays open and usable, and
+    // closing it after end() releases its buffers.
+    if (this.#open && !this.#open.ended) {
+      throw new DmaBufError(MisuseCode.CLOSE_IN_BRACKET, 'close(): a CPU-access bracket is open on this Frame; end() it first', { syscall: 'close' });
+    }
+    this.#open = undefined;
     this.#closed = true;
     for (const b of this.#owned) b.close();
   }

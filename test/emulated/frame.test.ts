@@ -351,6 +351,65 @@ describe('Frame on the emulated backend', () => {
     );
   });
 
+  it('property: two NV12 planes in one buffer are accepted exactly when they fit and share no byte (model: BigInt ranges)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 32 }).map((n) => n * 2),
+        fc.integer({ min: 1, max: 32 }).map((n) => n * 2),
+        fc.integer({ min: 0, max: 6000 }),
+        fc.integer({ min: 0, max: 6000 }),
+        fc.integer({ min: 0, max: 16 }),
+        (width, height, yOffset, uvOffset, pad) => {
+          using heap = emu().heap();
+          using buf = heap.allocate(8192);
+          const stride = width + pad;
+          const yEnd = BigInt(yOffset) + BigInt(stride) * BigInt(height - 1) + BigInt(width);
+          const uvEnd = BigInt(uvOffset) + BigInt(stride) * BigInt(height / 2 - 1) + BigInt(width);
+          const fits = yEnd <= 8192n && uvEnd <= 8192n;
+          const disjoint = yEnd <= BigInt(uvOffset) || uvEnd <= BigInt(yOffset);
+          let made: Frame | undefined;
+          let error: DmaBufError | undefined;
+          try {
+            made = Frame.fromPlanes({
+              width,
+              height,
+              format: 'NV12',
+              modifier: 0n,
+              planes: [
+                { buffer: buf as DmaBuf, offset: yOffset, stride },
+                { buffer: buf as DmaBuf, offset: uvOffset, stride },
+              ],
+            });
+          } catch (e) {
+            error = e as DmaBufError;
+          }
+          expect(made !== undefined, `y ${yOffset}..${yEnd} uv ${uvOffset}..${uvEnd}`).toBe(fits && disjoint);
+          if (fits && !disjoint) {
+            expect(error).toMatchObject({ code: 'EINVAL', argument: 'planes[1]' });
+            expect(error?.message).toMatch(/overlap planes\[0\]/);
+          }
+          made?.close();
+        },
+      ),
+      { numRuns: 400, seed: 11 },
+    );
+  });
+
+  it('close() inside an open bracket refuses (ERR_DMABUF_CLOSE_IN_BRACKET) and leaves the frame usable; after end() it closes', () => {
+    const e = emu();
+    const frame = Frame.allocate(e.heap(), { width: 8, height: 8, format: 'R8' });
+    const buffer = frame.planes[0]?.buffer as DmaBuf;
+    const access = frame.beginCpuAccess('write');
+    expect(thrown(() => frame.close())).toMatchObject({ code: 'ERR_DMABUF_CLOSE_IN_BRACKET' });
+    expect(frame.closed).toBe(false);
+    access.plane(0).bytes.fill(3);
+    access.end();
+    frame.withCpuAccess('read', (a) => expect(a.plane(0).bytes[0]).toBe(3));
+    frame.close();
+    expect(frame.closed).toBe(true);
+    expect(buffer.closed).toBe(true);
+  });
+
   it("Electron: fromElectron takes a paint event's textureInfo (decimal-string modifier, dup'd fds), toElectron gives importSharedTexture's", () => {
     using heap = emu().heap();
     using source = Frame.allocate(heap, { width: 64, height: 32, format: 'NV12', strideAlign: 64 });
