@@ -18,7 +18,8 @@ interface Held {
 }
 
 const registry = new FinalizationRegistry<Held>(({ handle, owner }) => {
-  debug('a %s was dropped without close(): its finalizer closes it', owner);
+  const { fd, backend } = handle as { fd?: unknown; backend?: { name?: unknown } };
+  debug('a %s (%s, fd %s) was dropped without close(): its finalizer closes it', owner, backend?.name ?? 'kernel', fd ?? '?');
   try {
     handle.close();
   } catch {
