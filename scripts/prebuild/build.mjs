@@ -92,7 +92,8 @@ async function ensureRoot() {
   rmSync(root, { recursive: true, force: true });
   renameSync(tmp, root);
   for (const old of listDir(CACHE))
-    if (join(CACHE, old) !== root && !old.includes('.tmp-') && old !== 'stage' && !old.startsWith('built-')) rmSync(join(CACHE, old), { recursive: true, force: true });
+    if (join(CACHE, old) !== root && !old.includes('.tmp-') && old !== 'stage' && !old.startsWith('built-'))
+      rmSync(join(CACHE, old), { recursive: true, force: true });
   log(`build root ready in ${secs(t0)}s`);
   return root;
 }

@@ -85,6 +85,8 @@ const HOST_ONLY_SUITES = [
   'test/package/consumer.test.ts',
   'test/host/inspect.test.ts',
   'test/host/options.test.ts',
+  'test/host/types-exported.test.ts',
+  'test/host/leak-debug.test.ts',
   'test/emulated/**',
   'test/host/region.test.ts',
   'test/host/region.property.test.ts',
