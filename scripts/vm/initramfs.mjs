@@ -28,8 +28,8 @@ const HOST_BUSYBOX = '/bin/busybox';
 // NET_9P_VIRTIO=m and DRM_VGEM=m, while virtio_pci, DMABUF_HEAPS_SYSTEM and UDMABUF are built in
 // (README, "The real-kernel suite"). Roots the kernel has built in (modules.builtin) are skipped; dependencies
 // come from each module's own `depends=` (Debian ships no modules.dep: depmod makes it on install),
-// so a kernel whose modules depend on others (7.3: 9p on netfs, vgem on drm_shmem_helper and
-// drm_kms_helper) gets them without naming them here.
+// so their dependencies (9p on netfs, vgem on drm_shmem_helper, drm_kms_helper and drm, on 6.12
+// and 7.3 alike) come without being named here.
 export const ROOTS = ['virtio_pci', '9pnet_virtio', '9p', 'vgem'];
 // Loaded where the kernel ships them as modules, skipped where it has them built in or not at all
 // (then the profile declares the device absent, and check.sh and the suite hold it to that): the
