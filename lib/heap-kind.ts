@@ -2,8 +2,9 @@
  * What a dma-heap is, from its name, and which heap 'cma' means on this kernel. The names are the
  * kernel's (Documentation/userspace-api/dma-buf-heaps.rst; drivers/dma-buf/heaps/cma_heap.c):
  * the CMA heap is 'linux,cma' (the device-tree node), 'reserved' (with cma= on the command line),
- * 'default-pool', and from 6.17 'default_cma_region'; later kernels add one heap per reusable
- * shared-dma-pool region, named after its node. Protected heaps ('protected,secure-video', 6.18)
+ * 'default-pool', and from 6.17 'default_cma_region', its only name from 7.2 on; later kernels add
+ * one heap per reusable shared-dma-pool region, named after its node. (Debian's amd64 kernels build
+ * no CMA heap, CONFIG_CMA off in 6.12 and CONFIG_DMABUF_HEAPS_CMA off in 7.3: the x86 VMs have none.) Protected heaps ('protected,secure-video', 6.18)
  * hand out memory the CPU cannot map.
  */
 import { readdirSync, readFileSync } from 'node:fs';

@@ -61,7 +61,8 @@ export const Udmabuf = {
   /**
    * A dma-buf of `size` bytes (rounded up to pages) over a fresh memfd that this call creates,
    * sizes and seals with F_SEAL_SHRINK (udmabuf requires it), then closes: the buffer keeps the
-   * pages pinned. Limited to udmabuf's size_limit_mb (64 MiB by default).
+   * pages pinned. Limited to udmabuf's size_limit_mb: 64 MiB by default up to Linux 7.2, no limit
+   * by default from 7.3 (the emulated backend keeps 64 MiB).
    */
   create(size: number, options?: { name?: string; checked?: boolean }): DmaBuf {
     return createUdmabuf(selectedBackend(), size, options);

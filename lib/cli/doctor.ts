@@ -43,7 +43,7 @@ export function renderDoctor(report: DoctorReport, paint: Paint): string {
   out.push(paint('bold', 'udmabuf'));
   if (u.device) {
     const limits = [
-      u.sizeLimitMb === null ? undefined : `size_limit_mb ${u.sizeLimitMb}`,
+      u.sizeLimitMb === null ? 'no size limit' : `size_limit_mb ${u.sizeLimitMb}`,
       u.listLimit === null ? undefined : `list_limit ${u.listLimit}`,
     ].filter(Boolean);
     out.push(

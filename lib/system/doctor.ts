@@ -5,7 +5,8 @@
  * sync_file.c; systemd's 50-udev-default.rules):
  * - /dev/dma_heap/* is created 0600 root; systemd tags only /dev/udmabuf `uaccess` (heap memory is
  *   not charged to cgroups), so heaps need a udev rule; boards ship `GROUP="video", MODE="0660"`.
- * - udmabuf's limits are module parameters: /sys/module/udmabuf/parameters/{size_limit_mb,list_limit}.
+ * - udmabuf's limits are module parameters: /sys/module/udmabuf/parameters/{size_limit_mb,list_limit};
+ *   size_limit_mb is 64 by default up to Linux 7.2 and INT_MAX (no limit) from 7.3.
  * - An ioctl the kernel does not know answers ENOTTY; one it knows answers EINVAL to invalid
  *   arguments: EXPORT/IMPORT_SYNC_FILE (6.0) refuse flags 0, SYNC_IOC_SET_DEADLINE (6.5) a
  *   non-zero pad, before doing anything.
@@ -15,7 +16,7 @@ import { arch, release } from 'node:os';
 import { backendInfo, type BackendInfo } from '../backend/select.js';
 import type { BufferHandle } from '../backend/backend.js';
 import { getDefaultEmulatedBackend } from '../backend/emulated/index.js';
-import { moduleParameter } from '../backend/kernel/module-params.js';
+import { moduleParameter, udmabufSizeLimitMb } from '../backend/kernel/module-params.js';
 import { getKernelBackend, HEAP_DIR, heapNames, UDMABUF_DEVICE } from '../backend/kernel/index.js';
 import { DmaBufError } from '../errors.js';
 import { heapKind, type HeapKind } from '../heap-kind.js';
@@ -48,7 +49,11 @@ export interface UdmabufReport {
   readonly device: DeviceAccess | null;
   /** A one-page udmabuf could be created and bracketed. */
   readonly usable: boolean;
-  /** Module parameters: the largest buffer in MiB, and the most segments in one CREATE_LIST. */
+  /**
+   * Module parameters: the largest buffer in MiB (size_limit_mb: 64 by default up to Linux 7.2;
+   * null where there is no limit, INT_MAX, the default from 7.3), and the most segments in one
+   * CREATE_LIST. Both null where udmabuf is absent.
+   */
   readonly sizeLimitMb: number | null;
   readonly listLimit: number | null;
 }
@@ -265,7 +270,7 @@ export function doctor(): DoctorReport {
     present: udmabufDevice !== null,
     device: udmabufDevice,
     usable: udmabufUsable,
-    sizeLimitMb: moduleParameter('udmabuf', 'size_limit_mb'),
+    sizeLimitMb: udmabufSizeLimitMb(),
     listLimit: moduleParameter('udmabuf', 'list_limit'),
   };
   if (!udmabufDevice) {

@@ -21,8 +21,9 @@ expect udmabuf $udmabuf "/dev/udmabuf (CONFIG_UDMABUF)"
 vgem=0
 for d in /dev/dri/*; do
   [ -c "$d" ] || continue
-  # vgem is a bare platform device with no bound driver; the DRM driver's name is the first word
-  # of debugfs dri/<minor>/name (minor from /sys/class/drm/<node>/dev, "226:<minor>").
+  # vgem's device names no DRM driver (6.12: a platform device with no bound driver; from 6.17 a
+  # faux device bound to faux_driver); the DRM driver's name is the first word of debugfs
+  # dri/<minor>/name (minor from /sys/class/drm/<node>/dev, "226:<minor>"), on 6.12 and 7.3 alike.
   minor=$(cut -d: -f2 "/sys/class/drm/${d##*/}/dev")
   drv=$(cut -d" " -f1 "/sys/kernel/debug/dri/$minor/name" 2>/dev/null)
   echo "dri:      $d ($drv)"

@@ -24,11 +24,17 @@ const INIT = join(HERE, 'init.sh');
 // applets also for the arm64 one (the same Debian release's package).
 const HOST_BUSYBOX = '/bin/busybox';
 
-// What the guest needs: virtio_pci carries the 9p shares; the 6.12 config has 9P_FS=m,
-// NET_9P_VIRTIO=m and DRM_VGEM=m, while DMABUF_HEAPS_SYSTEM and UDMABUF are built in
+// What the guest needs: virtio_pci carries the 9p shares; the 6.12 and 7.3 configs have 9P_FS=m,
+// NET_9P_VIRTIO=m and DRM_VGEM=m, while virtio_pci, DMABUF_HEAPS_SYSTEM and UDMABUF are built in
 // (README, "The real-kernel suite"). Roots the kernel has built in (modules.builtin) are skipped; dependencies
-// come from each module's own `depends=` (Debian ships no modules.dep: depmod makes it on install).
+// come from each module's own `depends=` (Debian ships no modules.dep: depmod makes it on install),
+// so their dependencies (9p on netfs, vgem on drm_shmem_helper, drm_kms_helper and drm, on 6.12
+// and 7.3 alike) come without being named here.
 export const ROOTS = ['virtio_pci', '9pnet_virtio', '9p', 'vgem'];
+// Loaded where the kernel ships them as modules, skipped where it has them built in or not at all
+// (then the profile declares the device absent, and check.sh and the suite hold it to that): the
+// system heap is a bool up to 6.12 and tristate in 7.3 (there in modules.builtin, built in).
+export const OPTIONAL_ROOTS = ['system_heap'];
 
 const modName = (path) =>
   basename(path)
@@ -65,18 +71,19 @@ async function decompress(src, dest) {
 }
 
 /**
- * Decompresses ROOTS and their dependencies into `outDir` as <name>.ko; returns the names in
- * load order (dependencies first).
+ * Decompresses ROOTS, the OPTIONAL_ROOTS the kernel ships as modules, and their dependencies into
+ * `outDir` as <name>.ko; returns the names in load order (dependencies first).
  */
 async function collectModules(modulesDir, outDir) {
   const index = indexModules(join(modulesDir, 'kernel'));
   const builtin = new Set(readFileSync(join(modulesDir, 'modules.builtin'), 'utf8').split('\n').filter(Boolean).map(modName));
   const order = [];
   const seen = new Set();
-  const visit = async (name) => {
+  const visit = async (name, optional = false) => {
     if (seen.has(name) || builtin.has(name)) return;
     seen.add(name);
     const src = index.get(name);
+    if (!src && optional) return;
     if (!src) throw new Error(`module ${name} is neither built in nor shipped with the kernel`);
     const ko = join(outDir, `${name}.ko`);
     await decompress(src, ko);
@@ -84,6 +91,7 @@ async function collectModules(modulesDir, outDir) {
     order.push(name);
   };
   for (const root of ROOTS) await visit(root);
+  for (const root of OPTIONAL_ROOTS) await visit(root, true);
   return order;
 }
 
@@ -94,6 +102,7 @@ export async function getInitramfs(kernel, cacheRoot, busybox = HOST_BUSYBOX) {
     .update(readFileSync(INIT))
     .update(readFileSync(busybox))
     .update(ROOTS.join(','))
+    .update(OPTIONAL_ROOTS.join(','))
     .digest('hex')
     .slice(0, 16);
   const path = join(cacheRoot, `initramfs-${kernel.release}-${hash}.cpio.gz`);

@@ -1,8 +1,9 @@
-// The VM profiles: which Debian 6.12 kernel boots, under which qemu, with which userland, and what
-// that kernel provides. What a profile provides is declared here, not probed in the guest: the
-// tests read it (DMABUF_VM_PROVIDES) to leave out, by declaration, what a kernel lacks, and a
-// device that a profile declares but the guest lacks fails the run (README, "The real-kernel suite": Debian's arm64
-// kernels have udmabuf and vgem but no dma-heaps, so the heap-less case is tested there instead).
+// The VM profiles: which Debian kernel boots (6.12; x86_64-next: the newest amd64 one Debian
+// packages), under which qemu, with which userland, and what that kernel provides. What a profile
+// provides is declared here, not probed in the guest: the tests read it (DMABUF_VM_PROVIDES) to
+// leave out, by declaration, what a kernel lacks, and a device that a profile declares but the
+// guest lacks fails the run (README, "The real-kernel suite": Debian's arm64 kernels have udmabuf
+// and vgem but no dma-heaps, so the heap-less case is tested there instead).
 
 /**
  * Everything the suite can use: dma-heaps (/dev/dma_heap/system), /dev/udmabuf, vgem (/dev/dri),
@@ -44,26 +45,42 @@ const ARM64 = {
   suite: ['test/kernel', 'test/native', 'test/package/installed.test.ts', 'test/host/loader.test.ts', 'test/host/fd-limit.test.ts'],
 };
 
+/** What the two x86_64 profiles share: the host's qemu, machine and userland; only the kernel differs. */
+const X86_64 = {
+  aptArch: 'amd64',
+  // The signed package ships a bzImage qemu boots directly.
+  unsigned: false,
+  qemu: 'qemu-system-x86_64',
+  qemuPackage: 'qemu-system-x86',
+  machine: ['-cpu', 'max'],
+  // One TCG thread for both vCPUs: with a thread each, about one boot in 40 died of "Oops: int3"
+  // in sched_clock_cpu, a race between TCG and the kernel patching live code; one thread cannot
+  // race and measured no slower on a 2-core host.
+  accel: 'tcg,thread=single',
+  console: 'ttyS0',
+  pageSize: 4096,
+  userland: 'host',
+};
+
 export const PROFILES = {
   x86_64: {
+    ...X86_64,
     description: "Debian's 6.12 amd64 kernel, 4K pages; the host's own userland and node",
     meta: 'linux-image-6.12-amd64',
-    aptArch: 'amd64',
-    // The signed package ships a bzImage qemu boots directly.
-    unsigned: false,
-    qemu: 'qemu-system-x86_64',
-    qemuPackage: 'qemu-system-x86',
-    machine: ['-cpu', 'max'],
-    // One TCG thread for both vCPUs: with a thread each, about one boot in 40 died of "Oops: int3"
-    // in sched_clock_cpu, a race between TCG and the kernel patching live code; one thread cannot
-    // race and measured no slower on a 2-core host.
-    accel: 'tcg,thread=single',
     // The whole suite takes about 15 minutes here (F4 and the 10,000-message channel test alone
     // take 2 minutes each); the run's default time limit follows.
     timeoutSeconds: 2700,
-    console: 'ttyS0',
-    pageSize: 4096,
-    userland: 'host',
+    provides: ['heaps', 'udmabuf', 'vgem', 'python3'],
+  },
+  'x86_64-next': {
+    ...X86_64,
+    description: "Debian's newest amd64 kernel (trixie-backports' linux-image-amd64: 7.3 now), 4K pages; the host's own userland and node",
+    // Resolved and downloaded with a private apt (kernel.mjs): the host is bookworm and its apt
+    // sources stay as they are. trixie's archive keys are in bookworm's debian-archive-keyring
+    // from 2023.3+deb12u2 on; signed-by names that keyring, so /etc/apt/trusted.gpg.d plays no part.
+    apt: { sources: 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main' },
+    meta: 'linux-image-amd64',
+    timeoutSeconds: 2700,
     provides: ['heaps', 'udmabuf', 'vgem', 'python3'],
   },
   arm64: {

@@ -4,7 +4,8 @@
 // machines lack (README, "The real-kernel suite"). The guest runs in the repo root, as root, with
 // DMABUF_REQUIRE_KERNEL=1 and its profile's declaration of what the kernel provides
 // (DMABUF_VM_PROVIDES). Profiles (profiles.mjs): x86_64 (default; the host's own userland and
-// node over 9p), arm64 and arm64-16k (Debian's arm64 kernels under qemu-system-aarch64, an arm64
+// node over 9p), x86_64-next (the same with Debian's newest amd64 kernel, from trixie-backports
+// through a private apt: kernel.mjs), arm64 and arm64-16k (Debian's arm64 kernels under qemu-system-aarch64, an arm64
 // userland and Node.js, and the arm64 prebuild: PREBUILDS_ONLY=1, since build/ holds the host's).
 //
 //   node scripts/vm/run.mjs [options] -- <command...>   run a command (npm run vm -- <command...>)
@@ -15,7 +16,7 @@
 //                                                        run before VMs that boot concurrently, so that
 //                                                        two runners never run apt at once
 // options: --profile <name> (DMABUF_VM_PROFILE, default x86_64),
-// --timeout <s> (DMABUF_VM_TIMEOUT; default: the profile's, x86_64 2700, arm64 3600), --verbose (DMABUF_VM_VERBOSE=1: show
+// --timeout <s> (DMABUF_VM_TIMEOUT; default: the profile's, x86_64 and x86_64-next 2700, arm64 3600), --verbose (DMABUF_VM_VERBOSE=1: show
 // the boot console). DMABUF_VM_ACCEL=<qemu -accel value> (default: the profile's),
 // DMABUF_VM_MEMORY=<MiB> (default 2048).
 // Exit status: the command's; 124 on timeout; 125 when the VM failed before reporting one;
@@ -35,7 +36,7 @@ import { getArm64Userland, GUEST_NODE, GUEST_NODE_PATH } from './userland.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const USAGE =
-  'usage: node scripts/vm/run.mjs [--profile x86_64|arm64|arm64-16k] [--timeout <s>] [--verbose] (-- <command...> | --test [vitest args...] | --check | --prepare)';
+  'usage: node scripts/vm/run.mjs [--profile x86_64|x86_64-next|arm64|arm64-16k] [--timeout <s>] [--verbose] (-- <command...> | --test [vitest args...] | --check | --prepare)';
 
 function parseArgs(argv) {
   const o = {

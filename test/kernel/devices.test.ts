@@ -1,6 +1,15 @@
+import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addonLoads, hasSystemHeap, hasUdmabuf, hasVgem, NEEDS_HEAPS, NEEDS_NO_HEAPS, provides, requireKernel } from '../helpers/env.js';
+import { addonLoads, hasSystemHeap, hasUdmabuf, hasVgem, kernelAtLeast, NEEDS_HEAPS, NEEDS_NO_HEAPS, provides, requireKernel } from '../helpers/env.js';
+import { addon } from '../helpers/addon.js';
 import { backendInfo, DmaHeap, Udmabuf } from '../../lib/index.js';
+import { openVgemCard } from '../../lib/testing/vgem.js';
+
+// vgem's device: a platform device up to 6.16, a faux device (drivers/base/faux.c, bound to
+// faux_driver) from 6.17 (upstream "drm/vgem/vgem_drv convert to use faux_device"); seen on 6.12
+// and 7.3 in the VMs. Either way its DRM driver name is vgem, which openVgemCard asks for.
+const vgemBus = kernelAtLeast(6, 17) ? 'faux' : 'platform';
 
 // In the VM a device the profile declares must be there (a missing one fails the run instead of
 // skipping suites), and one it declares absent must be absent (else the declaration would hide
@@ -10,6 +19,13 @@ describe.runIf(requireKernel)('real-kernel VM (DMABUF_REQUIRE_KERNEL=1): the dev
   it(`has /dev/dma_heap/system exactly when the profile declares heaps (${provides.heaps})`, () => expect(hasSystemHeap).toBe(provides.heaps));
   it('has /dev/udmabuf', () => expect(hasUdmabuf).toBe(provides.udmabuf));
   it('has a vgem DRM device', () => expect(hasVgem).toBe(provides.vgem));
+  it.runIf(provides.vgem)(`finds the vgem card by its driver name; its sysfs device is vgem on the ${vgemBus} bus`, () => {
+    const card = openVgemCard(addon());
+    addon().close(card.fd);
+    const node = `/sys/class/drm/${basename(card.path)}/device`;
+    expect(basename(realpathSync(node))).toBe('vgem');
+    expect(basename(realpathSync(`${node}/subsystem`))).toBe(vgemBus);
+  });
   it('selects the kernel backend automatically, and says why', () => {
     using buf = Udmabuf.create(1);
     expect(buf.backend).toBe('kernel');

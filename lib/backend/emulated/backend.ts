@@ -22,7 +22,10 @@ import { EmulatedSyncFile } from './sync-file.js';
 /** The default page size; emulation.create({ pageSize }) models 16K and 64K kernels too. */
 export const PAGE_SIZE = 4096;
 export const PAGE_SIZES = [4096, 16384, 65536] as const;
-/** udmabuf's size_limit_mb module parameter defaults to 64 MiB: bigger totals are EINVAL. */
+/**
+ * udmabuf's size_limit_mb module parameter defaults to 64 MiB up to Linux 7.2 (INT_MAX, no limit,
+ * from 7.3): the emulated backend models the 64 MiB default, bigger totals are EINVAL.
+ */
 export const UDMABUF_SIZE_LIMIT = 64 * 1024 * 1024;
 /** The heaps an emulation offers unless emulation.create({ heaps }) names others. */
 export const DEFAULT_HEAPS: readonly string[] = ['system'];

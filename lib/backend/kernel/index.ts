@@ -17,7 +17,7 @@ import {
   type SyncFileHandle,
 } from '../backend.js';
 import { totalmem } from 'node:os';
-import { moduleParameter, UDMABUF_PARAMETERS } from './module-params.js';
+import { moduleParameter, UDMABUF_PARAMETERS, udmabufSizeLimitMb } from './module-params.js';
 import { isSyncFileFd } from './fd-kind.js';
 import { KernelSyncFile } from './sync-file.js';
 import { KernelBuffer } from './buffer.js';
@@ -145,7 +145,7 @@ export class KernelBackend implements Backend {
    * the limit and how to raise it, before any memfd or device is opened.
    */
   #checkUdmabufLimits(total: number, segments: number, syscall: string): void {
-    const limitMb = moduleParameter('udmabuf', 'size_limit_mb');
+    const limitMb = udmabufSizeLimitMb();
     if (limitMb !== null && total > limitMb * 1024 * 1024) {
       throw new DmaBufError(
         'EINVAL',
