@@ -88,8 +88,11 @@ function bareBin(npmCli) {
 
 /** `npm <args>` in `cwd` with PATH `path`; its whole output (stdout and stderr), or an Error carrying it. */
 function npm(args, cwd, path) {
-  // Only the update notifier (a network call) is off; everything else is as the user has it.
-  const r = spawnSync('npm', args, { cwd, env: { ...process.env, PATH: path, npm_config_update_notifier: 'false' }, encoding: 'utf8' });
+  // A user's shell, not this script's: when it runs under `npm run`, npm has put its own settings in
+  // the environment (npm_config_*, npm_package_*, npm_lifecycle_*), which an install would take
+  // as the user's (and npm 11 warns about some). Only the update notifier (a network call) is off.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+  const r = spawnSync('npm', args, { cwd, env: { ...env, PATH: path, npm_config_update_notifier: 'false' }, encoding: 'utf8' });
   const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   if (r.status !== 0) throw new Error(`npm ${args.join(' ')} failed in ${cwd} (exit ${r.status ?? r.signal}):\n${output}`);
   return output;
