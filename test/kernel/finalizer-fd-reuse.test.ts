@@ -16,8 +16,13 @@ interface Case {
   /** Where the class registers its fd with the safety net. */
   file: string;
   needs: boolean;
-  /** Makes one owner holding exactly one new fd, and what else to close afterwards. */
-  make: () => Promise<{ owner: Owner; cleanup?: () => void }>;
+  /**
+   * Makes one owner holding exactly one new fd, and what else to close afterwards. A case that
+   * makes other fds on the way names its owner's fd: on a kernel without dma-heaps the buffer
+   * behind a SyncFile is a udmabuf whose memfd is closed once it is made, so the sync_file takes a
+   * lower number than the buffer and "the highest new fd" would be the buffer's.
+   */
+  make: () => Promise<{ owner: Owner; fd?: number; cleanup?: () => void }>;
 }
 
 const DEV_NULL = fileId(openSync('/dev/null', 'r')) as string;
@@ -32,8 +37,9 @@ const cases: Record<string, Case> = {
       const buf = kernelAllocator().allocate(4096);
       const before = fdSnapshot();
       const sync: SyncFile = buf.exportSyncFile('write');
-      expect(fdsMadeSince(before)).toHaveLength(1);
-      return { owner: sync, cleanup: () => buf.close() };
+      const made = fdsMadeSince(before);
+      expect(made).toHaveLength(1);
+      return { owner: sync, fd: Number(made[0]?.split(' ')[0]), cleanup: () => buf.close() };
     },
   },
   Memfd: { file: 'memfd.ts', needs: addonLoads, make: async () => ({ owner: Memfd.create(4096) }) },
@@ -85,6 +91,7 @@ function occupy(fd: number): number[] {
 async function madeWithFd(make: Case['make']): Promise<{ owner: Owner; fd: number; cleanup?: () => void }> {
   const before = fdSnapshot();
   const made = await make();
+  if (made.fd !== undefined) return { ...made, fd: made.fd };
   const added = fdsMadeSince(before).map((line) => Number(line.split(' ')[0]));
   // Other fds a case made on the way (its channel's ends, its source buffer) are closed or known.
   const mine = added.filter((fd) => fileId(fd) !== undefined);
