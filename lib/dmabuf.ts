@@ -83,7 +83,15 @@ export class DmaBuf {
    */
   static fromShared(handle: SharedHandle<'dmabuf.DmaBuf'>): DmaBuf {
     const checked = checkedByDefault();
-    const fd = takeShared('dmabuf.DmaBuf', handle, 'DmaBuf.fromShared');
+    return DmaBuf._adopt(takeShared('dmabuf.DmaBuf', handle, 'DmaBuf.fromShared'), checked);
+  }
+
+  /**
+   * @internal A kernel dma-buf fd this process now owns (received over a socket, taken from a
+   * shared handle): the one way in besides fromFd, with the same set-up (checked mode from
+   * DMABUF_CHECK). Takes `fd` over: it is closed if anything fails.
+   */
+  static _adopt(fd: number, checked: boolean = checkedByDefault()): DmaBuf {
     return DmaBuf._wrap(setUpOrClose(getKernelBackend().importFd(fd, false), { checked }));
   }
 

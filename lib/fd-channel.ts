@@ -17,7 +17,9 @@ import { requireAddon } from './native/load.js';
 import { DmaBuf } from './dmabuf.js';
 import { SyncFile } from './sync-file.js';
 import { Memfd } from './memfd.js';
-import { Frame, FRAME_MESSAGE } from './frame.js';
+import { checkedByDefault } from './checked.js';
+import { Frame } from './frame.js';
+import { decodeRelease } from './frame-message.js';
 import { closeOnCollect, closedExplicitly } from './lifecycle.js';
 import { checkFd, checkInteger, checkOptions, checkSignal, checkTimeout, WAIT_OPTIONS } from './validate.js';
 import { abortErrorFor } from './wait.js';
@@ -98,6 +100,8 @@ export interface ChannelMessage {
   readonly fds: readonly OwnedFd[];
   /** The payload as UTF-8 text. */
   text(): string;
+  /** @internal Sends `text` back on the channel this came from (a lent frame's release); never throws. */
+  readonly _reply?: (text: string) => void;
 }
 
 export interface ReceiveOptions {
@@ -121,6 +125,14 @@ function describeFd(fd: number): string {
 function typeReceived(addon: NativeAddon, fds: readonly number[]): ChannelHandle[] {
   const handles: ChannelHandle[] = [];
   const backend = getKernelBackend();
+  // Read before any fd is taken over: a bad DMABUF_CHECK refuses the message and closes its fds.
+  let checked: boolean;
+  try {
+    checked = checkedByDefault();
+  } catch (error) {
+    closeAll(addon, fds);
+    throw error;
+  }
   for (let i = 0; i < fds.length; i++) {
     const fd = fds[i] as number;
     let handedOver = false;
@@ -128,7 +140,7 @@ function typeReceived(addon: NativeAddon, fds: readonly number[]): ChannelHandle
       const kind = fdKind(addon, fd);
       // importFd/importSyncFileFd without dup take the fd over (and close it if they fail).
       handedOver = true;
-      if (kind === 'dmabuf') handles.push(DmaBuf._wrap(backend.importFd(fd, false)));
+      if (kind === 'dmabuf') handles.push(DmaBuf._adopt(fd, checked));
       else if (kind === 'syncFile') handles.push(SyncFile._wrap(backend.importSyncFileFd(fd, false)));
       else handles.push(new OwnedFd(addon, fd));
     } catch (error) {
@@ -226,6 +238,16 @@ export class FdChannel {
   /** Sends and receives each run one at a time, in call order. */
   #sending: Promise<unknown> = Promise.resolve();
   #receiving: Promise<unknown> = Promise.resolve();
+  /**
+   * Frames lent to the peer (sendFrame of a pooled frame), by loan number, each with the function
+   * that ends it. While any is out the channel reads ahead (#readAhead) so releases arrive even
+   * when the program is not calling receive(); what else it reads waits in #inbox.
+   */
+  readonly #loans = new Map<number, () => void>();
+  #nextLoan = 1;
+  readonly #inbox: ({ message: ChannelMessage } | { error: unknown })[] = [];
+  #readingAhead: AbortController | undefined;
+  #userReceives = 0;
 
   /** Not public: use FdChannel.pair(), connect(), fromFd() or a server's accept(). */
   private constructor(token: symbol, addon: NativeAddon, fd: number) {
@@ -344,29 +366,91 @@ export class FdChannel {
   }
 
   /**
-   * Send a frame: its description as JSON (planes naming their buffer by index) and one fd per
-   * distinct buffer, plus `extra` (any JSON) for the receiver. Frame.fromMessage() rebuilds it.
+   * Send a frame: its description and metadata as JSON (lib/frame-message.ts) and one fd per
+   * distinct buffer, plus `extra` (any JSON) for the receiver; Frame.fromMessage() rebuilds it. A
+   * frame of a FramePool is lent to the peer until it answers with a release (the receiving Frame's
+   * close() sends it) or the channel closes; refused while a write bracket is open on the frame.
    */
   sendFrame(frame: Frame, extra?: unknown): Promise<void> {
-    let buffers: DmaBuf[];
-    let text: string;
+    let encoded: { text: string; buffers: DmaBuf[]; loan: number | undefined };
     try {
+      this.#live('sendmsg');
       if (!(frame instanceof Frame)) throw invalidType('sendmsg', 'frame', 'a Frame', frame);
-      buffers = [...new Set(frame.planes.map((p) => p.buffer))];
-      const d = frame.describe();
-      text = JSON.stringify({
-        type: FRAME_MESSAGE,
-        width: d.width,
-        height: d.height,
-        format: d.format,
-        modifier: d.modifier.toString(),
-        planes: frame.planes.map((p) => ({ buffer: buffers.indexOf(p.buffer), offset: p.offset, stride: p.stride, size: p.size })),
-        extra,
-      });
+      encoded = frame._toMessage('sendmsg', extra, (end) => this.#lend(end));
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.send(text, buffers);
+    const { text, buffers, loan } = encoded;
+    return this.send(text, buffers).catch((error: unknown) => {
+      if (loan !== undefined) this.#endLoan(loan);
+      throw error;
+    });
+  }
+
+  #lend(end: () => void): number {
+    const loan = this.#nextLoan++;
+    this.#loans.set(loan, end);
+    this.#readAhead();
+    return loan;
+  }
+
+  #endLoan(loan: number): void {
+    const end = this.#loans.get(loan);
+    this.#loans.delete(loan);
+    end?.();
+  }
+
+  /** The channel is gone (closed here or by the peer): nothing lent on it can be released any more. */
+  #endAllLoans(): void {
+    for (const loan of [...this.#loans.keys()]) this.#endLoan(loan);
+  }
+
+  /**
+   * While frames are lent and nobody is receiving, read one message at a time so releases are
+   * seen; other messages wait in the inbox for receive(). A receive() call stops the read-ahead
+   * (an abort that lands only while waiting, so no message is lost) and reads itself.
+   */
+  #readAhead(): void {
+    if (this.#readingAhead || this.#loans.size === 0 || this.#userReceives > 0 || this.#fd === undefined || this.#inbox.length >= 64) return;
+    const controller = new AbortController();
+    this.#readingAhead = controller;
+    const run = this.#receiving.then(async () => {
+      if (controller.signal.aborted) return;
+      try {
+        this.#inbox.push({ message: await this.#next(-1, controller.signal, DEFAULT_MAX_MESSAGE_BYTES, MAX_FDS_PER_MESSAGE) });
+      } catch (error) {
+        if (controller.signal.aborted && (error as Error).name === 'AbortError') return;
+        if (!(error instanceof DmaBufError && error.code === MisuseCode.CLOSED)) this.#inbox.push({ error });
+      }
+    });
+    this.#receiving = run.catch(() => undefined);
+    void run.finally(() => {
+      if (this.#readingAhead === controller) this.#readingAhead = undefined;
+      this.#readAhead();
+    });
+  }
+
+  /** The next message that is not a release; releases end their loans on the way. */
+  async #next(timeoutMs: number, signal: AbortSignal | undefined, maxBytes: number, maxFds: number): Promise<ChannelMessage> {
+    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+    for (;;) {
+      const remaining = deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
+      let m: ChannelMessage;
+      try {
+        m = await this.#receiveNow(remaining, signal, maxBytes, maxFds, timeoutMs);
+      } catch (error) {
+        if (error instanceof DmaBufError && error.code === MisuseCode.CHANNEL_CLOSED) this.#endAllLoans();
+        throw error;
+      }
+      if (this.#nextLoan > 1) {
+        const loan = decodeRelease(m.data, m.handles.length);
+        if (loan !== undefined) {
+          this.#endLoan(loan);
+          continue;
+        }
+      }
+      return m;
+    }
   }
 
   /** The next message. Rejects ERR_DMABUF_CHANNEL_CLOSED once the peer has closed and nothing is left. */
@@ -386,12 +470,24 @@ export class FdChannel {
     } catch (error) {
       return Promise.reject(error);
     }
-    const run = this.#receiving.then(() => this.#receiveNow(timeoutMs, signal, maxBytes, maxFds));
+    this.#userReceives++;
+    this.#readingAhead?.abort();
+    const run = this.#receiving.then(() => {
+      const early = this.#inbox.shift();
+      if (early) {
+        if ('error' in early) throw early.error;
+        return early.message;
+      }
+      return this.#next(timeoutMs, signal, maxBytes, maxFds);
+    });
     this.#receiving = run.catch(() => undefined);
-    return run;
+    return run.finally(() => {
+      this.#userReceives--;
+      this.#readAhead();
+    });
   }
 
-  async #receiveNow(timeoutMs: number, signal: AbortSignal | undefined, maxBytes: number, maxFds: number): Promise<ChannelMessage> {
+  async #receiveNow(timeoutMs: number, signal: AbortSignal | undefined, maxBytes: number, maxFds: number, asked = timeoutMs): Promise<ChannelMessage> {
     const a = this.#addon;
     const c = a.constants;
     const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
@@ -424,12 +520,12 @@ export class FdChannel {
         if (got.length === 0 && got.fds.length === 0 && (a.poll(fd, c.POLLIN | c.POLLRDHUP, 0) & (c.POLLHUP | c.POLLRDHUP)) !== 0) {
           throw new DmaBufError(MisuseCode.CHANNEL_CLOSED, 'the other end closed the channel', { syscall: 'recvmsg' });
         }
-        return message(new Uint8Array(got.data), typeReceived(a, got.fds));
+        return message(new Uint8Array(got.data), typeReceived(a, got.fds), this.#reply);
       }
       const remaining = deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
       const result = await this.#waits.wait(a, fd, c.POLLIN | c.POLLRDHUP, remaining, signal);
       if (result === 'timeout') {
-        throw new DmaBufError('ETIMEDOUT', `no message arrived within ${timeoutMs} ms`, { syscall: 'recvmsg' });
+        throw new DmaBufError('ETIMEDOUT', `no message arrived within ${asked} ms`, { syscall: 'recvmsg' });
       }
       if (result === 'cancelled') throw closedError('FdChannel', 'recvmsg');
     }
@@ -455,7 +551,16 @@ export class FdChannel {
     closedExplicitly(this);
     this.#waits.cancelAll();
     this.#addon.close(fd);
+    this.#endAllLoans();
+    // Messages read ahead and never received: their fds are ours to close.
+    for (const early of this.#inbox.splice(0)) if ('message' in early) for (const h of early.message.handles) h.close();
   }
+
+  /** Sends a reply (a lent frame's release) after whatever is queued; a closed channel drops it. */
+  readonly #reply = (text: string): void => {
+    if (this.#fd === undefined) return;
+    this.send(text).catch(() => undefined);
+  };
 
   [Symbol.dispose](): void {
     this.close();
@@ -479,8 +584,9 @@ function addressInUse(error: DmaBufError, path: string, abstract: boolean): DmaB
   return new DmaBufError('EADDRINUSE', `bind failed: ${hint}`, { syscall: 'bind', cause: error });
 }
 
-function message(data: Uint8Array, handles: ChannelHandle[]): ChannelMessage {
+function message(data: Uint8Array, handles: ChannelHandle[], reply: (text: string) => void): ChannelMessage {
   return Object.freeze({
+    _reply: reply,
     data,
     handles: Object.freeze(handles),
     buffers: Object.freeze(handles.filter((h): h is DmaBuf => h instanceof DmaBuf)),

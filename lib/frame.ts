@@ -14,6 +14,19 @@ import type { CpuAccess } from './cpu-access.js';
 import { region } from './region.js';
 import { drmFormat, drmModifier, DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, EMULATED_TILED_MODIFIER, planeGeometry, type DrmFormat } from './drm-format.js';
 import { checkAccessMode, checkFd, checkInteger, checkObject, checkOptions, checkSignal, checkTimeout, type AccessMode, type WaitOptions } from './validate.js';
+import {
+  checkColorSpace,
+  checkMetadata,
+  checkRect,
+  checkTimestamp,
+  METADATA_KEYS,
+  type FrameColorSpace,
+  type FrameMetadata,
+  type FrameRect,
+} from './frame-metadata.js';
+import { decodeFrameMessage, encodeFrameMessage, encodeRelease } from './frame-message.js';
+import { electronTextureToDescription, frameToElectron, type ElectronTextureInfo, type ElectronImportInfo } from './frame-electron.js';
+import type { SharedHandle } from './share.js';
 
 const SYSCALL = 'Frame';
 
@@ -25,7 +38,7 @@ export interface FramePlane {
   readonly size: number;
 }
 
-export interface FrameDescription {
+export interface FrameDescription extends FrameMetadata {
   readonly width: number;
   readonly height: number;
   /** The DRM fourcc code, and its macro name. */
@@ -49,16 +62,6 @@ export type FrameAllocator =
   | DmaHeap
   | { create(size: number, options?: { name?: string }): DmaBuf }
   | { allocate(size: number, options?: { name?: string }): DmaBuf };
-
-/** Electron's pixelFormat names → DRM formats (Electron's OffscreenSharedTexture; importSharedTexture). */
-const ELECTRON_FORMATS: Record<string, string> = {
-  bgra: 'ARGB8888',
-  rgba: 'ABGR8888',
-  rgbaf16: 'ABGR16161616F',
-  nv12: 'NV12',
-  p010le: 'P010',
-  nv16: 'NV16',
-};
 
 function checkDimension(name: string, value: unknown): number {
   return checkInteger(SYSCALL, name, value, 1, 1 << 16);
@@ -124,8 +127,30 @@ function importPlane(fd: number, index: number): DmaBuf {
   }
 }
 
-/** The `type` of a frame message (FdChannel#sendFrame). */
-export const FRAME_MESSAGE = 'dmabuf.frame';
+/**
+ * @internal What a pooled frame knows of its pool: that its holder let go (close), and how to
+ * record a consumer's hold (a loan) that the pool waits for before reusing the frame.
+ */
+export interface FrameLender {
+  returned(frame: Frame): void;
+  lend(frame: Frame): () => void;
+}
+
+/** A frame shared with another worker thread (frame.share()), for Frame.fromShared. */
+export interface SharedFrame extends FrameMetadata {
+  readonly kind: 'dmabuf.Frame';
+  readonly width: number;
+  readonly height: number;
+  readonly format: number;
+  readonly modifier: bigint;
+  readonly planes: readonly { buffer: number; offset: number; stride: number; size: number }[];
+  readonly buffers: readonly SharedHandle<'dmabuf.DmaBuf'>[];
+}
+
+/** A DRM modifier whose layout is defined by the buffer's rows (CPU-readable) or by nobody yet. */
+function isLinearOrImplicit(modifier: bigint): boolean {
+  return modifier === DRM_FORMAT_MOD_LINEAR || modifier === DRM_FORMAT_MOD_INVALID;
+}
 
 const token = Symbol('Frame');
 
@@ -134,19 +159,36 @@ export class Frame {
   readonly height: number;
   readonly format: DrmFormat;
   readonly modifier: bigint;
-  readonly #planes: FramePlane[];
+  readonly #planes: readonly FramePlane[];
   /** Buffers this frame opened itself (imports and allocations), closed with it. */
   readonly #owned: DmaBuf[];
   readonly #allocated: boolean;
   #closed = false;
-  /** The frame's latest bracket: close() refuses while it is open. */
+  /** The frame's latest bracket: close() and exports refuse while it is open. */
   #open: FrameAccess | undefined;
+  #colorSpace: FrameColorSpace | undefined;
+  #visibleRect: FrameRect | undefined;
+  #timestamp: number | undefined;
+  /** A pooled frame's pool: close() gives the frame back, loans hold it out. */
+  readonly #lender: FrameLender | undefined;
+  /** Run once when the frame closes (a received lent frame sends its release). */
+  #onClose: (() => void) | undefined;
 
   private constructor(
     t: symbol,
-    init: { width: number; height: number; format: DrmFormat; modifier: bigint; planes: FramePlane[]; owned: DmaBuf[]; allocated: boolean },
+    init: {
+      width: number;
+      height: number;
+      format: DrmFormat;
+      modifier: bigint;
+      planes: readonly FramePlane[];
+      owned: DmaBuf[];
+      allocated: boolean;
+      metadata: FrameMetadata;
+      lender?: FrameLender;
+    },
   ) {
-    if (t !== token) throw new TypeError('Frame cannot be constructed directly; use Frame.allocate() or Frame.fromPlanes()');
+    if (t !== token) throw new TypeError('Frame cannot be constructed directly; use Frame.allocate(), Frame.fromPlanes() or a FramePool');
     this.width = init.width;
     this.height = init.height;
     this.format = init.format;
@@ -154,6 +196,10 @@ export class Frame {
     this.#planes = init.planes;
     this.#owned = init.owned;
     this.#allocated = init.allocated;
+    this.#colorSpace = init.metadata.colorSpace;
+    this.#visibleRect = init.metadata.visibleRect;
+    this.#timestamp = init.metadata.timestamp;
+    this.#lender = init.lender;
   }
 
   /**
@@ -162,9 +208,18 @@ export class Frame {
    */
   static allocate(
     allocator: FrameAllocator,
-    options: { width: number; height: number; format: string | number; strideAlign?: number; name?: string; modifier?: bigint },
+    options: {
+      width: number;
+      height: number;
+      format: string | number;
+      strideAlign?: number;
+      name?: string;
+      modifier?: bigint;
+      colorSpace?: FrameColorSpace;
+      visibleRect?: FrameRect;
+    },
   ): Frame {
-    const opts = checkOptions(SYSCALL, options, ['width', 'height', 'format', 'strideAlign', 'name', 'modifier']);
+    const opts = checkOptions(SYSCALL, options, ['width', 'height', 'format', 'strideAlign', 'name', 'modifier', 'colorSpace', 'visibleRect']);
     const width = checkDimension('width', opts['width']);
     const height = checkDimension('height', opts['height']);
     const format = drmFormat(SYSCALL, opts['format']);
@@ -175,6 +230,7 @@ export class Frame {
     if (wanted !== undefined && wanted !== DRM_FORMAT_MOD_LINEAR) {
       throw invalidArgument(SYSCALL, 'modifier', "a frame allocated here is DRM_FORMAT_MOD_LINEAR, or the device's own layout when none is asked for");
     }
+    const metadata = checkMetadata(SYSCALL, { colorSpace: opts['colorSpace'], visibleRect: opts['visibleRect'] }, width, height);
     const up = (n: number) => Math.ceil(n / align) * align;
     const layout: { offset: number; stride: number; size: number }[] = [];
     let total = 0;
@@ -189,13 +245,36 @@ export class Frame {
     // A device that lays buffers out in tiles (the emulated tiled model) hands out its own layout
     // unless the program asked for linear, as a GPU allocator does.
     const modifier = wanted ?? (buffer.supports.tiledLayout ? EMULATED_TILED_MODIFIER : DRM_FORMAT_MOD_LINEAR);
-    return new Frame(token, { width, height, format, modifier, planes, owned: [buffer], allocated: true });
+    return new Frame(token, { width, height, format, modifier, planes, owned: [buffer], allocated: true, metadata });
+  }
+
+  /** @internal A pool's frame: the pool's planes, not owned (the pool closes them), lent through `lender`. */
+  static _pooled(template: Frame, lender: FrameLender): Frame {
+    return new Frame(token, {
+      width: template.width,
+      height: template.height,
+      format: template.format,
+      modifier: template.modifier,
+      planes: template.#planes,
+      owned: [],
+      allocated: template.#allocated,
+      metadata: { ...(template.#colorSpace && { colorSpace: template.#colorSpace }), ...(template.#visibleRect && { visibleRect: template.#visibleRect }) },
+      lender,
+    });
   }
 
   /**
-   * A frame over planes a producer describes: each `{ buffer | fd, offset, stride, size? }`. fds are
-   * imported (dup'd: the caller keeps its own, and may close them at once); planes sharing one
-   * buffer (the same inode) share one holder. Everything is checked before any buffer is mapped.
+   * A frame over planes a producer describes: each `{ buffer | fd, offset, stride, size? }`.
+   * `fd` planes are imported (dup'd: the caller keeps its own fds, and may close them at once) and
+   * closed with the frame; `buffer` planes are borrowed: the frame never closes a DmaBuf it was
+   * given. Planes sharing one buffer (the same inode) share one holder.
+   *
+   * `modifier` absent means DRM_FORMAT_MOD_INVALID: "the layout the producer and its driver agreed
+   * on", as in Wayland's linux-dmabuf and Chromium. Such a frame is described and passed on, but CPU
+   * access needs the layout said: pass `modifier: 0n` (DRM_FORMAT_MOD_LINEAR) when the rows are
+   * plain rows. A tiled or compressed modifier may bring extra planes (compression metadata) with
+   * strides of its own; those frames are checked for bounds only, and never CPU-accessed.
+   * Everything is checked before any buffer is imported.
    */
   static fromPlanes(description: {
     width: number;
@@ -203,30 +282,43 @@ export class Frame {
     format: string | number;
     modifier?: bigint | number | string;
     planes: readonly { buffer?: DmaBuf; fd?: number; offset: number; stride: number; size?: number }[];
+    colorSpace?: FrameColorSpace;
+    visibleRect?: FrameRect;
+    timestamp?: number;
   }): Frame {
-    const d = checkOptions(SYSCALL, description, ['width', 'height', 'format', 'formatName', 'modifier', 'planes'], 'description');
+    const d = checkOptions(SYSCALL, description, ['width', 'height', 'format', 'formatName', 'modifier', 'planes', ...METADATA_KEYS], 'description');
     const width = checkDimension('width', d['width']);
     const height = checkDimension('height', d['height']);
     const format = drmFormat(SYSCALL, d['format']);
     const modifier = d['modifier'] === undefined ? DRM_FORMAT_MOD_INVALID : drmModifier(SYSCALL, d['modifier']);
+    const metadata = checkMetadata(SYSCALL, d, width, height);
+    const rowLayout = isLinearOrImplicit(modifier);
     const planes = d['planes'];
     if (!Array.isArray(planes)) throw invalidType(SYSCALL, 'planes', 'an array of { buffer | fd, offset, stride }', planes);
-    if (planes.length !== format.cpp.length) {
-      throw invalidArgument(SYSCALL, 'planes', `${format.name} has ${format.cpp.length} plane(s), got ${planes.length}`);
+    const formatPlanes = format.cpp.length;
+    if (rowLayout ? planes.length !== formatPlanes : planes.length < formatPlanes || planes.length > 4) {
+      const wanted = rowLayout ? `${formatPlanes}` : `${formatPlanes} to 4 (a tiled or compressed modifier may add metadata planes)`;
+      throw invalidArgument(SYSCALL, 'planes', `${format.name} with modifier 0x${modifier.toString(16)} has ${wanted} plane(s), got ${planes.length}`);
     }
     // Check the numbers first (no fd is touched), then import.
     const checked = planes.map((plane: unknown, i) => {
       if (typeof plane !== 'object' || plane === null) throw invalidType(SYSCALL, `planes[${i}]`, 'an object', plane);
-      const p = plane as Record<string, unknown>;
+      const p = checkOptions(SYSCALL, plane, ['buffer', 'fd', 'offset', 'stride', 'size'], `planes[${i}]`);
       const offset = checkInteger(SYSCALL, `planes[${i}].offset`, p['offset'], 0);
       const stride = checkInteger(SYSCALL, `planes[${i}].stride`, p['stride'], 1, 2 ** 31);
-      const { rowBytes, rows } = planeGeometry(format, i, width, height);
-      if (stride < rowBytes)
-        throw invalidArgument(SYSCALL, `planes[${i}].stride`, `${stride} is less than a row of ${format.name} at width ${width} (${rowBytes} bytes)`);
-      const needed = stride * (rows - 1) + rowBytes;
-      const size = p['size'] === undefined ? needed : checkInteger(SYSCALL, `planes[${i}].size`, p['size'], 1);
-      if (size < needed) throw invalidArgument(SYSCALL, `planes[${i}].size`, `${size} bytes cannot hold ${rows} rows of stride ${stride} (${needed} bytes)`);
-      if (!Number.isSafeInteger(offset + size)) throw invalidArgument(SYSCALL, `planes[${i}].offset`, 'offset + size overflows');
+      let size: number | undefined;
+      if (rowLayout) {
+        const { rowBytes, rows } = planeGeometry(format, i, width, height);
+        if (stride < rowBytes)
+          throw invalidArgument(SYSCALL, `planes[${i}].stride`, `${stride} is less than a row of ${format.name} at width ${width} (${rowBytes} bytes)`);
+        const needed = stride * (rows - 1) + rowBytes;
+        size = p['size'] === undefined ? needed : checkInteger(SYSCALL, `planes[${i}].size`, p['size'], 1);
+        if (size < needed) throw invalidArgument(SYSCALL, `planes[${i}].size`, `${size} bytes cannot hold ${rows} rows of stride ${stride} (${needed} bytes)`);
+      } else if (p['size'] !== undefined) {
+        // A tiled layout's size is the producer's to say; without it the plane runs to the buffer's end.
+        size = checkInteger(SYSCALL, `planes[${i}].size`, p['size'], 1);
+      }
+      if (!Number.isSafeInteger(offset + (size ?? 0))) throw invalidArgument(SYSCALL, `planes[${i}].offset`, 'offset + size overflows');
       const buffer = p['buffer'];
       if (buffer !== undefined && !(buffer instanceof DmaBuf)) throw invalidType(SYSCALL, `planes[${i}].buffer`, 'a DmaBuf', buffer);
       const fd = buffer === undefined ? checkFd(SYSCALL, `planes[${i}].fd`, p['fd']) : undefined;
@@ -250,13 +342,14 @@ export class Frame {
             buffer = imported;
           }
         }
-        if (p.offset + p.size > buffer.size) {
-          throw invalidArgument(SYSCALL, `planes[${i}]`, `[${p.offset}, ${p.offset + p.size}) lies past the end of its ${buffer.size}-byte buffer`);
+        const size = p.size ?? buffer.size - p.offset;
+        if (size <= 0 || p.offset + size > buffer.size) {
+          throw invalidArgument(SYSCALL, `planes[${i}]`, `[${p.offset}, ${p.offset + size}) lies past the end of its ${buffer.size}-byte buffer`);
         }
-        return Object.freeze({ buffer, offset: p.offset, stride: p.stride, size: p.size });
+        return Object.freeze({ buffer, offset: p.offset, stride: p.stride, size });
       });
-      refuseOverlaps(format, width, height, framePlanes);
-      return new Frame(token, { width, height, format, modifier, planes: framePlanes, owned, allocated: false });
+      if (rowLayout) refuseOverlaps(format, width, height, framePlanes);
+      return new Frame(token, { width, height, format, modifier, planes: framePlanes, owned, allocated: false, metadata });
     } catch (error) {
       for (const b of owned) b.close();
       throw error;
@@ -264,70 +357,85 @@ export class Frame {
   }
 
   /**
-   * A frame from Electron's offscreen shared texture (`texture.textureInfo` of a 'paint' event):
-   * `handle.nativePixmap` planes and modifier, `pixelFormat` and `codedSize`. The fds are dup'd, so
-   * `texture.release()` can be called as soon as this returns.
+   * A frame from an Electron offscreen shared texture: pass `texture.textureInfo` of a 'paint'
+   * event. Both shapes are read: Electron 34–38 put `planes` and `modifier` on textureInfo itself,
+   * 39 and later under `handle.nativePixmap`. The fds are dup'd, so the frame outlives the
+   * texture's fds; the pixels do not: Chromium reuses the buffer for later frames once
+   * `texture.release()` is called, so read or copy them first.
    */
-  static fromElectron(textureInfo: {
-    pixelFormat: string;
-    codedSize: { width: number; height: number };
-    handle: { nativePixmap?: { planes: readonly { fd: number; stride: number; offset: number; size: number }[]; modifier: string } };
-  }): Frame {
-    const info = checkObject('Frame.fromElectron', 'textureInfo', textureInfo);
-    const pixelFormat = info['pixelFormat'];
-    const format = typeof pixelFormat === 'string' ? ELECTRON_FORMATS[pixelFormat] : undefined;
-    if (!format)
-      throw invalidArgument('Frame.fromElectron', 'pixelFormat', `'${String(pixelFormat)}' is not one of ${Object.keys(ELECTRON_FORMATS).join(', ')}`);
-    const size = checkObject('Frame.fromElectron', 'codedSize', info['codedSize']);
-    const handle = checkObject('Frame.fromElectron', 'handle', info['handle']);
-    const pixmap = handle['nativePixmap'];
-    if (typeof pixmap !== 'object' || pixmap === null) {
-      throw invalidArgument('Frame.fromElectron', 'handle', 'has no nativePixmap: dma-buf shared textures exist on Linux only');
-    }
-    const { planes, modifier } = pixmap as { planes: unknown; modifier: unknown };
-    return Frame.fromPlanes({
-      width: size['width'] as number,
-      height: size['height'] as number,
-      format,
-      modifier: modifier as string,
-      planes: planes as { fd: number; offset: number; stride: number; size: number }[],
-    });
+  static fromElectron(textureInfo: ElectronTextureInfo): Frame {
+    return Frame.fromPlanes(electronTextureToDescription(textureInfo));
   }
 
   /**
    * The frame a peer sent with FdChannel#sendFrame, and the `extra` it sent along. The frame takes
-   * over the message's buffers (close the frame, not them).
+   * over the message's buffers (close the frame, not them). A lent frame (one from the sender's
+   * FramePool) is released to its producer when this frame closes.
    */
   static fromMessage(message: { text(): string; buffers: readonly DmaBuf[] }): { frame: Frame; extra: unknown } {
-    const syscall = 'Frame.fromMessage';
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(message.text());
-    } catch (error) {
-      throw new DmaBufError('EINVAL', 'the message is not a frame message (not JSON)', { syscall, argument: 'message', cause: error });
+    const m = checkObject('Frame.fromMessage', 'message', message);
+    if (typeof m['text'] !== 'function' || !Array.isArray(m['buffers'])) {
+      throw invalidType('Frame.fromMessage', 'message', 'a message from FdChannel#receive', message);
     }
-    const m = parsed as { type?: unknown; planes?: unknown; extra?: unknown; [k: string]: unknown };
-    if (typeof m !== 'object' || m === null || m.type !== FRAME_MESSAGE || !Array.isArray(m.planes)) {
-      throw invalidArgument(syscall, 'message', `is not a frame message (type '${FRAME_MESSAGE}' with planes)`);
-    }
-    const planes = m.planes.map((p: unknown, i: number) => {
-      const plane = p as Record<string, unknown>;
-      const index = checkInteger(syscall, `planes[${i}].buffer`, plane['buffer'], 0, message.buffers.length - 1);
-      return { buffer: message.buffers[index] as DmaBuf, offset: plane['offset'] as number, stride: plane['stride'] as number, size: plane['size'] as number };
-    });
+    const { body, planes, extra, loan } = decodeFrameMessage(message.text(), message.buffers.length);
     const frame = Frame.fromPlanes({
-      width: m['width'] as number,
-      height: m['height'] as number,
-      format: m['format'] as number,
-      modifier: m['modifier'] as string,
-      planes,
+      ...(body as { width: number; height: number; format: number }),
+      planes: planes.map((p) => ({ ...p, buffer: message.buffers[p.buffer] as DmaBuf })),
     });
-    frame.#owned.push(...new Set(planes.map((p) => p.buffer)));
-    return { frame, extra: m.extra };
+    frame.#owned.push(...new Set(frame.#planes.map((p) => p.buffer)));
+    const reply = (message as { _reply?: (text: string) => void })._reply;
+    if (loan !== undefined && reply) frame.#onClose = () => reply(encodeRelease(loan));
+    return { frame, extra };
   }
 
-  #live(operation: string): FramePlane[] {
-    if (this.#closed) throw closedError('Frame', operation);
+  /**
+   * A frame shared by another worker thread (frame.share(), posted over postMessage): new holders
+   * of its buffers, closed with this frame. Kernel buffers only; the sharing frame must stay open
+   * until this returns.
+   */
+  static fromShared(handle: SharedFrame): Frame {
+    const syscall = 'Frame.fromShared';
+    const h = checkOptions(syscall, handle, ['kind', 'width', 'height', 'format', 'modifier', 'planes', 'buffers', ...METADATA_KEYS], 'handle');
+    if (h['kind'] !== 'dmabuf.Frame') throw invalidArgument(syscall, 'handle', `is not a shared Frame (its kind is ${String(h['kind'])})`);
+    const shared = h['buffers'];
+    const planes = h['planes'];
+    if (!Array.isArray(shared) || !Array.isArray(planes)) throw invalidArgument(syscall, 'handle', 'has no buffers or planes');
+    const buffers: DmaBuf[] = [];
+    try {
+      for (const b of shared) buffers.push(DmaBuf.fromShared(b));
+      const { kind: _kind, buffers: _buffers, planes: _planes, ...rest } = h;
+      const frame = Frame.fromPlanes({
+        ...(rest as { width: number; height: number; format: number }),
+        planes: planes.map((p: unknown, i: number) => {
+          const plane = checkOptions(syscall, p, ['buffer', 'offset', 'stride', 'size'], `planes[${i}]`);
+          const index = checkInteger(syscall, `planes[${i}].buffer`, plane['buffer'], 0, buffers.length - 1);
+          return { offset: plane['offset'] as number, stride: plane['stride'] as number, size: plane['size'] as number, buffer: buffers[index] as DmaBuf };
+        }),
+      });
+      frame.#owned.push(...buffers);
+      return frame;
+    } catch (error) {
+      for (const b of buffers) b.close();
+      throw error;
+    }
+  }
+
+  /** A plain object for postMessage that Frame.fromShared() turns into a frame in another worker. */
+  share(): SharedFrame {
+    const planes = this.#live('share');
+    const buffers = [...new Set(planes.map((p) => p.buffer))];
+    return Object.freeze({
+      kind: 'dmabuf.Frame',
+      ...this.#body(planes, buffers),
+      buffers: Object.freeze(buffers.map((b) => b.share())),
+    });
+  }
+
+  #live(operation: string): readonly FramePlane[] {
+    if (this.#closed) {
+      if (this.#lender) throw closedError('Frame', `${operation} (this frame was given back to its pool)`);
+      throw closedError('Frame', operation);
+    }
     return this.#planes;
   }
 
@@ -337,6 +445,53 @@ export class Frame {
 
   get planes(): readonly FramePlane[] {
     return this.#live('planes');
+  }
+
+  /** The producer's colour space (Electron's words), or undefined where it was not said. */
+  get colorSpace(): FrameColorSpace | undefined {
+    return this.#colorSpace;
+  }
+
+  set colorSpace(value: FrameColorSpace | undefined) {
+    this.#colorSpace = checkColorSpace(SYSCALL, 'colorSpace', value);
+  }
+
+  /** The part of the coded size that holds the picture, or undefined for all of it. */
+  get visibleRect(): FrameRect | undefined {
+    return this.#visibleRect;
+  }
+
+  set visibleRect(value: FrameRect | undefined) {
+    this.#visibleRect = checkRect(SYSCALL, 'visibleRect', value, this.width, this.height);
+  }
+
+  /** Capture time in microseconds, or undefined. A pooled frame starts each acquire without one. */
+  get timestamp(): number | undefined {
+    return this.#timestamp;
+  }
+
+  set timestamp(value: number | undefined) {
+    this.#timestamp = checkTimestamp(SYSCALL, 'timestamp', value);
+  }
+
+  #metadata(): FrameMetadata {
+    return {
+      ...(this.#colorSpace === undefined ? {} : { colorSpace: this.#colorSpace }),
+      ...(this.#visibleRect === undefined ? {} : { visibleRect: this.#visibleRect }),
+      ...(this.#timestamp === undefined ? {} : { timestamp: this.#timestamp }),
+    };
+  }
+
+  /** The description with planes naming their buffer by index into `buffers` (messages, sharing). */
+  #body(planes: readonly FramePlane[], buffers: readonly DmaBuf[]) {
+    return {
+      width: this.width,
+      height: this.height,
+      format: this.format.code,
+      modifier: this.modifier,
+      planes: planes.map((p) => ({ buffer: buffers.indexOf(p.buffer), offset: p.offset, stride: p.stride, size: p.size })),
+      ...this.#metadata(),
+    };
   }
 
   /** The plain description other APIs take (linux-dmabuf, EGL attributes, GStreamer caps). */
@@ -349,45 +504,85 @@ export class Frame {
       formatName: this.format.name,
       modifier: this.modifier,
       planes: Object.freeze(planes.map((p) => Object.freeze({ fd: p.buffer.fd, offset: p.offset, stride: p.stride, size: p.size }))),
+      ...this.#metadata(),
     });
   }
 
-  /** The object Electron's `sharedTexture.importSharedTexture({ textureInfo })` takes. */
-  toElectron(): {
-    pixelFormat: string;
-    codedSize: { width: number; height: number };
-    handle: { nativePixmap: { planes: { fd: number; stride: number; offset: number; size: number }[]; modifier: string } };
-  } {
-    const d = this.describe();
-    const pixelFormat = Object.keys(ELECTRON_FORMATS).find((k) => ELECTRON_FORMATS[k] === this.format.name);
-    if (!pixelFormat) {
+  /**
+   * @internal The frame as an FdChannel message: the JSON text and the buffers to send. A pooled
+   * frame is lent for the message; `lent` ends the loan (when the peer releases it, or the send fails).
+   */
+  _toMessage(syscall: string, extra: unknown, lend: (end: () => void) => number): { text: string; buffers: DmaBuf[]; loan: number | undefined } {
+    const planes = this.#live(syscall);
+    this._refuseOpenWrite(syscall);
+    const buffers = [...new Set(planes.map((p) => p.buffer))];
+    const body = this.#body(planes, buffers);
+    const loan = this.#lender ? lend(this.#lender.lend(this)) : undefined;
+    return { text: encodeFrameMessage(body, extra, loan), buffers, loan };
+  }
+
+  /** @internal A consumer's hold on a pooled frame (undefined when the frame has no pool). */
+  _lend(): (() => void) | undefined {
+    this.#live('lend');
+    return this.#lender?.lend(this);
+  }
+
+  /** @internal Whether a CPU-access bracket is open on this frame. */
+  get _inBracket(): boolean {
+    return this.#open !== undefined && !this.#open.ended;
+  }
+
+  /** @internal Exporting a frame someone is writing hands out half-written pixels: refused. */
+  _refuseOpenWrite(syscall: string): void {
+    if (this.#open && !this.#open.ended && this.#open.mode !== 'read') {
       throw new DmaBufError(
-        MisuseCode.UNSUPPORTED,
-        `Electron has no pixelFormat for ${this.format.name}; it takes ${Object.values(ELECTRON_FORMATS).join(', ')}`,
+        MisuseCode.BRACKET_ACTIVE,
+        `${syscall}: a '${this.#open.mode}' bracket is open on this frame; end() it before handing the frame on`,
         {
-          syscall: 'Frame.toElectron',
+          syscall,
         },
       );
     }
+  }
+
+  /**
+   * The object Electron's `sharedTexture.importSharedTexture({ textureInfo, … })` takes, in the
+   * shape of `electronVersion` (default: this process's Electron). A format that version cannot
+   * import is refused, naming the version that can. A pooled frame is lent to Electron until it
+   * calls the returned `allReferencesReleased`.
+   */
+  toElectron(options?: { electronVersion?: string }): ElectronImportInfo {
+    const syscall = 'Frame.toElectron';
+    const opts = checkOptions(syscall, options, ['electronVersion']);
+    const planes = this.#live(syscall);
+    this._refuseOpenWrite(syscall);
+    // A frame this package allocated without a modifier is linear: say so rather than INVALID.
     const modifier = this.modifier === DRM_FORMAT_MOD_INVALID && this.#allocated ? DRM_FORMAT_MOD_LINEAR : this.modifier;
-    return {
-      pixelFormat,
-      codedSize: { width: this.width, height: this.height },
-      handle: {
-        nativePixmap: { planes: d.planes.map((p) => ({ fd: p.fd, stride: p.stride, offset: p.offset, size: p.size })), modifier: modifier.toString() },
+    return frameToElectron(
+      {
+        width: this.width,
+        height: this.height,
+        formatName: this.format.name,
+        modifier,
+        planes: planes.map((p) => ({ fd: p.buffer.fd, stride: p.stride, offset: p.offset, size: p.size })),
+        ...this.#metadata(),
       },
-    };
+      opts['electronVersion'],
+      () => this.#lender?.lend(this),
+    );
   }
 
   /** Refuse CPU access to layouts the CPU does not know, before any buffer is mapped. */
   #checkLinear(): void {
     if (this.modifier === DRM_FORMAT_MOD_LINEAR || (this.modifier === DRM_FORMAT_MOD_INVALID && this.#allocated)) return;
-    const what = this.modifier === DRM_FORMAT_MOD_INVALID ? 'DRM_FORMAT_MOD_INVALID (a driver-defined layout)' : `modifier 0x${this.modifier.toString(16)}`;
-    throw new DmaBufError(
-      MisuseCode.UNSUPPORTED,
-      `this ${this.format.name} frame has ${what}: its layout is device-specific (tiled or compressed) and the CPU cannot read it as rows; ask the producer for DRM_FORMAT_MOD_LINEAR`,
-      { syscall: 'DMA_BUF_IOCTL_SYNC', argument: 'modifier' },
-    );
+    const fix =
+      this.modifier === DRM_FORMAT_MOD_INVALID
+        ? "no modifier was given, so the layout is the producer's (DRM_FORMAT_MOD_INVALID); if its rows are plain rows, pass modifier: 0n (DRM_FORMAT_MOD_LINEAR) to Frame.fromPlanes"
+        : `modifier 0x${this.modifier.toString(16)} is a device-specific (tiled or compressed) layout the CPU cannot read as rows; ask the producer for DRM_FORMAT_MOD_LINEAR, or pass the frame on to a device`;
+    throw new DmaBufError(MisuseCode.UNSUPPORTED, `CPU access to this ${this.format.name} frame: ${fix}`, {
+      syscall: 'DMA_BUF_IOCTL_SYNC',
+      argument: 'modifier',
+    });
   }
 
   /** Each distinct buffer and the linear span its planes use. */
@@ -465,7 +660,11 @@ export class Frame {
     return result;
   }
 
-  /** Close the buffers this frame opened (imports, allocations); DmaBufs passed in stay open. */
+  /**
+   * Close the buffers this frame opened (imports, allocations); DmaBufs passed in stay open. A
+   * received lent frame sends its release; a pooled frame goes back to its pool (reused once every
+   * loan has ended too).
+   */
   close(): void {
     if (this.#closed) return;
     // Refused before anything changes, like DmaBuf.close(): the frame stays open and usable, and
@@ -475,7 +674,15 @@ export class Frame {
     }
     this.#open = undefined;
     this.#closed = true;
-    for (const b of this.#owned) b.close();
+    const onClose = this.#onClose;
+    this.#onClose = undefined;
+    try {
+      for (const b of this.#owned) b.close();
+    } finally {
+      // A received lent frame tells its producer; a pooled one goes back to its pool.
+      onClose?.();
+      this.#lender?.returned(this);
+    }
   }
 
   [Symbol.dispose](): void {

@@ -6,7 +6,10 @@ export { DmaHeap, type HeapDetails, type HeapKind } from './heap.js';
 export { Udmabuf, type SegmentInput } from './udmabuf.js';
 export { Memfd } from './memfd.js';
 export type { SharedHandle, SharedKind } from './share.js';
-export { Frame, FrameAccess, type FrameAllocator, type FramePlane, type FrameDescription, type PlaneAccess } from './frame.js';
+export { Frame, FrameAccess, type FrameAllocator, type FramePlane, type FrameDescription, type PlaneAccess, type SharedFrame } from './frame.js';
+export { FramePool } from './frame-pool.js';
+export type { FrameColorSpace, FrameRect, FrameMetadata } from './frame-metadata.js';
+export type { ElectronTextureInfo, ElectronImportInfo, ElectronPlane } from './frame-electron.js';
 export { DRM_FORMATS, DRM_FORMAT_MOD_LINEAR, DRM_FORMAT_MOD_INVALID, EMULATED_TILED_MODIFIER, type DrmFormat } from './drm-format.js';
 export {
   FdChannel,

@@ -1,6 +1,6 @@
 // Frames on the emulated backend: the DRM format table, plane layout, validation before any
-// work, brackets over every buffer, and Electron's texture objects (built as Electron's docs and
-// source describe them: Electron itself downloads its binary at install and cannot run here).
+// work, brackets over every buffer. Electron's shapes are in frame-electron.test.ts, the pool in
+// frame-pool.test.ts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DRM_FORMAT_MOD_LINEAR, DRM_FORMATS, DmaBufError, EMULATED_TILED_MODIFIER, emulation, Frame, type DmaBuf } from '../../lib/index.js';
@@ -408,49 +408,6 @@ describe('Frame on the emulated backend', () => {
     frame.close();
     expect(frame.closed).toBe(true);
     expect(buffer.closed).toBe(true);
-  });
-
-  it("Electron: fromElectron takes a paint event's textureInfo (decimal-string modifier, dup'd fds), toElectron gives importSharedTexture's", () => {
-    using heap = emu().heap();
-    using source = Frame.allocate(heap, { width: 64, height: 32, format: 'NV12', strideAlign: 64 });
-    // OffscreenSharedTexture.textureInfo on Linux (electron api/structures/offscreen-shared-texture.md).
-    const textureInfo = {
-      pixelFormat: 'nv12',
-      codedSize: { width: 64, height: 32 },
-      visibleRect: { x: 0, y: 0, width: 64, height: 32 },
-      colorSpace: {},
-      handle: {
-        nativePixmap: {
-          planes: source.describe().planes.map((p) => ({ fd: p.fd, stride: p.stride, offset: p.offset, size: p.size })),
-          modifier: '0',
-          supportsZeroCopyWebGpuImport: false,
-        },
-      },
-    };
-    using frame = Frame.fromElectron(textureInfo);
-    expect(frame.format.name).toBe('NV12');
-    expect(frame.modifier).toBe(0n);
-    expect(frame.planes[0]!.buffer.fd).not.toBe(source.planes[0]!.buffer.fd); // dup'd: release() may follow at once
-    const back = frame.toElectron();
-    expect(back).toEqual({
-      pixelFormat: 'nv12',
-      codedSize: { width: 64, height: 32 },
-      handle: { nativePixmap: { planes: frame.describe().planes.map((p) => ({ fd: p.fd, stride: p.stride, offset: p.offset, size: p.size })), modifier: '0' } },
-    });
-    for (const [pixelFormat, drm] of [
-      ['bgra', 'ARGB8888'],
-      ['rgba', 'ABGR8888'],
-      ['rgbaf16', 'ABGR16161616F'],
-      ['p010le', 'P010'],
-      ['nv16', 'NV16'],
-    ] as const) {
-      using f = Frame.allocate(heap, { width: 16, height: 16, format: drm });
-      expect(f.toElectron().pixelFormat).toBe(pixelFormat);
-    }
-    expect(thrown(() => Frame.fromElectron({ ...textureInfo, pixelFormat: 'yuv9' }))).toMatchObject({ code: 'EINVAL', argument: 'pixelFormat' });
-    expect(thrown(() => Frame.fromElectron({ ...textureInfo, handle: {} }))).toMatchObject({ code: 'EINVAL', argument: 'handle' });
-    using r8 = Frame.allocate(heap, { width: 16, height: 16, format: 'R8' });
-    expect(thrown(() => r8.toElectron()).code).toBe('ERR_DMABUF_UNSUPPORTED');
   });
 });
 

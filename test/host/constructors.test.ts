@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DmaBuf, DmaHeap, FdChannel, FdChannelServer, Frame, SyncFile } from '../../lib/index.js';
+import { DmaBuf, DmaHeap, FdChannel, FdChannelServer, Frame, FramePool, SyncFile } from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
 
 describe('the public classes are made by their factories only', () => {
@@ -7,7 +7,8 @@ describe('the public classes are made by their factories only', () => {
     ['DmaBuf', DmaBuf, /DmaHeap.allocate\(\) or DmaBuf.fromFd\(\)/],
     ['DmaHeap', DmaHeap, /DmaHeap.open\(\)/],
     ['SyncFile', SyncFile, /exportSyncFile\(\)/],
-    ['Frame', Frame, /Frame.allocate\(\) or Frame.fromPlanes\(\)/],
+    ['Frame', Frame, /Frame.allocate\(\), Frame.fromPlanes\(\) or a FramePool/],
+    ['FramePool', FramePool, /FramePool.allocate\(\)/],
     ['FdChannel', FdChannel, /FdChannel.pair\(\)/],
     ['FdChannelServer', FdChannelServer, /FdChannel.listen\(\)/],
     ['VgemFenceSource', VgemFenceSource, /VgemFenceSource.open\(\)/],

@@ -7,7 +7,7 @@ import * as root from '../../lib/index.js';
 import * as testing from '../../lib/testing/index.js';
 import { addonLoads, hasVgem } from '../helpers/env.js';
 
-const { AbortError, DmaBufError, emulation, FdChannel, Frame, Memfd, region } = root;
+const { AbortError, DmaBufError, emulation, FdChannel, Frame, FramePool, Memfd, region } = root;
 
 /** Every exported class: a function whose source is a class declaration. */
 const exportedClasses = [...Object.entries(root), ...Object.entries(testing)]
@@ -39,6 +39,13 @@ const samples: Record<string, Sample> = {
   EmulatedDevice: { make: () => ({ value: emu.device('printed') }) },
   SyncFile: { make: () => ({ value: emu.device('gpu').submit({}) }) },
   Frame: { make: () => ({ value: Frame.allocate(emu.heap(), { width: 8, height: 8, format: 'NV12' }) }) },
+  FramePool: {
+    make: () => {
+      const pool = FramePool.allocate(emu.heap(), { width: 8, height: 8, format: 'NV12', count: 2 });
+      const held = pool.tryAcquire();
+      return { value: pool, done: () => (held?.close(), pool.close()) };
+    },
+  },
   FrameAccess: {
     make: () => {
       const frame = Frame.allocate(emu.heap(), { width: 8, height: 8, format: 'R8' });

@@ -1,7 +1,7 @@
 // An options object with a key the call does not know (a typo) is refused before anything is made:
 // ERR_INVALID_ARG_VALUE naming the key and the known ones, with `argument` set to `options.<key>`.
 import { describe, expect, it } from 'vitest';
-import { DmaBuf, DmaHeap, emulation, FdChannel, Frame, Memfd, region, SyncFile, Udmabuf } from '../../lib/index.js';
+import { DmaBuf, DmaHeap, emulation, FdChannel, Frame, FramePool, Memfd, region, SyncFile, Udmabuf } from '../../lib/index.js';
 import { addonLoads } from '../helpers/env.js';
 
 const emu = emulation.create({ coherency: 'coherent' });
@@ -23,6 +23,10 @@ const calls: [string, () => unknown, string[]][] = [
   ['syncFile.wait', () => emu.device('gpu').submit({}).wait(typo), ['timeoutMs', 'signal']],
   ['Frame.allocate', () => Frame.allocate(heap, { width: 8, height: 8, format: 'R8', nmae: 'x' } as never), ['strideAlign', 'name', 'modifier']],
   ['Frame.fromPlanes', () => Frame.fromPlanes({ width: 8, height: 8, format: 'R8', planes: [], modifer: 0n } as never), ['modifier', 'planes']],
+  ['FramePool.allocate', () => FramePool.allocate(heap, { width: 8, height: 8, format: 'R8', count: 1, nmae: 'x' } as never), ['count', 'name']],
+  ['pool.acquire', () => FramePool.allocate(heap, { width: 8, height: 8, format: 'R8', count: 1 }).acquire(typo), ['timeoutMs', 'signal']],
+  ['frame.toElectron', () => Frame.allocate(heap, { width: 8, height: 8, format: 'NV12' }).toElectron(typo), ['electronVersion']],
+  ['frame.colorSpace', () => Frame.fromPlanes({ width: 8, height: 8, format: 'R8', planes: [], colorSpace: { nmae: 'x' } } as never), ['primaries', 'range']],
   ['region.linear', () => region.linear({ length: 4, ofset: 2 } as never), ['offset', 'length']],
   ['region.rect', () => region.rect({ x: 0, y: 0, width: 1, height: 1, stride: 1, bytesPerPixel: 1, ofset: 2 } as never), ['offset']],
   [
