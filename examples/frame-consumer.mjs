@@ -1,27 +1,31 @@
 #!/usr/bin/env node
-// The consumer half of examples/frame-producer.mjs: connects to PATH, and for each frame brackets
-// the received dma-buf for reading, checks the pixels, closes its holder and sends a release.
+// The consumer half of examples/frame-producer.mjs: connects to PATH, and for each frame checks
+// the pixels under a read bracket, holds the frame a little (as a display would until the next
+// vblank), and closes it, which sends the release the producer's pool waits for.
 //   node examples/frame-consumer.mjs PATH
-import { FdChannel, region } from 'dmabuf';
+import { FdChannel, Frame } from 'dmabuf';
 
 const channel = await FdChannel.connect(process.argv[2]);
 let checked = 0;
 let bad = 0;
+let shown; // the frame "on screen": released when the next one replaces it
 for await (const message of channel) {
-  const meta = JSON.parse(message.text());
-  if (meta.end) break;
-  const [buf] = message.buffers;
-  const { frame, width, height, stride } = meta;
-  const x = frame % (width - 10);
-  const y = frame % (height - 10);
+  if (message.buffers.length === 0 && JSON.parse(message.text()).end) break;
+  const { frame, extra } = Frame.fromMessage(message);
+  const { n } = extra;
+  const x = n % (frame.width - 10);
+  const y = n % (frame.height - 10);
+  const stride = frame.planes[0].stride;
   // The last pixel holds the frame number (the square never reaches it); the square's centre is white.
-  const ok = buf.withCpuAccess('read', undefined, (a) => a.bytes[a.bytes.length - 1] === (frame & 0xff) && a.bytes[(y + 5) * stride + (x + 5) * 4] === 0xff);
-  // Read one row of the square through a 2D region too: only the declared rows are handed out.
-  const row = buf.withCpuAccess('read', region.rect({ x, y, width: 10, height: 1, stride, bytesPerPixel: 4 }), (a) => a.bytes.every((b) => b === 0xff));
-  if (ok && row) checked++;
+  const ok = frame.withCpuAccess('read', (a) => {
+    const bytes = a.plane(0).bytes;
+    return bytes[bytes.length - 1] === (n & 0xff) && bytes[(y + 5) * stride + (x + 5) * 4] === 0xff && frame.timestamp === n * 33_333;
+  });
+  if (ok) checked++;
   else bad++;
-  buf.close();
-  await channel.send(JSON.stringify({ release: meta.buffer }));
+  shown?.close();
+  shown = frame;
 }
+shown?.close();
 await channel.send(JSON.stringify({ checked, bad }));
 channel.close();

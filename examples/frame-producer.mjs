@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Frame transport between two processes, the pattern Wayland and PipeWire use: the producer owns a
-// small pool of dma-bufs, writes a frame into a free one, and sends it with its metadata over an
-// FdChannel; the consumer brackets it, reads it, and sends a release back; the producer reuses a
-// buffer only after its release (holding a dup of the fd does not stop a producer from writing).
+// Frame transport between two processes on a FramePool: the producer fills a free frame of a small
+// pool, sends it over an FdChannel, and moves on; the frame is lent to the consumer until the
+// consumer's Frame.close() sends the release, and the pool hands it out again only then (a dup of
+// the fd does not stop a producer from writing: the pool does).
 //
 //   node examples/frame-producer.mjs [--frames N] [--socket PATH]
 //
@@ -14,20 +14,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DmaHeap, FdChannel, Udmabuf, region } from 'dmabuf';
+import { DmaHeap, FdChannel, FramePool, Udmabuf } from 'dmabuf';
 
 const { values } = parseArgs({ options: { frames: { type: 'string', default: '30' }, socket: { type: 'string' } } });
 const FRAMES = Number(values.frames);
 const WIDTH = 320;
 const HEIGHT = 240;
-const STRIDE = WIDTH * 4;
 const POOL = 3;
-
-// A buffer from the system heap where the kernel has one, else from udmabuf (arm64 kernels have no heaps).
-function allocator() {
-  const heap = DmaHeap.list().includes('system') ? DmaHeap.open('system') : undefined;
-  return { allocate: (size, name) => (heap ? heap.allocate(size, { name }) : Udmabuf.create(size, { name })), close: () => heap?.close() };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'frames-'));
 const path = values.socket ?? join(dir, 'frames.sock');
@@ -37,43 +30,34 @@ const channel = await server.accept({ timeoutMs: 30_000 });
 server.close();
 console.log(`producer: consumer connected (pid ${channel.peer.pid}); sending ${FRAMES} frames of ${WIDTH}×${HEIGHT} over a pool of ${POOL}`);
 
-const alloc = allocator();
-const pool = Array.from({ length: POOL }, (_, id) => ({ id, buf: alloc.allocate(STRIDE * HEIGHT, `frame-${id}`), free: true }));
-const releases = [];
-const waitForFree = async () => {
-  for (;;) {
-    const slot = pool.find((s) => s.free);
-    if (slot) return slot;
-    const message = await channel.receive({ timeoutMs: 30_000 });
-    const { release } = JSON.parse(message.text());
-    pool[release].free = true;
-    releases.push(release);
-  }
-};
-
-for (let frame = 0; frame < FRAMES; frame++) {
-  const slot = await waitForFree();
-  slot.free = false;
+// The system heap where the kernel has one, else udmabuf (arm64 kernels have no heaps).
+const heap = DmaHeap.list().includes('system') ? DmaHeap.open('system') : undefined;
+const pool = FramePool.allocate(heap ?? Udmabuf, { width: WIDTH, height: HEIGHT, format: 'XRGB8888', count: POOL, name: 'frame' });
+let waited = 0;
+for (let n = 0; n < FRAMES; n++) {
+  if (pool.available === 0) waited++;
+  using frame = await pool.acquire({ timeoutMs: 30_000 });
   // Frame n: every pixel's first byte is n, and a 10×10 square at (n, n) is white.
-  slot.buf.withCpuAccess('write', undefined, (a) => a.bytes.fill(frame & 0xff));
-  const square = region.rect({ x: frame % (WIDTH - 10), y: frame % (HEIGHT - 10), width: 10, height: 10, stride: STRIDE, bytesPerPixel: 4 });
-  slot.buf.withCpuAccess('write', square, (a) => {
-    for (const row of a.rows()) row.fill(0xff);
+  frame.withCpuAccess('write', (a) => {
+    const plane = a.plane(0);
+    plane.bytes.fill(n & 0xff);
+    const x = n % (WIDTH - 10);
+    const y = n % (HEIGHT - 10);
+    for (const row of [...plane.rows()].slice(y, y + 10)) row.fill(0xff, x * 4, (x + 10) * 4);
   });
-  await channel.send(JSON.stringify({ frame, buffer: slot.id, width: WIDTH, height: HEIGHT, stride: STRIDE }), [slot.buf]);
-}
-// Drain the outstanding releases, then say goodbye.
-while (pool.some((s) => !s.free)) {
-  const { release } = JSON.parse((await channel.receive({ timeoutMs: 30_000 })).text());
-  pool[release].free = true;
-  releases.push(release);
+  frame.timestamp = n * 33_333;
+  await channel.sendFrame(frame, { n });
 }
 await channel.send(JSON.stringify({ end: true }));
+// The consumer answers once it has released every frame.
 const summary = JSON.parse((await channel.receive({ timeoutMs: 30_000 })).text());
+const returned = pool.available;
 channel.close();
-for (const slot of pool) slot.buf.close();
-alloc.close();
+pool.close();
+heap?.close();
 const code = await new Promise((resolve) => consumer.on('exit', resolve));
 rmSync(dir, { recursive: true, force: true });
-console.log(`producer: ${releases.length} releases; the consumer checked ${summary.checked} frames, ${summary.bad} bad; consumer exit ${code}`);
-process.exit(summary.checked === FRAMES && summary.bad === 0 && code === 0 ? 0 : 1);
+console.log(
+  `producer: the pool waited for a release ${waited} times; ${returned} of ${POOL} frames back; the consumer checked ${summary.checked} frames, ${summary.bad} bad; consumer exit ${code}`,
+);
+process.exit(summary.checked === FRAMES && summary.bad === 0 && returned === POOL && code === 0 ? 0 : 1);
