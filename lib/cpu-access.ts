@@ -4,10 +4,10 @@
  */
 import { inspectObject } from './inspect.js';
 import { inspect } from 'node:util';
-import { DmaBufError, MisuseCode } from './errors.js';
+import { DmaBufError, MisuseCode } from './common/errors.js';
 import type { BracketBytes } from './backend/backend.js';
 import type { Region, ResolvedRegion } from './region.js';
-import { rowOffsets } from './rows.js';
+import { rowOffsets } from './common/rows.js';
 import type { AccessMode } from './validate.js';
 
 /** @internal What a CpuAccess needs from its DmaBuf (DmaBuf matches it by shape: an `implements` clause would name a member stripInternal removes from the published types). */

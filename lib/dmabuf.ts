@@ -6,10 +6,10 @@
  */
 import { inspectObject } from './inspect.js';
 import { inspect } from 'node:util';
-import { cpuMappableKind, heapKind } from './heap-kind.js';
-import { checkedByDefault, checkedOption } from './checked.js';
+import { cpuMappableKind, heapKind } from './common/heap-kind.js';
+import { checkedByDefault, checkedOption } from './common/checked.js';
 import { closeOnCollect, closedExplicitly, setUpOrClose } from './lifecycle.js';
-import { closedError, DmaBufError, invalidType, MisuseCode } from './errors.js';
+import { closedError, DmaBufError, invalidType, MisuseCode } from './common/errors.js';
 import type { BracketBytes, BufferHandle, Supports } from './backend/backend.js';
 import { CpuAccess } from './cpu-access.js';
 import { resolveRegion, type Region, type ResolvedRegion } from './region.js';

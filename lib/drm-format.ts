@@ -3,7 +3,7 @@
  * drivers/gpu/drm/drm_fourcc.c's format table (bytes per element of each plane, horizontal and
  * vertical chroma subsampling). Only what a CPU needs to find a plane's rows.
  */
-import { invalidArgument, invalidType } from './errors.js';
+import { invalidArgument, invalidType } from './common/errors.js';
 
 export interface DrmFormat {
   /** The fourcc name as drm_fourcc.h spells it ('XR24', 'NV12'), and the macro's name ('XRGB8888'). */

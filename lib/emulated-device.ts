@@ -6,7 +6,7 @@
 import { inspect } from 'node:util';
 import type { EmulatedDevice as BackendDevice, JobView } from './backend/emulated/device.js';
 import { DmaBuf } from './dmabuf.js';
-import { DmaBufError, errnoOf, invalidArgument, invalidType } from './errors.js';
+import { DmaBufError, errnoOf, invalidArgument, invalidType } from './common/errors.js';
 import { inspectObject } from './inspect.js';
 import { SyncFile } from './sync-file.js';
 import { checkName, checkOptions } from './validate.js';

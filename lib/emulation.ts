@@ -28,9 +28,9 @@ import {
 } from './backend/emulated/index.js';
 import type { DmaBuf } from './dmabuf.js';
 import { checkDeviceName, EmulatedDevice } from './emulated-device.js';
-import { invalidArgument, invalidType } from './errors.js';
+import { invalidArgument, invalidType } from './common/errors.js';
 import { DmaHeap } from './heap.js';
-import { isHeapName } from './heap-kind.js';
+import { isHeapName } from './common/heap-kind.js';
 import { createUdmabuf } from './udmabuf.js';
 import { checkInteger, checkOptions } from './validate.js';
 

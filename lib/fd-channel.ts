@@ -9,7 +9,7 @@
 import { inspectObject } from './inspect.js';
 import { inspect } from 'node:util';
 import { readlinkSync } from 'node:fs';
-import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
+import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './common/errors.js';
 import { getKernelBackend } from './backend/kernel/index.js';
 import { fdKind } from './backend/kernel/fd-kind.js';
 import type { NativeAddon } from './native/addon.js';
@@ -17,7 +17,7 @@ import { requireAddon } from './native/load.js';
 import { DmaBuf } from './dmabuf.js';
 import { SyncFile } from './sync-file.js';
 import { Memfd } from './memfd.js';
-import { checkedByDefault } from './checked.js';
+import { checkedByDefault } from './common/checked.js';
 import { Frame } from './frame.js';
 import { decodeRelease } from './frame-message.js';
 import { closeOnCollect, closedExplicitly } from './lifecycle.js';

@@ -13,7 +13,7 @@
  *   and calls allReferencesReleased once every process has let go of the texture: only then may
  *   the producer write into the buffer again.
  */
-import { DmaBufError, invalidArgument, MisuseCode } from './errors.js';
+import { DmaBufError, invalidArgument, MisuseCode } from './common/errors.js';
 import type { FrameColorSpace, FrameMetadata, FrameRect } from './frame-metadata.js';
 import { checkObject } from './validate.js';
 

@@ -10,7 +10,7 @@
  *             "visibleRect":…,"timestamp":…,"loan":7,"extra":…}            + one fd per buffer
  *   release: {"type":"dmabuf.frame-release","loan":7}                       (no fds)
  */
-import { DmaBufError, invalidArgument } from './errors.js';
+import { DmaBufError, invalidArgument } from './common/errors.js';
 import type { FrameMetadata } from './frame-metadata.js';
 import { checkInteger } from './validate.js';
 

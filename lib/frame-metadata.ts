@@ -4,7 +4,7 @@
  * byte of the buffers; all of it must arrive with them, or a consumer shows YUV as sRGB, shows the
  * padding rows of a 1080p frame coded as 1088, or plays frames at the wrong time.
  */
-import { invalidArgument, invalidType } from './errors.js';
+import { invalidArgument, invalidType } from './common/errors.js';
 import { checkInteger, checkObject, checkOptions } from './validate.js';
 
 /**

@@ -11,7 +11,7 @@
  * (ERR_DMABUF_CLOSED) instead of writing into a frame that is now someone else's.
  */
 import { inspect } from 'node:util';
-import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
+import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './common/errors.js';
 import { Frame, type FrameAllocator, type FrameLender } from './frame.js';
 import type { FrameColorSpace, FrameRect } from './frame-metadata.js';
 import { inspectObject } from './inspect.js';

@@ -7,7 +7,7 @@
  */
 import { inspectObject } from './inspect.js';
 import { inspect } from 'node:util';
-import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
+import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './common/errors.js';
 import { DmaBuf } from './dmabuf.js';
 import type { DmaHeap } from './heap.js';
 import type { CpuAccess } from './cpu-access.js';

@@ -1,19 +1,19 @@
 /** DmaHeap: a dma-heap (/dev/dma_heap/<name> on the kernel backend) to allocate buffers from. */
 import { closeOnCollect, closedExplicitly, setUpOptions, setUpOrClose } from './lifecycle.js';
-import { closedError, invalidArgument, invalidType } from './errors.js';
+import { closedError, invalidArgument, invalidType } from './common/errors.js';
 import { inspect } from 'node:util';
 import type { Backend, BufferHandle, HeapHandle } from './backend/backend.js';
 import { selectedBackend } from './backend/select.js';
 import { debug } from './debug.js';
 import { DmaBuf } from './dmabuf.js';
-import { DmaBufError } from './errors.js';
-import { CMA_ALIAS, CMA_HEAP_NAMES, heapKind, isHeapName, resolveHeapName, type HeapKind } from './heap-kind.js';
+import { DmaBufError } from './common/errors.js';
+import { CMA_ALIAS, CMA_HEAP_NAMES, heapKind, isHeapName, resolveHeapName, type HeapKind } from './common/heap-kind.js';
 import { inspectObject } from './inspect.js';
-import { type HeapDetails, probeHeap } from './system/heap-probe.js';
+import { type HeapDetails, probeHeap } from './heap-probe.js';
 import { checkInteger, checkOptions } from './validate.js';
 
-export type { HeapDetails } from './system/heap-probe.js';
-export type { HeapKind } from './heap-kind.js';
+export type { HeapDetails } from './heap-probe.js';
+export type { HeapKind } from './common/heap-kind.js';
 
 const ALLOC = 'DMA_HEAP_IOCTL_ALLOC';
 

@@ -3,7 +3,7 @@
  * a program forgot when it is garbage collected is only the safety net: a program that relies on it holds fds until the next collection.
  */
 import type { BufferHandle } from './backend/backend.js';
-import { checkedOption } from './checked.js';
+import { checkedOption } from './common/checked.js';
 import { debug } from './debug.js';
 import { checkName, checkOptions } from './validate.js';
 

@@ -3,7 +3,7 @@
  * make one itself; Udmabuf.fromSegments takes ranges of these (Udmabuf.create makes its own).
  */
 import { inspect } from 'node:util';
-import { closedError } from './errors.js';
+import { closedError } from './common/errors.js';
 import { inspectObject } from './inspect.js';
 import type { MemfdHandle } from './backend/backend.js';
 import { getKernelBackend } from './backend/kernel/index.js';

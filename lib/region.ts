@@ -4,11 +4,11 @@
  * sync whole buffers (2D sync and SYNC_PARTIAL were refused upstream), so on the kernel backend
  * the region only scopes the bytes handed out; the emulated backend syncs exactly the region.
  */
-import type { BoxRegion, LinearRegion, RectRegion, Region, ResolvedRegion } from './backend/vocabulary.js';
-import { invalidArgument, invalidType } from './errors.js';
+import type { BoxRegion, LinearRegion, RectRegion, Region, ResolvedRegion } from './common/vocabulary.js';
+import { invalidArgument, invalidType } from './common/errors.js';
 import { checkOptions } from './validate.js';
 
-export type { BoxRegion, LinearRegion, RectRegion, Region, ResolvedRegion } from './backend/vocabulary.js';
+export type { BoxRegion, LinearRegion, RectRegion, Region, ResolvedRegion } from './common/vocabulary.js';
 
 const SYSCALL = 'region';
 

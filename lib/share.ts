@@ -5,7 +5,7 @@
  * first (and the number went to something else), the receiver gets EBADF, never a stranger's fd.
  * Across processes, use FdChannel.
  */
-import { DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
+import { DmaBufError, invalidArgument, invalidType, MisuseCode } from './common/errors.js';
 import type { Supports } from './backend/backend.js';
 import { getKernelBackend } from './backend/kernel/index.js';
 

@@ -5,7 +5,7 @@
 import { inspectObject } from './inspect.js';
 import { inspect } from 'node:util';
 import { closeOnCollect, closedExplicitly } from './lifecycle.js';
-import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
+import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './common/errors.js';
 import type { SyncFileHandle, SyncFileInfo } from './backend/backend.js';
 import { checkFd, checkName, checkOptions, checkSignal, WAIT_OPTIONS, checkTimeout, type WaitOptions } from './validate.js';
 import { backendForFd } from './backend/select.js';

@@ -1,5 +1,5 @@
 /** Udmabuf: dma-bufs over memfd pages (/dev/udmabuf), often usable without root. */
-import { DmaBufError, invalidArgument, invalidType, MisuseCode } from './errors.js';
+import { DmaBufError, invalidArgument, invalidType, MisuseCode } from './common/errors.js';
 import type { Backend } from './backend/backend.js';
 import { selectedBackend } from './backend/select.js';
 import { DmaBuf } from './dmabuf.js';

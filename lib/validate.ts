@@ -3,10 +3,10 @@
  * before any syscall: wrong types reaching C++ are hard to diagnose, and some kernel paths
  * misbehave on bad input instead of refusing it.
  */
-import type { AccessMode, FenceMode } from './backend/vocabulary.js';
-import { DmaBufError, invalidArgument, invalidType } from './errors.js';
+import type { AccessMode, FenceMode } from './common/vocabulary.js';
+import { DmaBufError, invalidArgument, invalidType } from './common/errors.js';
 
-export type { AccessMode, FenceMode } from './backend/vocabulary.js';
+export type { AccessMode, FenceMode } from './common/vocabulary.js';
 
 export function checkInteger(syscall: string, argument: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number') throw invalidType(syscall, argument, 'an integer', value);

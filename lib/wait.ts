@@ -3,7 +3,7 @@
  * AbortSignal with an AbortError, and whichever way it settles, nothing stays registered (the
  * abort listener is removed and the native waiter has released its handles).
  */
-import { AbortError, DmaBufError } from './errors.js';
+import { AbortError, DmaBufError } from './common/errors.js';
 import type { PendingWait } from './backend/backend.js';
 
 export function abortErrorFor(signal: AbortSignal): AbortError {

@@ -23,28 +23,16 @@
  *   nothing alive.
  * - `close()` is idempotent at this level too and releases every resource of the handle.
  */
-import type { AccessMode, FenceMode, ResolvedRegion } from './vocabulary.js';
+import type { AccessMode, FenceMode, ResolvedRegion } from '../common/vocabulary.js';
 
-// The vocabulary a backend shares with the public layer: backends import it from here, the
-// contract, never from the public modules themselves.
-export type { AccessMode, FenceMode, ResolvedRegion } from './vocabulary.js';
-export { DmaBufError, MisuseCode, fsError, invalidArgument } from '../errors.js';
-export { checkedByDefault } from '../checked.js';
-export { cmaRegionNames, cpuMappableKind, heapKind } from '../heap-kind.js';
-export { copyBytes, copyGaps, copyRegionRows, eachGap, eachRow, hasGaps } from '../rows.js';
-export { type Expected, type Violation, findAndUndoChange, findViolation, needsSnapshot, packedRows, violationError } from '../bracket-check.js';
+// The vocabulary and helpers both layers use live in lib/common/, below both; this file is the
+// contract alone and re-exports nothing.
 
 export interface Supports {
   /** `fd` is a real kernel dma-buf / sync_file fd that other processes and drivers understand. */
   readonly realFds: boolean;
   /** Udmabuf.fromSegments: needs real memfds (where false it is ERR_DMABUF_UNSUPPORTED before any check). */
   readonly udmabufSegments: boolean;
-  /** DmaBuf.fromFd: importing a foreign dma-buf fd. */
-  readonly importFd: boolean;
-  /** exportSyncFile/importSyncFile and SyncFile. */
-  readonly syncFile: boolean;
-  /** SyncFile.setDeadline reaches a fence that honours or ignores it (the hint exists). */
-  readonly deadline: boolean;
   /** endAccess detects writes inside a read bracket. */
   readonly detectsWriteInReadBracket: boolean;
   /** endAccess detects writes inside the span but outside the region (gaps between rows). */

@@ -8,7 +8,7 @@
  */
 import { debug } from '../debug.js';
 import { existsSync } from 'node:fs';
-import { DmaBufError, MisuseCode } from '../errors.js';
+import { DmaBufError, MisuseCode } from '../common/errors.js';
 import { type AddonOrigin, type LoadResult, loadAddon } from '../native/load.js';
 import type { Backend, Supports } from './backend.js';
 import { emulatedBackendForFd, getDefaultEmulatedBackend } from './emulated/index.js';

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DmaBufError, errnoName, MisuseCode } from '../errors.js';
+import { DmaBufError, errnoName, MisuseCode } from '../common/errors.js';
 import type { NativeAddon } from './addon.js';
 
 /** Where the addon came from: 'source build', 'prebuild linux-arm64', or 'none'. */

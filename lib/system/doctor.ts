@@ -18,13 +18,13 @@ import type { BufferHandle } from '../backend/backend.js';
 import { getDefaultEmulatedBackend } from '../backend/emulated/index.js';
 import { moduleParameter, udmabufSizeLimitMb } from '../backend/kernel/module-params.js';
 import { getKernelBackend, HEAP_DIR, heapNames, UDMABUF_DEVICE } from '../backend/kernel/index.js';
-import { DmaBufError } from '../errors.js';
-import { heapKind, type HeapKind } from '../heap-kind.js';
+import { DmaBufError } from '../common/errors.js';
+import { heapKind, type HeapKind } from '../common/heap-kind.js';
 import type { NativeAddon } from '../native/addon.js';
 import { loadAddon, SOURCE_BUILD_HINT } from '../native/load.js';
 import { openVgemCard } from '../testing/vgem.js';
 import { groupName, userName } from './accounts.js';
-import { probeHeap } from './heap-probe.js';
+import { probeHeap } from '../heap-probe.js';
 
 /** A device node's permissions as `ls -l` would show them. */
 export interface DeviceAccess {

@@ -10,7 +10,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { parseFdinfo } from '../backend/kernel/fdinfo.js';
-import { DmaBufError } from '../errors.js';
+import { DmaBufError } from '../common/errors.js';
 
 export interface BufferEntry {
   readonly inode: number;

@@ -7,7 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { DmaBuf } from '../dmabuf.js';
-import { closedError, DmaBufError, fsError, invalidArgument } from '../errors.js';
+import { closedError, DmaBufError, fsError, invalidArgument } from '../common/errors.js';
 import { inspectObject } from '../inspect.js';
 import type { NativeAddon } from '../native/addon.js';
 import { requireAddon } from '../native/load.js';

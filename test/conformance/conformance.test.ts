@@ -32,12 +32,12 @@ const features: readonly Feature[] = [
   { register: allocation, needs: [] },
   { register: naming, needs: [] },
   { register: brackets, needs: [] },
-  { register: holders, needs: ['importFd'] },
+  { register: holders, needs: [] },
   { register: regions, needs: [] },
   { register: lifecycle, needs: [] },
   { register: validation, needs: [] },
-  { register: syncFiles, needs: ['syncFile'] },
-  { register: fences, needs: ['syncFile'] },
+  { register: syncFiles, needs: [] },
+  { register: fences, needs: [] },
 ];
 
 /**

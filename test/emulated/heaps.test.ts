@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { DmaHeap, Frame, emulation, region } from '../../lib/index.js';
 import { thrown } from '../helpers/errors.js';
-import { CMA_HEAP_NAMES, cmaRegionNames, heapKind, resolveHeapName } from '../../lib/heap-kind.js';
+import { CMA_HEAP_NAMES, cmaRegionNames, heapKind, resolveHeapName } from '../../lib/common/heap-kind.js';
 
 describe('heaps across kernel generations', () => {
   it('knows each heap kind by its kernel name', () => {

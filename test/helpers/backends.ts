@@ -15,6 +15,7 @@
  */
 import { Udmabuf, emulation, type Coherency, type DmaBuf, type FenceMode, type SyncFile, type Supports } from '../../lib/index.js';
 import { getKernelBackend } from '../../lib/backend/kernel/index.js';
+import { COHERENCIES } from '../../lib/backend/emulated/models.js';
 import { VgemFenceSource, type VgemFence } from '../../lib/testing/index.js';
 import { kernelAllocator, provides, requireKernel, runKernel, runVgem } from './env.js';
 
@@ -150,7 +151,7 @@ export function kernelBackend(): ConformanceBackend {
 
 /** Every backend entry, in a fixed order: the four emulated models, then the kernel. */
 export function conformanceBackends(): ConformanceBackend[] {
-  return [emulatedBackend('coherent'), emulatedBackend('writeback'), emulatedBackend('bounce'), emulatedBackend('tiled'), kernelBackend()];
+  return [...COHERENCIES.map((coherency) => emulatedBackend(coherency)), kernelBackend()];
 }
 
 /** process.getActiveResourcesInfo(), sorted, once pending closes have run. */

@@ -1,5 +1,5 @@
 /** Catching what a call throws or a promise rejects with, one meaning per name, for every suite. */
-import { AbortError, DmaBufError } from '../../lib/errors.js';
+import { AbortError, DmaBufError } from '../../lib/common/errors.js';
 
 /** The DmaBufError `fn` throws; anything else it throws is rethrown, and no throw fails the test. */
 export function thrown(fn: () => unknown): DmaBufError {

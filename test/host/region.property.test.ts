@@ -3,9 +3,9 @@
 // when the model says the region does not fit (or is malformed), never with another error.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DmaBufError } from '../../lib/errors.js';
+import { DmaBufError } from '../../lib/common/errors.js';
 import { resolveRegion } from '../../lib/region.js';
-import { rowOffsets } from '../../lib/rows.js';
+import { rowOffsets } from '../../lib/common/rows.js';
 
 const MAX = BigInt(Number.MAX_SAFE_INTEGER);
 const int = fc.oneof(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { region, DmaBufError } from '../../lib/index.js';
 import { resolveRegion } from '../../lib/region.js';
-import { rowOffsets } from '../../lib/rows.js';
+import { rowOffsets } from '../../lib/common/rows.js';
 
 const einval = (argument?: string) => expect.objectContaining({ code: 'EINVAL', ...(argument ? { argument } : {}) });
 

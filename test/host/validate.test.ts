@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DmaBufError, AbortError } from '../../lib/index.js';
-import { errnoName, errnoOf } from '../../lib/errors.js';
+import { errnoName, errnoOf } from '../../lib/common/errors.js';
 import { checkAccessMode, checkName, checkTimeout, checkFenceMode, checkInteger } from '../../lib/validate.js';
 
 describe('argument validation', () => {
@@ -34,7 +34,7 @@ describe('argument validation', () => {
 
   it('instanceof DmaBufError holds for errors from another copy of the module, and only for those', async () => {
     vi.resetModules();
-    const copy = await import('../../lib/errors.js');
+    const copy = await import('../../lib/common/errors.js');
     expect(copy.DmaBufError).not.toBe(DmaBufError);
     expect(new copy.DmaBufError('EINVAL', 'x')).toBeInstanceOf(DmaBufError);
     expect(new DmaBufError('EINVAL', 'x')).toBeInstanceOf(copy.DmaBufError);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readSync, writeSync } from 'node:fs';
-import { DmaBufError } from '../../lib/errors.js';
+import { DmaBufError } from '../../lib/common/errors.js';
 import { isLinux } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
 import { closedAfterEach } from '../helpers/tracked-fds.js';

@@ -7,7 +7,8 @@
  * them; they cannot be passed to other processes or to the kernel.
  */
 import { totalmem } from 'node:os';
-import { type BufferHandle, DmaBufError, type HeapHandle, MisuseCode, type SegmentSpec, type Supports, type SyncFileHandle } from '../backend.js';
+import type { BufferHandle, HeapHandle, SegmentSpec, Supports, SyncFileHandle } from '../backend.js';
+import { DmaBufError, MisuseCode } from '../../common/errors.js';
 import { BufferState } from './buffer-state.js';
 import type { EmulationContext, EmulationCounters } from './context.js';
 import { EmulatedDevice } from './device.js';
@@ -47,9 +48,6 @@ function supportsFor(model: MemoryModel): Supports {
   return Object.freeze({
     realFds: false,
     udmabufSegments: false,
-    importFd: true,
-    syncFile: true,
-    deadline: true,
     detectsWriteInReadBracket: true,
     detectsWriteOutsideRegion: true,
     staleOutsideBracket: model.staleOutsideBracket,

@@ -1,5 +1,7 @@
 /** An open bracket as its holder sees it: the copying path and the zero-copy path both are one. */
-import type { AccessMode, BracketBytes, ResolvedRegion, Violation } from '../backend.js';
+import type { BracketBytes } from '../backend.js';
+import type { AccessMode, ResolvedRegion } from '../../common/vocabulary.js';
+import type { Violation } from '../../common/bracket-check.js';
 
 export interface Bracket {
   /** The bytes handed out. */

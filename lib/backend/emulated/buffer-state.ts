@@ -2,7 +2,7 @@
  * An emulated dma-buf itself: its memories, fences and name, shared by every holder of it (each
  * holder, holder.ts, is one emulated fd number, like one dma-buf fd).
  */
-import type { AccessMode, ResolvedRegion } from '../backend.js';
+import type { AccessMode, ResolvedRegion } from '../../common/vocabulary.js';
 import { Resv } from './fences.js';
 import type { Memory } from './models.js';
 

@@ -9,7 +9,10 @@
  * The detached-and-recovered ArrayBuffer is kept for the holder's next bracket of the same span
  * length: no allocation, and when the layout is the same and no gap was written, no gap fill.
  */
-import { type AccessMode, type BracketBytes, copyBytes, eachRow, findViolation, hasGaps, packedRows, type ResolvedRegion, type Violation } from '../backend.js';
+import type { BracketBytes } from '../backend.js';
+import type { AccessMode, ResolvedRegion } from '../../common/vocabulary.js';
+import { copyBytes, eachRow, hasGaps } from '../../common/rows.js';
+import { findViolation, packedRows, type Violation } from '../../common/bracket-check.js';
 import type { Bracket } from './bracket.js';
 import type { BufferState } from './buffer-state.js';
 import type { EmulationContext } from './context.js';

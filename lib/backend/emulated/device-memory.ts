@@ -4,7 +4,7 @@
  * store must leave the bracket's rows as the CPU has them and set the device's aside, to be mixed
  * word by word at END as on the copying path.
  */
-import { copyGaps, copyRegionRows } from '../backend.js';
+import { copyGaps, copyRegionRows } from '../../common/rows.js';
 import type { BufferState } from './buffer-state.js';
 import type { MemoryModel } from './models.js';
 

@@ -7,7 +7,8 @@
  * device memory, stores what it wrote, and signals its fence.
  */
 import { performance } from 'node:perf_hooks';
-import { invalidArgument, type SyncFileHandle } from '../backend.js';
+import type { SyncFileHandle } from '../backend.js';
+import { invalidArgument } from '../../common/errors.js';
 import type { EmulationContext } from './context.js';
 import type { BufferState } from './buffer-state.js';
 import { detach } from './detach.js';

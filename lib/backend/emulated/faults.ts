@@ -3,7 +3,7 @@
  * be tested without a misbehaving kernel. A failing operation fails before it changes anything,
  * so it leaves nothing behind.
  */
-import { DmaBufError } from '../backend.js';
+import { DmaBufError } from '../../common/errors.js';
 
 /**
  * - allocate: heap allocate and udmabuf create (DMA_HEAP_IOCTL_ALLOC / UDMABUF_CREATE)

@@ -3,7 +3,7 @@
  * every emulated backend in the process. Linux caps fds below 2^30 (fs.nr_open ≤ 1073741816), so
  * these numbers never collide with real fds, and DmaBuf.fromFd can tell them apart.
  */
-import { DmaBufError } from '../backend.js';
+import { DmaBufError } from '../../common/errors.js';
 
 export const EMULATED_FD_BASE = 2 ** 30;
 /** checkFd accepts at most 2^31 - 1. */

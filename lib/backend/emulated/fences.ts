@@ -6,7 +6,8 @@
  * "no indefinite fences" rule is about kernel dma_fences, and these are not.
  */
 import { performance } from 'node:perf_hooks';
-import { type AccessMode, DmaBufError, type FenceMode } from '../backend.js';
+import type { AccessMode, FenceMode } from '../../common/vocabulary.js';
+import { DmaBufError } from '../../common/errors.js';
 import type { FenceInfo, PendingWait } from '../backend.js';
 
 export const DRIVER_NAME = 'dmabuf-emulated';

@@ -4,7 +4,9 @@
  * aligned to absolute offsets (what a never-synced cache line shows), so a write there is any byte
  * that no longer matches it at END.
  */
-import { type Expected, eachGap, type ResolvedRegion } from '../backend.js';
+import type { Expected } from '../../common/bracket-check.js';
+import { eachGap } from '../../common/rows.js';
+import type { ResolvedRegion } from '../../common/vocabulary.js';
 
 /** `page` repeated, at least `length` bytes long, cached per page: the source of gap fills and checks. */
 const patterns = new WeakMap<Uint8Array, Buffer>();

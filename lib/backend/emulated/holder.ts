@@ -4,19 +4,10 @@
  * time: on the zero-copy path where the model allows it (zero-copy-bracket.ts), else on the
  * copying path (copying-bracket.ts).
  */
-import {
-  type AccessMode,
-  type BracketBytes,
-  type BufferHandle,
-  DmaBufError,
-  type FenceMode,
-  MisuseCode,
-  type PendingWait,
-  type ResolvedRegion,
-  type Supports,
-  type SyncFileHandle,
-  violationError,
-} from '../backend.js';
+import type { BracketBytes, BufferHandle, PendingWait, Supports, SyncFileHandle } from '../backend.js';
+import type { AccessMode, FenceMode, ResolvedRegion } from '../../common/vocabulary.js';
+import { DmaBufError, MisuseCode } from '../../common/errors.js';
+import { violationError } from '../../common/bracket-check.js';
 import type { Bracket } from './bracket.js';
 import type { BufferState } from './buffer-state.js';
 import type { EmulationContext } from './context.js';

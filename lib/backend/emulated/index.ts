@@ -3,7 +3,7 @@
  * default instance (DMABUF_EMULATION, DMABUF_EMULATION_SEED), and fd-number routing for
  * DmaBuf.fromFd.
  */
-import { DmaBufError, invalidArgument } from '../backend.js';
+import { DmaBufError, invalidArgument } from '../../common/errors.js';
 import { DEFAULT_SEED, EmulatedBackend, PAGE_SIZE, type EmulatedBackendOptions } from './backend.js';
 import { isEmulatedFd, lookupFd } from './fds.js';
 import { COHERENCIES, isCoherency } from './models.js';

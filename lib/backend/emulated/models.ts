@@ -19,12 +19,24 @@
  *   the rows into a linear CPU view, END(write/readwrite) re-tiles them. Device memory read as
  *   if it were linear is garbage.
  */
-import { type AccessMode, copyRegionRows, eachRow, type ResolvedRegion } from '../backend.js';
+import type { AccessMode, ResolvedRegion } from '../../common/vocabulary.js';
+import { copyRegionRows, eachRow } from '../../common/rows.js';
 import { fillPoison } from './rng.js';
 import { retile, untile } from './tiling.js';
 
-export type Coherency = 'coherent' | 'writeback' | 'bounce' | 'tiled';
-export const COHERENCIES: readonly Coherency[] = ['coherent', 'writeback', 'bounce', 'tiled'];
+/**
+ * The models, by name: adding one here adds it to emulation.create's choices and to the
+ * conformance and differential suites (test/helpers/backends.ts builds an entry per name).
+ */
+const MODELS = {
+  coherent: (poison: Uint8Array): MemoryModel => new Coherent(poison),
+  writeback: (poison: Uint8Array): MemoryModel => new CpuCache('writeback', poison, LINEAR),
+  bounce: (poison: Uint8Array): MemoryModel => new Bounce(poison),
+  tiled: (poison: Uint8Array): MemoryModel => new CpuCache('tiled', poison, TILED),
+} as const;
+
+export type Coherency = keyof typeof MODELS;
+export const COHERENCIES = Object.freeze(Object.keys(MODELS) as Coherency[]);
 
 export function isCoherency(value: unknown): value is Coherency {
   return (COHERENCIES as readonly unknown[]).includes(value);
@@ -218,14 +230,5 @@ class Bounce extends LinearDevice implements MemoryModel {
 }
 
 export function createModel(coherency: Coherency, poison: Uint8Array): MemoryModel {
-  switch (coherency) {
-    case 'coherent':
-      return new Coherent(poison);
-    case 'writeback':
-      return new CpuCache('writeback', poison, LINEAR);
-    case 'bounce':
-      return new Bounce(poison);
-    case 'tiled':
-      return new CpuCache('tiled', poison, TILED);
-  }
+  return MODELS[coherency](poison);
 }

@@ -3,7 +3,8 @@
  * hardware, each aligned word of the region's rows ends up from one side or the other. The seeded
  * PRNG picks the side, so a run is reproducible from its seed.
  */
-import { eachRow, type ResolvedRegion } from '../backend.js';
+import { eachRow } from '../../common/rows.js';
+import type { ResolvedRegion } from '../../common/vocabulary.js';
 import type { Rng } from './rng.js';
 
 /** CPU and device race at this granularity: each aligned 8-byte word comes whole from one side. */

@@ -11,7 +11,10 @@
  * path (a transfer would kill this bracket's views); its rows, and a device's stores, keep the
  * snapshot current.
  */
-import { type AccessMode, type BracketBytes, copyGaps, eachRow, findAndUndoChange, hasGaps, type ResolvedRegion, type Violation } from '../backend.js';
+import type { BracketBytes } from '../backend.js';
+import type { AccessMode, ResolvedRegion } from '../../common/vocabulary.js';
+import { copyGaps, eachRow, hasGaps } from '../../common/rows.js';
+import { findAndUndoChange, type Violation } from '../../common/bracket-check.js';
 import type { Bracket } from './bracket.js';
 import type { BufferState } from './buffer-state.js';
 import type { EmulationContext } from './context.js';

@@ -2,25 +2,11 @@
 import { CHECKED_SUPPORTS, SUPPORTS } from './supports.js';
 import { markAsUntransferable } from 'node:worker_threads';
 import type { NativeAddon, NativeMapping } from '../../native/addon.js';
-import {
-  type AccessMode,
-  type Backend,
-  type BracketBytes,
-  type BufferHandle,
-  cpuMappableKind,
-  DmaBufError,
-  type FenceMode,
-  findAndUndoChange,
-  heapKind,
-  MisuseCode,
-  needsSnapshot,
-  type PendingWait,
-  type ResolvedRegion,
-  type Supports,
-  type SyncFileHandle,
-  type Violation,
-  violationError,
-} from '../backend.js';
+import type { Backend, BracketBytes, BufferHandle, PendingWait, Supports, SyncFileHandle } from '../backend.js';
+import type { AccessMode, FenceMode, ResolvedRegion } from '../../common/vocabulary.js';
+import { cpuMappableKind, heapKind } from '../../common/heap-kind.js';
+import { DmaBufError, MisuseCode } from '../../common/errors.js';
+import { findAndUndoChange, needsSnapshot, type Violation, violationError } from '../../common/bracket-check.js';
 import { withHint } from './errors.js';
 import { readFdinfo } from './fdinfo.js';
 import { KernelSyncFile, pollWait } from './sync-file.js';

@@ -1,5 +1,5 @@
 /** Turning native errno errors into messages that say what to do next. */
-import { DmaBufError } from '../backend.js';
+import { DmaBufError } from '../../common/errors.js';
 
 /** Re-throw `error` with a hint appended when it is a DmaBufError with one of `hints`' codes. */
 export function withHint(error: unknown, hints: Record<string, string>): never {

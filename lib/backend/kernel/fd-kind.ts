@@ -5,7 +5,7 @@
  * /proc/self/fd/<fd> shows as "anon_inode:sync_file".
  */
 import { readlinkSync } from 'node:fs';
-import { DmaBufError } from '../backend.js';
+import { DmaBufError } from '../../common/errors.js';
 import type { NativeAddon } from '../../native/addon.js';
 
 export type FdKind = 'dmabuf' | 'syncFile' | 'other';

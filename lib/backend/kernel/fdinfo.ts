@@ -4,7 +4,7 @@
  * (octal open flags). Read with plain fs: no ioctl reports these.
  */
 import { readFileSync } from 'node:fs';
-import { fsError } from '../backend.js';
+import { fsError } from '../../common/errors.js';
 
 /** The fields of fd's fdinfo; reading it takes an fd of its own, so at RLIMIT_NOFILE it is EMFILE. */
 export function readFdinfo(fd: number): Map<string, string> {

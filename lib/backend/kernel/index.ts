@@ -3,19 +3,10 @@ import { CHECKED_SUPPORTS, SUPPORTS } from './supports.js';
 import { readdirSync } from 'node:fs';
 import type { NativeAddon } from '../../native/addon.js';
 import { requireAddon } from '../../native/load.js';
-import {
-  type Backend,
-  type BufferHandle,
-  checkedByDefault,
-  cmaRegionNames,
-  DmaBufError,
-  fsError,
-  type HeapHandle,
-  type MemfdHandle,
-  type SegmentSpec,
-  type Supports,
-  type SyncFileHandle,
-} from '../backend.js';
+import type { Backend, BufferHandle, HeapHandle, MemfdHandle, SegmentSpec, Supports, SyncFileHandle } from '../backend.js';
+import { checkedByDefault } from '../../common/checked.js';
+import { cmaRegionNames } from '../../common/heap-kind.js';
+import { DmaBufError, fsError } from '../../common/errors.js';
 import { totalmem } from 'node:os';
 import { moduleParameter, UDMABUF_PARAMETERS, udmabufSizeLimitMb } from './module-params.js';
 import { isSyncFileFd } from './fd-kind.js';

@@ -4,9 +4,6 @@ import type { Supports } from '../backend.js';
 export const SUPPORTS: Supports = Object.freeze({
   realFds: true,
   udmabufSegments: true,
-  importFd: true,
-  syncFile: true,
-  deadline: true,
   // The kernel cannot see CPU writes: only checked mode (a snapshot compared at END) finds them.
   detectsWriteInReadBracket: false,
   detectsWriteOutsideRegion: false,

@@ -1,6 +1,7 @@
 /** A sync_file fd held by the kernel backend. */
 import type { NativeAddon } from '../../native/addon.js';
-import { type Backend, DmaBufError, MisuseCode, type PendingWait, type SyncFileHandle, type SyncFileInfo } from '../backend.js';
+import type { Backend, PendingWait, SyncFileHandle, SyncFileInfo } from '../backend.js';
+import { DmaBufError, MisuseCode } from '../../common/errors.js';
 
 /** A poll wait on the event loop (uv_poll on a dup of the fd); true when ready, false on timeout or cancel. */
 export function pollWait(addon: NativeAddon, fd: number, events: number, timeoutMs: number): PendingWait {

@@ -6,7 +6,7 @@
  * Offsets are from the span start ("span offsets"); a row's "packed offset" is where it would lie
  * if the rows were back to back (row k of the whole region starts at k × rowBytes).
  */
-import type { ResolvedRegion } from './backend/vocabulary.js';
+import type { ResolvedRegion } from './vocabulary.js';
 
 /**
  * Call `fn(spanOffset, packedOffset)` for each row, slice by slice, in memory order, until it

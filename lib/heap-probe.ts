@@ -3,10 +3,10 @@
  * DmaHeap.list({ details: true }) and `dmabuf doctor`; the answer comes from doing it, never from
  * the device's mode bits (a udev rule, an ACL or a capability can each change what they say).
  */
-import { DmaBufError } from '../errors.js';
-import type { Backend, HeapHandle } from '../backend/backend.js';
-import { cpuMappableKind, heapKind, type HeapKind } from '../heap-kind.js';
-import { resolveRegion } from '../region.js';
+import { DmaBufError } from './common/errors.js';
+import type { Backend, HeapHandle } from './backend/backend.js';
+import { cpuMappableKind, heapKind, type HeapKind } from './common/heap-kind.js';
+import { resolveRegion } from './region.js';
 
 /** What DmaHeap.list({ details: true }) says of each heap. */
 export interface HeapDetails {

@@ -15,7 +15,7 @@
  * process or device is indistinguishable from the bracket's own and is reported as its own.
  */
 import { DmaBufError, MisuseCode } from './errors.js';
-import type { AccessMode, ResolvedRegion } from './backend/vocabulary.js';
+import type { AccessMode, ResolvedRegion } from './vocabulary.js';
 import { copyGaps, hasGaps, someRowOrGap } from './rows.js';
 
 /** A write the bracket was not allowed to make. */
