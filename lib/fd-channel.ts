@@ -11,9 +11,7 @@ import { inspect } from 'node:util';
 import { readlinkSync } from 'node:fs';
 import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './common/errors.js';
 import { getKernelBackend } from './backend/kernel/index.js';
-import { fdKind } from './backend/kernel/fd-kind.js';
-import type { NativeAddon } from './native/addon.js';
-import { requireAddon } from './native/load.js';
+import { receivedKind, socketOps, type SocketOps } from './backend/kernel/socket.js';
 import { DmaBuf } from './dmabuf.js';
 import { SyncFile } from './sync-file.js';
 import { Memfd } from './memfd.js';
@@ -35,10 +33,10 @@ const MAX_PATH_BYTES = 107;
 export class OwnedFd {
   #fd: number | undefined;
   #kind: string | undefined;
-  readonly #addon: NativeAddon;
+  readonly #addon: SocketOps;
 
   /** @internal */
-  constructor(addon: NativeAddon, fd: number) {
+  constructor(addon: SocketOps, fd: number) {
     this.#addon = addon;
     this.#fd = fd;
     closeOnCollect(this, { close: () => addon.close(fd) });
@@ -122,7 +120,7 @@ function describeFd(fd: number): string {
 }
 
 /** Wrap each received fd as what it is; on any failure every fd not yet wrapped is closed too. */
-function typeReceived(addon: NativeAddon, fds: readonly number[]): ChannelHandle[] {
+function typeReceived(addon: SocketOps, fds: readonly number[]): ChannelHandle[] {
   const handles: ChannelHandle[] = [];
   const backend = getKernelBackend();
   // Read before any fd is taken over: a bad DMABUF_CHECK refuses the message and closes its fds.
@@ -137,7 +135,7 @@ function typeReceived(addon: NativeAddon, fds: readonly number[]): ChannelHandle
     const fd = fds[i] as number;
     let handedOver = false;
     try {
-      const kind = fdKind(addon, fd);
+      const kind = receivedKind(fd);
       // importFd/importSyncFileFd without dup take the fd over (and close it if they fail).
       handedOver = true;
       if (kind === 'dmabuf') handles.push(DmaBuf._adopt(fd, checked));
@@ -153,7 +151,7 @@ function typeReceived(addon: NativeAddon, fds: readonly number[]): ChannelHandle
   return handles;
 }
 
-function closeAll(addon: NativeAddon, fds: readonly number[]): void {
+function closeAll(addon: SocketOps, fds: readonly number[]): void {
   for (const fd of fds) addon.close(fd);
 }
 
@@ -177,7 +175,7 @@ function fdOf(syscall: string, handle: unknown, index: number): number {
     return handle.fd;
   }
   if (handle instanceof SyncFile) {
-    if (handle.backend !== 'kernel') {
+    if (!handle.supports.realFds) {
       throw new DmaBufError(MisuseCode.UNSUPPORTED, `${where}: an emulated sync file has no kernel fd to send`, { syscall, argument: where });
     }
     return handle.fd;
@@ -204,7 +202,7 @@ type WaitResult = 'ready' | 'timeout' | 'cancelled';
 class Waits {
   readonly #pending = new Set<{ cancel(): void }>();
 
-  async wait(addon: NativeAddon, fd: number, events: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<WaitResult> {
+  async wait(addon: SocketOps, fd: number, events: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<WaitResult> {
     if (signal?.aborted) throw abortErrorFor(signal);
     const waiter = new addon.PollWaiter(fd, events, timeoutMs);
     let aborted = false;
@@ -233,7 +231,7 @@ const pairToken = Symbol('FdChannel');
 
 export class FdChannel {
   #fd: number | undefined;
-  readonly #addon: NativeAddon;
+  readonly #addon: SocketOps;
   readonly #waits = new Waits();
   /** Sends and receives each run one at a time, in call order. */
   #sending: Promise<unknown> = Promise.resolve();
@@ -250,7 +248,7 @@ export class FdChannel {
   #userReceives = 0;
 
   /** Not public: use FdChannel.pair(), connect(), fromFd() or a server's accept(). */
-  private constructor(token: symbol, addon: NativeAddon, fd: number) {
+  private constructor(token: symbol, addon: SocketOps, fd: number) {
     if (token !== pairToken) throw new TypeError('FdChannel cannot be constructed directly; use FdChannel.pair() or FdChannel.connect()');
     this.#addon = addon;
     this.#fd = fd;
@@ -258,13 +256,13 @@ export class FdChannel {
   }
 
   /** @internal */
-  static _wrap(addon: NativeAddon, fd: number): FdChannel {
+  static _wrap(addon: SocketOps, fd: number): FdChannel {
     return new FdChannel(pairToken, addon, fd);
   }
 
   /** Two connected ends (socketpair). Pass one end's fd to a child through stdio and FdChannel.fromFd() it there. */
   static pair(): [FdChannel, FdChannel] {
-    const addon = requireAddon();
+    const addon = socketOps();
     const [a, b] = addon.socketPair();
     return [FdChannel._wrap(addon, a), FdChannel._wrap(addon, b)];
   }
@@ -272,7 +270,7 @@ export class FdChannel {
   /** Connect to a listening FdChannelServer at `path` (or '\0abstract-name'). */
   static async connect(path: string): Promise<FdChannel> {
     const { name, abstract } = checkSocketName('connect', path);
-    const addon = requireAddon();
+    const addon = socketOps();
     return FdChannel._wrap(addon, addon.socketConnect(name, abstract));
   }
 
@@ -284,7 +282,7 @@ export class FdChannel {
     checkFd('FdChannel.fromFd', 'fd', fd);
     const dup = checkOptions('FdChannel.fromFd', options, ['dup'])['dup'] ?? true;
     if (typeof dup !== 'boolean') throw invalidType('FdChannel.fromFd', 'dup', 'a boolean', dup);
-    const addon = requireAddon();
+    const addon = socketOps();
     const S_IFMT = 0o170000;
     const S_IFSOCK = 0o140000;
     if ((addon.fstat(fd).mode & S_IFMT) !== S_IFSOCK) {
@@ -301,7 +299,7 @@ export class FdChannel {
     const opts = checkOptions('listen', options, ['mode', 'backlog']);
     const mode = opts['mode'] === undefined ? 0o600 : checkInteger('bind', 'mode', opts['mode'], 0, 0o777);
     const backlog = opts['backlog'] === undefined ? 16 : checkInteger('listen', 'backlog', opts['backlog'], 1, 4096);
-    const addon = requireAddon();
+    const addon = socketOps();
     let fd: number;
     try {
       fd = addon.socketListen(name, abstract, mode, backlog);
@@ -601,11 +599,11 @@ const serverToken = Symbol('FdChannelServer');
 /** A listening socket. accept() gives one FdChannel per connecting process. */
 export class FdChannelServer {
   #fd: number | undefined;
-  readonly #addon: NativeAddon;
+  readonly #addon: SocketOps;
   readonly #path: string | undefined;
   readonly #waits = new Waits();
 
-  private constructor(token: symbol, addon: NativeAddon, fd: number, path: string | undefined) {
+  private constructor(token: symbol, addon: SocketOps, fd: number, path: string | undefined) {
     if (token !== serverToken) throw new TypeError('FdChannelServer cannot be constructed directly; use FdChannel.listen()');
     this.#addon = addon;
     this.#fd = fd;
@@ -614,7 +612,7 @@ export class FdChannelServer {
   }
 
   /** @internal */
-  static _wrap(addon: NativeAddon, fd: number, path: string | undefined): FdChannelServer {
+  static _wrap(addon: SocketOps, fd: number, path: string | undefined): FdChannelServer {
     return new FdChannelServer(serverToken, addon, fd, path);
   }
 

@@ -29,7 +29,7 @@ export { region, type Region, type LinearRegion, type RectRegion, type BoxRegion
 export type { AccessMode, FenceMode, WaitOptions } from './validate.js';
 export type { Supports, SyncFileInfo, FenceInfo } from './backend/backend.js';
 export { backendInfo, type BackendInfo, type BackendChoice } from './backend/select.js';
-export type { AddonOrigin } from './native/load.js';
+export type { AddonOrigin } from './backend/kernel/addon.js';
 export {
   emulation,
   type Emulation,

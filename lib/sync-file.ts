@@ -9,6 +9,7 @@ import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } fr
 import type { SyncFileHandle, SyncFileInfo } from './backend/backend.js';
 import { checkFd, checkName, checkOptions, checkSignal, WAIT_OPTIONS, checkTimeout, type WaitOptions } from './validate.js';
 import { backendForFd } from './backend/select.js';
+import type { Supports } from './backend/backend.js';
 import { getKernelBackend } from './backend/kernel/index.js';
 import { makeShared, takeShared, type SharedHandle } from './share.js';
 import { settleWait } from './wait.js';
@@ -74,6 +75,11 @@ export class SyncFile {
 
   get backend(): 'kernel' | 'emulated' {
     return this._handle('backend').backend.name;
+  }
+
+  /** What this sync file's backend does (the manifest DmaBuf#supports gives for buffers). */
+  get supports(): Supports {
+    return this._handle('supports').backend.supports;
   }
 
   /** SYNC_IOC_FILE_INFO: the sync_file's name, status and fences. */

@@ -9,7 +9,7 @@
 import { debug } from '../debug.js';
 import { existsSync } from 'node:fs';
 import { DmaBufError, MisuseCode } from '../common/errors.js';
-import { type AddonOrigin, type LoadResult, loadAddon } from '../native/load.js';
+import { type AddonOrigin, type LoadResult, loadAddon } from './kernel/addon.js';
 import type { Backend, Supports } from './backend.js';
 import { emulatedBackendForFd, getDefaultEmulatedBackend } from './emulated/index.js';
 import { getKernelBackend, HEAP_DIR, UDMABUF_DEVICE } from './kernel/index.js';

@@ -8,7 +8,7 @@
  * - udmabuf's limits are module parameters: /sys/module/udmabuf/parameters/{size_limit_mb,list_limit};
  *   size_limit_mb is 64 by default up to Linux 7.2 and INT_MAX (no limit) from 7.3.
  * - An ioctl the kernel does not know answers ENOTTY; one it knows answers EINVAL to invalid
- *   arguments: EXPORT/IMPORT_SYNC_FILE (6.0) refuse flags 0, SYNC_IOC_SET_DEADLINE (6.5) a
+ *   arguments: EXPORT/IMPORT_SYNC_FILE (6.0) refuse flags 0, SYNC_IOC_SET_DEADLINE (6.8) a
  *   non-zero pad, before doing anything.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -18,10 +18,9 @@ import type { BufferHandle } from '../backend/backend.js';
 import { getDefaultEmulatedBackend } from '../backend/emulated/index.js';
 import { moduleParameter, udmabufSizeLimitMb } from '../backend/kernel/module-params.js';
 import { getKernelBackend, HEAP_DIR, heapNames, UDMABUF_DEVICE } from '../backend/kernel/index.js';
-import { DmaBufError } from '../common/errors.js';
 import { heapKind, type HeapKind } from '../common/heap-kind.js';
-import type { NativeAddon } from '../native/addon.js';
-import { loadAddon, SOURCE_BUILD_HINT } from '../native/load.js';
+import { loadAddon, SOURCE_BUILD_HINT } from '../backend/kernel/addon.js';
+import { probeCapabilities, type Probes } from '../backend/kernel/capabilities.js';
 import { openVgemCard } from '../testing/vgem.js';
 import { groupName, userName } from './accounts.js';
 import { probeHeap } from '../heap-probe.js';
@@ -59,16 +58,8 @@ export interface UdmabufReport {
 }
 
 /** Each capability, tried on a real dma-buf (true/false), or null when there was none to try it on. */
-export interface Probes {
-  /** Which buffer the probes ran on: 'heap system', 'udmabuf', or null. */
-  readonly on: string | null;
-  readonly sync: boolean | null;
-  readonly setName: boolean | null;
-  readonly exportSyncFile: boolean | null;
-  readonly importSyncFile: boolean | null;
-  readonly syncFileInfo: boolean | null;
-  readonly setDeadline: boolean | null;
-}
+
+export type { Probes };
 
 export interface Finding {
   /** 'problem': something the kernel backend or a feature lacks here; 'note': worth knowing. */
@@ -108,58 +99,6 @@ function readModulesDep(): string {
   } catch {
     return '';
   }
-}
-
-/** ENOTTY: the kernel has no such ioctl; any other answer (success, EINVAL, …) means it has. */
-function ioctlKnown(addon: NativeAddon, fd: number, request: number, arg: Uint8Array): boolean {
-  try {
-    addon.ioctlRaw(fd, request, arg);
-    return true;
-  } catch (error) {
-    return !(error instanceof DmaBufError && error.code === 'ENOTTY');
-  }
-}
-
-function succeeds(fn: () => void): boolean {
-  try {
-    fn();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function probe(addon: NativeAddon, buffer: BufferHandle, on: string): Probes {
-  const c = addon.constants;
-  const fd = buffer.fd;
-  const sync = succeeds(() => {
-    addon.dmaBufSync(fd, c.DMA_BUF_SYNC_START | c.DMA_BUF_SYNC_READ);
-    addon.dmaBufSync(fd, c.DMA_BUF_SYNC_END | c.DMA_BUF_SYNC_READ);
-  });
-  const setName = succeeds(() => buffer.setName('dmabuf-doctor'));
-  // struct dma_buf_export_sync_file / import_sync_file { __u32 flags; __s32 fd; }: flags 0 is EINVAL.
-  const exportSyncFile = ioctlKnown(addon, fd, c.DMA_BUF_IOCTL_EXPORT_SYNC_FILE, new Uint8Array(8));
-  const importArg = new Uint8Array(8);
-  new DataView(importArg.buffer).setInt32(4, -1, true);
-  const importSyncFile = ioctlKnown(addon, fd, c.DMA_BUF_IOCTL_IMPORT_SYNC_FILE, importArg);
-  let syncFileInfo: boolean | null = null;
-  let setDeadline: boolean | null = null;
-  if (exportSyncFile) {
-    let syncFd = -1;
-    try {
-      syncFd = addon.dmaBufExportSyncFile(fd, c.DMA_BUF_SYNC_READ);
-      syncFileInfo = succeeds(() => addon.syncFileInfo(syncFd));
-      // struct sync_set_deadline { __u64 deadline_ns; __u64 pad; }: a non-zero pad is EINVAL.
-      const deadline = new Uint8Array(16);
-      deadline[8] = 1;
-      setDeadline = ioctlKnown(addon, syncFd, c.SYNC_IOC_SET_DEADLINE, deadline);
-    } catch {
-      // Export failed after all: the sync-file probes stay unknown.
-    } finally {
-      if (syncFd >= 0) addon.close(syncFd);
-    }
-  }
-  return { on, sync, setName, exportSyncFile, importSyncFile, syncFileInfo, setDeadline };
 }
 
 const NO_PROBES: Probes = { on: null, sync: null, setName: null, exportSyncFile: null, importSyncFile: null, syncFileInfo: null, setDeadline: null };
@@ -318,7 +257,7 @@ export function doctor(): DoctorReport {
     }
     if (buffer) {
       try {
-        probes = probe(addon, buffer, on);
+        probes = probeCapabilities(buffer, on);
       } finally {
         buffer.close();
       }
@@ -330,7 +269,7 @@ export function doctor(): DoctorReport {
         });
       }
       if (probes.setDeadline === false) {
-        findings.push({ level: 'note', what: 'sync files here take no deadline hints (SYNC_IOC_SET_DEADLINE, Linux 6.5+): setDeadline() will fail' });
+        findings.push({ level: 'note', what: 'sync files here take no deadline hints (SYNC_IOC_SET_DEADLINE, Linux 6.8+): setDeadline() will fail' });
       }
     }
   }

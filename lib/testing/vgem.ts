@@ -9,8 +9,7 @@ import { inspect } from 'node:util';
 import { DmaBuf } from '../dmabuf.js';
 import { closedError, DmaBufError, fsError, invalidArgument } from '../common/errors.js';
 import { inspectObject } from '../inspect.js';
-import type { NativeAddon } from '../native/addon.js';
-import { requireAddon } from '../native/load.js';
+import { vgemOps, type VgemOps } from '../backend/kernel/vgem.js';
 import { checkFenceMode, checkInteger, type FenceMode } from '../validate.js';
 
 export interface VgemFence {
@@ -19,7 +18,7 @@ export interface VgemFence {
 }
 
 /** Find the DRM card node whose driver is vgem (DRM_IOCTL_VERSION name "vgem"); `dmabuf doctor` looks with it too. */
-export function openVgemCard(addon: NativeAddon): { fd: number; path: string } {
+export function openVgemCard(addon: VgemOps): { fd: number; path: string } {
   let names: string[] = [];
   try {
     names = readdirSync('/dev/dri').filter((n) => n.startsWith('card') || n.startsWith('renderD'));
@@ -47,12 +46,12 @@ export function openVgemCard(addon: NativeAddon): { fd: number; path: string } {
 const openToken = Symbol('VgemFenceSource.open');
 
 export class VgemFenceSource {
-  readonly #addon: NativeAddon;
+  readonly #addon: VgemOps;
   #fd: number | undefined;
   /** GEM handles of buffers this source knows, by dma-buf inode. */
   readonly #handles = new Map<number, number>();
 
-  private constructor(token: symbol, addon: NativeAddon, fd: number) {
+  private constructor(token: symbol, addon: VgemOps, fd: number) {
     if (token !== openToken) throw new TypeError('VgemFenceSource cannot be constructed directly; use VgemFenceSource.open()');
     this.#addon = addon;
     this.#fd = fd;
@@ -60,7 +59,7 @@ export class VgemFenceSource {
 
   /** Open the vgem device. Fails with ENODEV where vgem is missing. */
   static open(): VgemFenceSource {
-    const addon = requireAddon();
+    const addon = vgemOps();
     return new VgemFenceSource(openToken, addon, openVgemCard(addon).fd);
   }
 
@@ -122,7 +121,7 @@ export class VgemFenceSource {
    */
   attachFence(buf: DmaBuf, mode: FenceMode): VgemFence {
     const card = this.#live('attachFence');
-    if (!(buf instanceof DmaBuf) || buf.backend !== 'kernel') throw invalidArgument('DRM_IOCTL_VGEM_FENCE_ATTACH', 'buf', 'must be a kernel DmaBuf');
+    if (!(buf instanceof DmaBuf) || !buf.supports.realFds) throw invalidArgument('DRM_IOCTL_VGEM_FENCE_ATTACH', 'buf', 'must be a kernel DmaBuf');
     const checked = checkFenceMode('DRM_IOCTL_VGEM_FENCE_ATTACH', mode);
     const flags = checked === 'write' ? this.#addon.constants.VGEM_FENCE_WRITE : 0;
     return { id: this.#addon.vgemFenceAttach(card, this.#handleFor(card, buf), flags), mode: checked };
