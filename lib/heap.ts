@@ -120,7 +120,7 @@ export class DmaHeap {
    * Allocate `size` bytes (rounded up to the page size by the kernel; buf.size says the real size).
    * The memory is zeroed. With `name`, the buffer is named at once (DMA_BUF_SET_NAME); if that
    * fails, nothing is left behind. `checked` (default: DMABUF_CHECK=1) puts it in checked mode:
-   * its brackets report writes they may not make, as the emulator does (see README).
+   * its brackets report writes they may not make, as the emulator does (see docs/API.md, "Checked mode").
    */
   allocate(size: number, options?: { name?: string; checked?: boolean }): DmaBuf {
     const handle = this.#live(ALLOC);

@@ -1,5 +1,5 @@
-// Renders bench-results/<where>.json files as one Markdown table, for the README's Performance
-// section: `node scripts/bench/markdown.mjs host vm`. Every number comes from those runs.
+// Renders bench-results/<where>.json files as one Markdown table, for docs/PERFORMANCE.md:
+// `node scripts/bench/markdown.mjs host vm`. Every number comes from those runs.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

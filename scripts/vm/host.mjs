@@ -1,5 +1,5 @@
 // Host prerequisites: Linux x86_64 with Debian's apt (the kernels come from Debian's archive, see
-// README, "The real-kernel suite") plus the profile's qemu, a static busybox, xz and cpio.
+// docs/TESTING.md, "The real-kernel suite") plus the profile's qemu, a static busybox, xz and cpio.
 import { existsSync } from 'node:fs';
 import { log, run, secs } from './proc.mjs';
 

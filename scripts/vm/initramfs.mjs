@@ -26,7 +26,7 @@ const HOST_BUSYBOX = '/bin/busybox';
 
 // What the guest needs: virtio_pci carries the 9p shares; the 6.12 and 7.3 configs have 9P_FS=m,
 // NET_9P_VIRTIO=m and DRM_VGEM=m, while virtio_pci, DMABUF_HEAPS_SYSTEM and UDMABUF are built in
-// (README, "The real-kernel suite"). Roots the kernel has built in (modules.builtin) are skipped; dependencies
+// (docs/TESTING.md, "The real-kernel suite"). Roots the kernel has built in (modules.builtin) are skipped; dependencies
 // come from each module's own `depends=` (Debian ships no modules.dep: depmod makes it on install),
 // so their dependencies (9p on netfs, vgem on drm_shmem_helper, drm_kms_helper and drm, on 6.12
 // and 7.3 alike) come without being named here.

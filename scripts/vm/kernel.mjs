@@ -1,7 +1,7 @@
 // The guest kernel: the Debian kernel of the profile (profiles.mjs). linux-image-6.12-amd64 is
 // the one bookworm amd64 kernel with CONFIG_DMABUF_HEAPS_SYSTEM=y, CONFIG_UDMABUF=y and
 // CONFIG_DRM_VGEM=m; bookworm's default 6.1 has neither heaps nor udmabuf; the arm64 6.12 kernels
-// (4K and 16K pages) have udmabuf and vgem but no heaps (README, "The real-kernel suite"). The meta package points
+// (4K and 16K pages) have udmabuf and vgem but no heaps (docs/TESTING.md, "The real-kernel suite"). The meta package points
 // at the current point release, so the concrete package is resolved at run time and its version is
 // the cache key.
 //

@@ -2,7 +2,7 @@
 // packages), under which qemu, with which userland, and what that kernel provides. What a profile
 // provides is declared here, not probed in the guest: the tests read it (DMABUF_VM_PROVIDES) to
 // leave out, by declaration, what a kernel lacks, and a device that a profile declares but the
-// guest lacks fails the run (README, "The real-kernel suite": Debian's arm64 kernels have udmabuf
+// guest lacks fails the run (docs/TESTING.md, "The real-kernel suite": Debian's arm64 kernels have udmabuf
 // and vgem but no dma-heaps, so the heap-less case is tested there instead).
 
 /**

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs a command, or the kernel test suite, in a throwaway VM whose kernel has the real dma-buf
 // devices (/dev/dma_heap/system, /dev/udmabuf, vgem's /dev/dri/*), which the development and CI
-// machines lack (README, "The real-kernel suite"). The guest runs in the repo root, as root, with
+// machines lack (docs/TESTING.md, "The real-kernel suite"). The guest runs in the repo root, as root, with
 // DMABUF_REQUIRE_KERNEL=1 and its profile's declaration of what the kernel provides
 // (DMABUF_VM_PROVIDES). Profiles (profiles.mjs): x86_64 (default; the host's own userland and
 // node over 9p), x86_64-next (the same with Debian's newest amd64 kernel, from trixie-backports
@@ -181,7 +181,7 @@ async function main() {
   }
   const jobDir = writeJob(o.command, profile);
   // TCG: /dev/kvm here is a paravirtual flavour under which a stock guest kernel hangs
-  // (README, "The real-kernel suite"); the profile says which TCG threading its guest runs best with.
+  // (docs/TESTING.md, "The real-kernel suite"); the profile says which TCG threading its guest runs best with.
   const accel = process.env.DMABUF_VM_ACCEL || profile.accel;
   const memory = process.env.DMABUF_VM_MEMORY || '2048';
   let r;
