@@ -4,7 +4,7 @@ import { closedError, invalidArgument, invalidType } from './common/errors.js';
 import { inspect } from 'node:util';
 import type { Backend, BufferHandle, HeapHandle } from './backend/backend.js';
 import { selectedBackend } from './backend/select.js';
-import { debug } from './debug.js';
+import { debug } from './common/debug.js';
 import { DmaBuf } from './dmabuf.js';
 import { DmaBufError } from './common/errors.js';
 import { CMA_ALIAS, CMA_HEAP_NAMES, heapKind, isHeapName, resolveHeapName, type HeapKind } from './common/heap-kind.js';

@@ -4,7 +4,7 @@
  */
 import type { BufferHandle } from './backend/backend.js';
 import { checkedOption } from './common/checked.js';
-import { debug } from './debug.js';
+import { debug } from './common/debug.js';
 import { checkName, checkOptions } from './validate.js';
 
 interface Closable {

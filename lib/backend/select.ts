@@ -6,7 +6,7 @@
  * fds (2^30 and up) would reach drivers that cannot take them. The choice is made per call, so
  * tests can switch it.
  */
-import { debug } from '../debug.js';
+import { debug } from '../common/debug.js';
 import { existsSync } from 'node:fs';
 import { DmaBufError, MisuseCode } from '../common/errors.js';
 import { type AddonOrigin, type LoadResult, loadAddon } from './kernel/addon.js';

@@ -5,7 +5,7 @@
  * machine, found by node-gyp-build (the npm tarball carries linux-x64 and linux-arm64, glibc). The result is the addon and where it came from, or an explanation of why
  * there is none and what to do: never a half-loaded module.
  */
-import { debug } from '../debug.js';
+import { debug } from '../common/debug.js';
 import { createRequire } from 'node:module';
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
