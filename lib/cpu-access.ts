@@ -8,12 +8,15 @@ import { DmaBufError, MisuseCode } from './common/errors.js';
 import type { BracketBytes } from './backend/backend.js';
 import type { Region, ResolvedRegion } from './region.js';
 import { rowOffsets } from './common/rows.js';
+import { checkToken } from './lifecycle.js';
 import type { AccessMode } from './validate.js';
 
 /** @internal What a CpuAccess needs from its DmaBuf (DmaBuf matches it by shape: an `implements` clause would name a member stripInternal removes from the published types). */
 export interface BracketOwner {
   _endBracket(access: CpuAccess, region: ResolvedRegion, bytes: BracketBytes): void;
 }
+
+const token = Symbol('CpuAccess');
 
 export class CpuAccess {
   readonly mode: AccessMode;
@@ -25,10 +28,12 @@ export class CpuAccess {
 
   /** @internal Made by DmaBuf.beginCpuAccess/cpuAccess/withCpuAccess. */
   static _open(owner: BracketOwner, mode: AccessMode, resolved: ResolvedRegion, raw: BracketBytes): CpuAccess {
-    return new CpuAccess(owner, mode, resolved, raw);
+    return new CpuAccess(token, owner, mode, resolved, raw);
   }
 
-  private constructor(owner: BracketOwner, mode: AccessMode, resolved: ResolvedRegion, raw: BracketBytes) {
+  /** Not public: brackets are opened by DmaBuf#beginCpuAccess, cpuAccess and withCpuAccess. */
+  private constructor(t: symbol, owner: BracketOwner, mode: AccessMode, resolved: ResolvedRegion, raw: BracketBytes) {
+    checkToken(t, token, 'CpuAccess', 'buf.beginCpuAccess(), buf.cpuAccess() or buf.withCpuAccess()');
     this.#owner = owner;
     this.mode = mode;
     this.region = resolved.region;

@@ -4,11 +4,10 @@
  * START from the same holder is refused); two DmaBuf objects over the same buffer (for example
  * one imported with DmaBuf.fromFd(buf.fd)) are two holders.
  */
-import { inspectObject } from './inspect.js';
 import { inspect } from 'node:util';
 import { cpuMappableKind, heapKind } from './common/heap-kind.js';
 import { checkedByDefault, checkedOption } from './common/checked.js';
-import { closeOnCollect, closedExplicitly, setUpOrClose } from './lifecycle.js';
+import { checkToken, Owned, setUpOrClose } from './lifecycle.js';
 import { closedError, DmaBufError, invalidType, MisuseCode } from './common/errors.js';
 import type { BracketBytes, BufferHandle, Supports } from './backend/backend.js';
 import { CpuAccess } from './cpu-access.js';
@@ -42,7 +41,7 @@ interface Acquiring {
 }
 
 export class DmaBuf {
-  #handle: BufferHandle | undefined;
+  readonly #owned: Owned<BufferHandle>;
   #bracket: CpuAccess | Acquiring | undefined;
   /** False for a protected heap's buffer: decided once, from its exporter, at the first bracket. */
   #cpuMappable: boolean | undefined;
@@ -51,9 +50,8 @@ export class DmaBuf {
 
   /** Not public: use DmaHeap.allocate, Udmabuf.create/fromSegments or DmaBuf.fromFd. */
   private constructor(token: symbol, handle: BufferHandle) {
-    if (token !== wrapToken) throw new TypeError('DmaBuf cannot be constructed directly; use DmaHeap.allocate() or DmaBuf.fromFd()');
-    this.#handle = handle;
-    closeOnCollect(this, handle);
+    checkToken(token, wrapToken, 'DmaBuf', 'DmaHeap.allocate() or DmaBuf.fromFd()');
+    this.#owned = new Owned(this, 'DmaBuf', handle);
   }
 
   /** @internal */
@@ -102,12 +100,11 @@ export class DmaBuf {
   }
 
   #live(operation: string): BufferHandle {
-    if (!this.#handle) throw closedError('DmaBuf', operation);
-    return this.#handle;
+    return this.#owned.live(operation);
   }
 
   get closed(): boolean {
-    return this.#handle === undefined;
+    return this.#owned.closed;
   }
 
   /** The dma-buf fd (kernel), or the emulated buffer's stable number. Owned by this DmaBuf. */
@@ -203,6 +200,7 @@ export class DmaBuf {
    * on the main thread prefer `await cpuAccess()`.
    */
   beginCpuAccess(mode: AccessMode, region?: Region, options?: { timeoutMs?: number }): CpuAccess {
+    this.#live('beginCpuAccess');
     const checkedMode = checkAccessMode(SYNC, mode);
     const handle = this.#claim('beginCpuAccess');
     const resolved = this.#resolve(handle, region);
@@ -217,6 +215,7 @@ export class DmaBuf {
    * with ERR_DMABUF_CLOSED if the buffer is closed meanwhile.
    */
   async cpuAccess(mode: AccessMode, region?: Region, options?: WaitOptions): Promise<CpuAccess> {
+    this.#live('cpuAccess');
     const checkedMode = checkAccessMode(SYNC, mode);
     const handle = this.#claim('cpuAccess');
     const resolved = this.#resolve(handle, region);
@@ -261,6 +260,7 @@ export class DmaBuf {
   withCpuAccess<T>(mode: AccessMode, region: Region | undefined, fn: (access: CpuAccess) => T): T;
   withCpuAccess<T>(mode: AccessMode, fn: (access: CpuAccess) => T): T;
   withCpuAccess<T>(mode: AccessMode, regionOrFn: Region | undefined | ((access: CpuAccess) => T), maybeFn?: (access: CpuAccess) => T): T {
+    this.#live('withCpuAccess');
     const fn = typeof regionOrFn === 'function' ? regionOrFn : maybeFn;
     const region = typeof regionOrFn === 'function' ? undefined : regionOrFn;
     if (typeof fn !== 'function') throw invalidType(SYNC, 'fn', 'a function', fn);
@@ -295,8 +295,8 @@ export class DmaBuf {
    * a bracket.
    */
   async waitIdle(mode: AccessMode, options?: WaitOptions): Promise<void> {
-    const checkedMode = checkAccessMode('poll', mode);
     const handle = this.#live('waitIdle');
+    const checkedMode = checkAccessMode('poll', mode);
     const opts = checkOptions('poll', options, WAIT_OPTIONS);
     const timeoutMs = checkTimeout('poll', opts);
     const signal = checkSignal('poll', opts);
@@ -309,8 +309,9 @@ export class DmaBuf {
    * an already-signalled sync_file.
    */
   exportSyncFile(mode: AccessMode): SyncFile {
+    const handle = this.#live('DMA_BUF_IOCTL_EXPORT_SYNC_FILE');
     const checkedMode = checkAccessMode('DMA_BUF_IOCTL_EXPORT_SYNC_FILE', mode);
-    return SyncFile._wrap(this.#live('DMA_BUF_IOCTL_EXPORT_SYNC_FILE').exportSyncFile(checkedMode));
+    return SyncFile._wrap(handle.exportSyncFile(checkedMode));
   }
 
   /** DMA_BUF_IOCTL_IMPORT_SYNC_FILE: add the sync_file's fences as read or write fences ('readwrite' files them as write fences, as the kernel does). */
@@ -336,19 +337,16 @@ export class DmaBuf {
    * is open (end it first); a pending cpuAccess() is cancelled and rejects with ERR_DMABUF_CLOSED.
    */
   close(): void {
-    const handle = this.#handle;
-    if (!handle) return;
-    const bracket = this.#bracket;
-    if (bracket instanceof CpuAccess) {
-      throw new DmaBufError(MisuseCode.CLOSE_IN_BRACKET, 'close(): a CPU-access bracket is open on this DmaBuf; end() it first', {
-        syscall: 'close',
-      });
-    }
-    bracket?.cancel();
-    this.#bracket = undefined;
-    this.#handle = undefined;
-    closedExplicitly(this);
-    handle.close();
+    this.#owned.close(() => {
+      const bracket = this.#bracket;
+      if (bracket instanceof CpuAccess) {
+        throw new DmaBufError(MisuseCode.CLOSE_IN_BRACKET, 'close(): a CPU-access bracket is open on this DmaBuf; end() it first', {
+          syscall: 'close',
+        });
+      }
+      bracket?.cancel();
+      this.#bracket = undefined;
+    });
   }
 
   [Symbol.dispose](): void {
@@ -356,16 +354,16 @@ export class DmaBuf {
   }
 
   [inspect.custom](depth: number, options: object): string {
-    const handle = this.#handle;
-    if (!handle) return inspectObject('DmaBuf', { closed: true }, depth, options);
-    const bracket = this.#bracket;
-    const state = bracket === undefined ? 'idle' : bracket instanceof CpuAccess ? `in a ${bracket.mode} bracket` : 'waiting for its fences';
-    let name: string;
-    try {
-      name = handle.name();
-    } catch {
-      name = '?';
-    }
-    return inspectObject('DmaBuf', { fd: handle.fd, size: handle.size, name, exporter: handle.exporter, backend: handle.backend.name, state }, depth, options);
+    return this.#owned.inspect(depth, options, (handle) => {
+      const bracket = this.#bracket;
+      const state = bracket === undefined ? 'idle' : bracket instanceof CpuAccess ? `in a ${bracket.mode} bracket` : 'waiting for its fences';
+      let name: string;
+      try {
+        name = handle.name();
+      } catch {
+        name = '?';
+      }
+      return { fd: handle.fd, size: handle.size, name, exporter: handle.exporter, backend: handle.backend.name, state };
+    });
   }
 }

@@ -6,7 +6,6 @@
  * Waits are PollWaiters (uv_poll on the env's own loop): a full socket or an empty one never
  * blocks the loop or spins.
  */
-import { inspectObject } from './inspect.js';
 import { inspect } from 'node:util';
 import { readlinkSync } from 'node:fs';
 import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './common/errors.js';
@@ -18,7 +17,7 @@ import { Memfd } from './memfd.js';
 import { checkedByDefault } from './common/checked.js';
 import { Frame } from './frame.js';
 import { decodeRelease } from './frame-message.js';
-import { closeOnCollect, closedExplicitly } from './lifecycle.js';
+import { checkToken, Owned } from './lifecycle.js';
 import { checkFd, checkInteger, checkOptions, checkSignal, checkTimeout, WAIT_OPTIONS } from './validate.js';
 import { abortErrorFor } from './wait.js';
 
@@ -30,16 +29,33 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 const MAX_PATH_BYTES = 107;
 
 /** An fd received over a channel that is neither a dma-buf nor a sync_file. Close it, or take() it. */
+/** An fd this package owns, as the lifecycle holds it. */
+interface FdHandle {
+  readonly fd: number;
+  close(): void;
+}
+
+function fdHandle(addon: SocketOps, fd: number): FdHandle {
+  return { fd, close: () => addon.close(fd) };
+}
+
+const ownedFdToken = Symbol('OwnedFd');
+
 export class OwnedFd {
-  #fd: number | undefined;
+  readonly #owned: Owned<FdHandle>;
   #kind: string | undefined;
   readonly #addon: SocketOps;
 
-  /** @internal */
-  constructor(addon: SocketOps, fd: number) {
+  /** Not public: received fds arrive as OwnedFds in a ChannelMessage. */
+  private constructor(token: symbol, addon: SocketOps, fd: number) {
+    checkToken(token, ownedFdToken, 'OwnedFd', 'FdChannel#receive() (received fds arrive as OwnedFds)');
     this.#addon = addon;
-    this.#fd = fd;
-    closeOnCollect(this, { close: () => addon.close(fd) });
+    this.#owned = new Owned(this, 'OwnedFd', fdHandle(addon, fd));
+  }
+
+  /** @internal */
+  static _wrap(addon: SocketOps, fd: number): OwnedFd {
+    return new OwnedFd(ownedFdToken, addon, fd);
   }
 
   /** What /proc/self/fd says it is: a path, 'socket:[…]', 'pipe:[…]', 'anon_inode:…' (read on first use). */
@@ -49,34 +65,26 @@ export class OwnedFd {
   }
 
   get fd(): number {
-    if (this.#fd === undefined) throw closedError('OwnedFd', 'fd');
-    return this.#fd;
+    return this.#owned.live('fd').fd;
   }
 
   get closed(): boolean {
-    return this.#fd === undefined;
+    return this.#owned.closed;
   }
 
   [inspect.custom](depth: number, options: object): string {
-    const fd = this.#fd;
-    return inspectObject('OwnedFd', fd === undefined ? { closed: true } : { fd }, depth, options);
+    return this.#owned.inspect(depth, options, (h) => ({ fd: h.fd }));
   }
 
   /** Take the fd over: this object forgets it, and closing it is now the caller's job. */
   take(): number {
-    const fd = this.fd;
-    this.#fd = undefined;
-    closedExplicitly(this);
+    const { fd } = this.#owned.release('take');
     this.#addon.disown(fd);
     return fd;
   }
 
   close(): void {
-    const fd = this.#fd;
-    if (fd === undefined) return;
-    this.#fd = undefined;
-    closedExplicitly(this);
-    this.#addon.close(fd);
+    this.#owned.close();
   }
 
   [Symbol.dispose](): void {
@@ -140,7 +148,7 @@ function typeReceived(addon: SocketOps, fds: readonly number[]): ChannelHandle[]
       handedOver = true;
       if (kind === 'dmabuf') handles.push(DmaBuf._adopt(fd, checked));
       else if (kind === 'syncFile') handles.push(SyncFile._wrap(backend.importSyncFileFd(fd, false)));
-      else handles.push(new OwnedFd(addon, fd));
+      else handles.push(OwnedFd._wrap(addon, fd));
     } catch (error) {
       if (!handedOver) addon.close(fd);
       for (const h of handles) h.close();
@@ -230,7 +238,7 @@ class Waits {
 const pairToken = Symbol('FdChannel');
 
 export class FdChannel {
-  #fd: number | undefined;
+  readonly #owned: Owned<FdHandle>;
   readonly #addon: SocketOps;
   readonly #waits = new Waits();
   /** Sends and receives each run one at a time, in call order. */
@@ -249,10 +257,9 @@ export class FdChannel {
 
   /** Not public: use FdChannel.pair(), connect(), fromFd() or a server's accept(). */
   private constructor(token: symbol, addon: SocketOps, fd: number) {
-    if (token !== pairToken) throw new TypeError('FdChannel cannot be constructed directly; use FdChannel.pair() or FdChannel.connect()');
+    checkToken(token, pairToken, 'FdChannel', 'FdChannel.pair() or FdChannel.connect()');
     this.#addon = addon;
-    this.#fd = fd;
-    closeOnCollect(this, { close: () => addon.close(fd) });
+    this.#owned = new Owned(this, 'FdChannel', fdHandle(addon, fd));
   }
 
   /** @internal */
@@ -310,8 +317,7 @@ export class FdChannel {
   }
 
   #live(operation: string): number {
-    if (this.#fd === undefined) throw closedError('FdChannel', operation);
-    return this.#fd;
+    return this.#owned.live(operation).fd;
   }
 
   get fd(): number {
@@ -319,7 +325,7 @@ export class FdChannel {
   }
 
   get closed(): boolean {
-    return this.#fd === undefined;
+    return this.#owned.closed;
   }
 
   /** SO_PEERCRED: the process at the other end (the one that connected, or made the pair). */
@@ -409,7 +415,7 @@ export class FdChannel {
    * (an abort that lands only while waiting, so no message is lost) and reads itself.
    */
   #readAhead(): void {
-    if (this.#readingAhead || this.#loans.size === 0 || this.#userReceives > 0 || this.#fd === undefined || this.#inbox.length >= 64) return;
+    if (this.#readingAhead || this.#loans.size === 0 || this.#userReceives > 0 || this.#owned.closed || this.#inbox.length >= 64) return;
     const controller = new AbortController();
     this.#readingAhead = controller;
     const run = this.#receiving.then(async () => {
@@ -543,12 +549,8 @@ export class FdChannel {
 
   /** Close this end: pending sends and receives reject with ERR_DMABUF_CLOSED; the peer sees the channel closed. */
   close(): void {
-    const fd = this.#fd;
-    if (fd === undefined) return;
-    this.#fd = undefined;
-    closedExplicitly(this);
-    this.#waits.cancelAll();
-    this.#addon.close(fd);
+    if (this.#owned.closed) return;
+    this.#owned.close(() => this.#waits.cancelAll());
     this.#endAllLoans();
     // Messages read ahead and never received: their fds are ours to close.
     for (const early of this.#inbox.splice(0)) if ('message' in early) for (const h of early.message.handles) h.close();
@@ -556,7 +558,7 @@ export class FdChannel {
 
   /** Sends a reply (a lent frame's release) after whatever is queued; a closed channel drops it. */
   readonly #reply = (text: string): void => {
-    if (this.#fd === undefined) return;
+    if (this.#owned.closed) return;
     this.send(text).catch(() => undefined);
   };
 
@@ -565,8 +567,7 @@ export class FdChannel {
   }
 
   [inspect.custom](depth: number, options: object): string {
-    const fd = this.#fd;
-    return inspectObject('FdChannel', fd === undefined ? { closed: true } : { fd }, depth, options);
+    return this.#owned.inspect(depth, options, (h) => ({ fd: h.fd }));
   }
 }
 
@@ -598,17 +599,16 @@ const serverToken = Symbol('FdChannelServer');
 
 /** A listening socket. accept() gives one FdChannel per connecting process. */
 export class FdChannelServer {
-  #fd: number | undefined;
+  readonly #owned: Owned<FdHandle>;
   readonly #addon: SocketOps;
   readonly #path: string | undefined;
   readonly #waits = new Waits();
 
   private constructor(token: symbol, addon: SocketOps, fd: number, path: string | undefined) {
-    if (token !== serverToken) throw new TypeError('FdChannelServer cannot be constructed directly; use FdChannel.listen()');
+    checkToken(token, serverToken, 'FdChannelServer', 'FdChannel.listen()');
     this.#addon = addon;
-    this.#fd = fd;
+    this.#owned = new Owned(this, 'FdChannelServer', fdHandle(addon, fd));
     this.#path = path;
-    closeOnCollect(this, { close: () => addon.close(fd) });
   }
 
   /** @internal */
@@ -617,22 +617,23 @@ export class FdChannelServer {
   }
 
   get closed(): boolean {
-    return this.#fd === undefined;
+    return this.#owned.closed;
   }
 
   /** The next connection. */
   async accept(options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<FdChannel> {
+    this.#owned.live('accept4');
     checkOptions('accept4', options, WAIT_OPTIONS);
     const timeoutMs = checkTimeout('accept4', options);
     const signal = checkSignal('accept4', options);
     const a = this.#addon;
     const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
     for (;;) {
-      if (this.#fd === undefined) throw closedError('FdChannelServer', 'accept4');
-      const fd = a.socketAccept(this.#fd);
+      const listening = this.#owned.live('accept4').fd;
+      const fd = a.socketAccept(listening);
       if (fd >= 0) return FdChannel._wrap(a, fd);
       const remaining = deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
-      const result = await this.#waits.wait(a, this.#fd, a.constants.POLLIN, remaining, signal);
+      const result = await this.#waits.wait(a, listening, a.constants.POLLIN, remaining, signal);
       if (result === 'timeout') throw new DmaBufError('ETIMEDOUT', `no connection arrived within ${timeoutMs} ms`, { syscall: 'accept4' });
       if (result === 'cancelled') throw closedError('FdChannelServer', 'accept4');
     }
@@ -640,12 +641,8 @@ export class FdChannelServer {
 
   /** Stop listening and remove the socket file; pending accepts reject with ERR_DMABUF_CLOSED. */
   close(): void {
-    const fd = this.#fd;
-    if (fd === undefined) return;
-    this.#fd = undefined;
-    closedExplicitly(this);
-    this.#waits.cancelAll();
-    this.#addon.close(fd);
+    if (this.#owned.closed) return;
+    this.#owned.close(() => this.#waits.cancelAll());
     if (this.#path !== undefined) this.#addon.unlinkPath(this.#path);
   }
 
@@ -654,7 +651,6 @@ export class FdChannelServer {
   }
 
   [inspect.custom](depth: number, options: object): string {
-    const fd = this.#fd;
-    return inspectObject('FdChannelServer', fd === undefined ? { closed: true } : { fd, path: this.#path ?? null }, depth, options);
+    return this.#owned.inspect(depth, options, (h) => ({ fd: h.fd, path: this.#path ?? null }));
   }
 }

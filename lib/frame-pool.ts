@@ -15,6 +15,7 @@ import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } fr
 import { Frame, type FrameAllocator, type FrameLender } from './frame.js';
 import type { FrameColorSpace, FrameRect } from './frame-metadata.js';
 import { inspectObject } from './inspect.js';
+import { checkToken } from './lifecycle.js';
 import { checkInteger, checkOptions, checkSignal, checkTimeout, WAIT_OPTIONS, type WaitOptions } from './validate.js';
 import { abortErrorFor } from './wait.js';
 
@@ -42,7 +43,7 @@ export class FramePool {
   #closed = false;
 
   private constructor(t: symbol, templates: Frame[]) {
-    if (t !== token) throw new TypeError('FramePool cannot be constructed directly; use FramePool.allocate()');
+    checkToken(t, token, 'FramePool', 'FramePool.allocate()');
     this.#slots = templates.map((template) => ({ template, holder: undefined, loans: 0 }));
   }
 
@@ -79,11 +80,13 @@ export class FramePool {
 
   /** Frames in the pool. */
   get size(): number {
+    this.#live('size');
     return this.#slots.length;
   }
 
   /** Frames nobody holds or borrows now. */
   get available(): number {
+    this.#live('available');
     return this.#slots.filter((s) => s.holder === undefined && s.loans === 0).length;
   }
 
@@ -92,8 +95,12 @@ export class FramePool {
   }
 
   /** A free frame now, or undefined when every frame is held or lent. */
+  #live(operation: string): void {
+    if (this.#closed) throw closedError('FramePool', operation);
+  }
+
   tryAcquire(): Frame | undefined {
-    if (this.#closed) throw closedError('FramePool', 'tryAcquire');
+    this.#live('tryAcquire');
     const slot = this.#slots.find((s) => s.holder === undefined && s.loans === 0);
     return slot && this.#hand(slot);
   }
@@ -107,7 +114,7 @@ export class FramePool {
     let timeoutMs: number;
     let signal: AbortSignal | undefined;
     try {
-      if (this.#closed) throw closedError('FramePool', 'acquire');
+      this.#live('acquire');
       checkOptions('acquire', options, WAIT_OPTIONS);
       timeoutMs = checkTimeout('acquire', options);
       signal = checkSignal('acquire', options);
@@ -149,6 +156,7 @@ export class FramePool {
 
   /** Ends the producer's hold on `frame` (as frame.close()); the frame is reused once every loan has ended. */
   release(frame: Frame): void {
+    this.#live('release');
     if (!(frame instanceof Frame)) throw invalidType('release', 'frame', 'a Frame of this pool', frame);
     const slot = this.#byFrame.get(frame);
     if (!slot) throw invalidArgument('release', 'frame', 'is not a frame of this pool');
@@ -162,6 +170,7 @@ export class FramePool {
    * FdChannel#sendFrame, toElectron and UnixFdSink take their loans themselves.
    */
   lend(frame: Frame): () => void {
+    this.#live('lend');
     if (!(frame instanceof Frame) || !this.#byFrame.has(frame)) throw invalidArgument('lend', 'frame', 'is not a frame of this pool');
     const end = frame._lend();
     if (!end) throw invalidArgument('lend', 'frame', 'is not a frame of this pool');

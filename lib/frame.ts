@@ -6,6 +6,7 @@
  * plane's rows. Only DRM_FORMAT_MOD_LINEAR has a layout the CPU knows.
  */
 import { inspectObject } from './inspect.js';
+import { checkToken } from './lifecycle.js';
 import { inspect } from 'node:util';
 import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './common/errors.js';
 import { DmaBuf } from './dmabuf.js';
@@ -188,7 +189,7 @@ export class Frame {
       lender?: FrameLender;
     },
   ) {
-    if (t !== token) throw new TypeError('Frame cannot be constructed directly; use Frame.allocate(), Frame.fromPlanes() or a FramePool');
+    checkToken(t, token, 'Frame', 'Frame.allocate(), Frame.fromPlanes() or a FramePool');
     this.width = init.width;
     this.height = init.height;
     this.format = init.format;
@@ -449,6 +450,7 @@ export class Frame {
 
   /** The producer's colour space (Electron's words), or undefined where it was not said. */
   get colorSpace(): FrameColorSpace | undefined {
+    this.#live('colorSpace');
     return this.#colorSpace;
   }
 
@@ -458,6 +460,7 @@ export class Frame {
 
   /** The part of the coded size that holds the picture, or undefined for all of it. */
   get visibleRect(): FrameRect | undefined {
+    this.#live('visibleRect');
     return this.#visibleRect;
   }
 
@@ -467,6 +470,7 @@ export class Frame {
 
   /** Capture time in microseconds, or undefined. A pooled frame starts each acquire without one. */
   get timestamp(): number | undefined {
+    this.#live('timestamp');
     return this.#timestamp;
   }
 
@@ -606,7 +610,7 @@ export class Frame {
       const { rowBytes, rows } = planeGeometry(this.format, i, this.width, this.height);
       return { access, start, length: p.stride * (rows - 1) + rowBytes, stride: p.stride, rowBytes, rows };
     });
-    this.#open = new FrameAccess(mode, accesses, planes);
+    this.#open = FrameAccess._open(mode, accesses, planes);
     return this.#open;
   }
 
@@ -646,6 +650,7 @@ export class Frame {
 
   /** Runs `fn` inside one bracket over every plane; END for all buffers also when `fn` throws. */
   withCpuAccess<T>(mode: AccessMode, fn: (access: FrameAccess) => T): T {
+    this.#live('withCpuAccess');
     if (typeof fn !== 'function') throw invalidType('DMA_BUF_IOCTL_SYNC', 'fn', 'a function', fn);
     const access = this.beginCpuAccess(mode);
     let result: T;
@@ -707,14 +712,22 @@ export class Frame {
   }
 }
 
+const accessToken = Symbol('FrameAccess');
+
 /** An open bracket over a frame's buffers. */
 export class FrameAccess {
   readonly mode: AccessMode;
   readonly #accesses: readonly CpuAccess[];
   readonly #planes: readonly { access: CpuAccess; start: number; length: number; stride: number; rowBytes: number; rows: number }[];
 
-  /** @internal */
-  constructor(mode: AccessMode, accesses: readonly CpuAccess[], planes: FrameAccess['_planes']) {
+  /** @internal Made by Frame#beginCpuAccess, cpuAccess and withCpuAccess. */
+  static _open(mode: AccessMode, accesses: readonly CpuAccess[], planes: FrameAccess['_planes']): FrameAccess {
+    return new FrameAccess(accessToken, mode, accesses, planes);
+  }
+
+  /** Not public: brackets are opened by Frame#beginCpuAccess, cpuAccess and withCpuAccess. */
+  private constructor(t: symbol, mode: AccessMode, accesses: readonly CpuAccess[], planes: FrameAccess['_planes']) {
+    checkToken(t, accessToken, 'FrameAccess', 'frame.beginCpuAccess(), frame.cpuAccess() or frame.withCpuAccess()');
     this.mode = mode;
     this.#accesses = accesses;
     this.#planes = planes;

@@ -1,6 +1,6 @@
 /** DmaHeap: a dma-heap (/dev/dma_heap/<name> on the kernel backend) to allocate buffers from. */
-import { closeOnCollect, closedExplicitly, setUpOptions, setUpOrClose } from './lifecycle.js';
-import { closedError, invalidArgument, invalidType } from './common/errors.js';
+import { checkToken, Owned, setUpOptions, setUpOrClose } from './lifecycle.js';
+import { invalidArgument, invalidType } from './common/errors.js';
 import { inspect } from 'node:util';
 import type { Backend, BufferHandle, HeapHandle } from './backend/backend.js';
 import { selectedBackend } from './backend/select.js';
@@ -8,7 +8,6 @@ import { debug } from './common/debug.js';
 import { DmaBuf } from './dmabuf.js';
 import { DmaBufError } from './common/errors.js';
 import { CMA_ALIAS, CMA_HEAP_NAMES, heapKind, isHeapName, resolveHeapName, type HeapKind } from './common/heap-kind.js';
-import { inspectObject } from './inspect.js';
 import { type HeapDetails, probeHeap } from './heap-probe.js';
 import { checkInteger, checkOptions } from './validate.js';
 
@@ -20,17 +19,16 @@ const ALLOC = 'DMA_HEAP_IOCTL_ALLOC';
 const wrapToken = Symbol('DmaHeap.wrap');
 
 export class DmaHeap {
-  #handle: HeapHandle | undefined;
+  readonly #owned: Owned<HeapHandle>;
   readonly #kind: HeapKind;
   readonly #emulated: boolean;
 
   /** Not public: use DmaHeap.open() or an emulation's heap(). */
   private constructor(token: symbol, handle: HeapHandle, kind: HeapKind, emulated: boolean) {
-    if (token !== wrapToken) throw new TypeError('DmaHeap cannot be constructed directly; use DmaHeap.open()');
-    this.#handle = handle;
+    checkToken(token, wrapToken, 'DmaHeap', 'DmaHeap.open()');
+    this.#owned = new Owned(this, 'DmaHeap', handle);
     this.#kind = kind;
     this.#emulated = emulated;
-    closeOnCollect(this, handle);
   }
 
   /**
@@ -93,26 +91,23 @@ export class DmaHeap {
     return DmaHeap._open(selectedBackend(), name);
   }
 
-  #live(operation: string): HeapHandle {
-    if (!this.#handle) throw closedError('DmaHeap', operation);
-    return this.#handle;
-  }
-
   get name(): string {
-    return this.#live('name').name;
+    return this.#owned.live('name').name;
   }
 
   get closed(): boolean {
-    return this.#handle === undefined;
+    return this.#owned.closed;
   }
 
   /** 'system', 'cma', 'protected' (the CPU cannot map its buffers) or 'other'. */
   get kind(): HeapKind {
+    this.#owned.live('kind');
     return this.#kind;
   }
 
   /** Whether this heap is the emulated backend's. */
   get emulated(): boolean {
+    this.#owned.live('emulated');
     return this.#emulated;
   }
 
@@ -123,7 +118,7 @@ export class DmaHeap {
    * its brackets report writes they may not make, as the emulator does (see docs/API.md, "Checked mode").
    */
   allocate(size: number, options?: { name?: string; checked?: boolean }): DmaBuf {
-    const handle = this.#live(ALLOC);
+    const handle = this.#owned.live(ALLOC);
     checkInteger(ALLOC, 'size', size, 1);
     const setUp = setUpOptions(ALLOC, options);
     let buffer: BufferHandle;
@@ -138,11 +133,7 @@ export class DmaHeap {
 
   /** Close the heap device. Buffers already allocated stay valid. Idempotent. */
   close(): void {
-    const handle = this.#handle;
-    if (!handle) return;
-    this.#handle = undefined;
-    closedExplicitly(this);
-    handle.close();
+    this.#owned.close();
   }
 
   [Symbol.dispose](): void {
@@ -150,12 +141,6 @@ export class DmaHeap {
   }
 
   [inspect.custom](depth: number, options: object): string {
-    const handle = this.#handle;
-    return inspectObject(
-      'DmaHeap',
-      handle ? { name: handle.name, kind: this.#kind, backend: this.#emulated ? 'emulated' : 'kernel' } : { closed: true },
-      depth,
-      options,
-    );
+    return this.#owned.inspect(depth, options, (handle) => ({ name: handle.name, kind: this.#kind, backend: this.#emulated ? 'emulated' : 'kernel' }));
   }
 }

@@ -6,6 +6,8 @@ import type { BufferHandle } from './backend/backend.js';
 import { checkedOption } from './common/checked.js';
 import { debug } from './common/debug.js';
 import { checkName, checkOptions } from './validate.js';
+import { closedError } from './common/errors.js';
+import { inspectObject } from './inspect.js';
 
 interface Closable {
   close(): void;
@@ -48,6 +50,68 @@ export function closeOnCollect(owner: object, handle: Closable): void {
 /** `owner` was closed explicitly: the safety net is no longer needed. */
 export function closedExplicitly(owner: object): void {
   registry.unregister(owner);
+}
+
+/** The constructor guard: a public class is made by its factories only, never by `new`. */
+export function checkToken(given: unknown, expected: symbol, className: string, factories: string): void {
+  if (given !== expected) throw new TypeError(`${className} cannot be constructed directly; use ${factories}`);
+}
+
+/**
+ * The lifecycle every handle-owning public class shares (DmaHeap, DmaBuf, SyncFile, Memfd,
+ * OwnedFd, FdChannel, FdChannelServer, VgemFenceSource): the handle until close(), the safety net
+ * while it is open, ERR_DMABUF_CLOSED naming the class after, and `{ closed: true }` in inspect.
+ */
+export class Owned<H extends Closable> {
+  #handle: H | undefined;
+  readonly #owner: object;
+  readonly #className: string;
+
+  constructor(owner: object, className: string, handle: H) {
+    this.#owner = owner;
+    this.#className = className;
+    this.#handle = handle;
+    closeOnCollect(owner, handle);
+  }
+
+  get closed(): boolean {
+    return this.#handle === undefined;
+  }
+
+  /** The handle, or undefined once closed (for paths that must not throw). */
+  get current(): H | undefined {
+    return this.#handle;
+  }
+
+  /** The handle, or ERR_DMABUF_CLOSED naming the class and `operation`. */
+  live(operation: string): H {
+    if (this.#handle === undefined) throw closedError(this.#className, operation);
+    return this.#handle;
+  }
+
+  /** Close once. `before` runs first, with the handle still open: it may throw to refuse (a bracket is open). Later calls do nothing. */
+  close(before?: (handle: H) => void): void {
+    const handle = this.#handle;
+    if (handle === undefined) return;
+    before?.(handle);
+    this.#handle = undefined;
+    closedExplicitly(this.#owner);
+    handle.close();
+  }
+
+  /** Give the handle up without closing it (the caller owns it now). */
+  release(operation: string): H {
+    const handle = this.live(operation);
+    this.#handle = undefined;
+    closedExplicitly(this.#owner);
+    return handle;
+  }
+
+  /** How the owner prints: `fields` of the open handle, or `{ closed: true }`. */
+  inspect(depth: number, options: object, fields: (handle: H) => Record<string, unknown>): string {
+    const handle = this.#handle;
+    return inspectObject(this.#className, handle === undefined ? { closed: true } : fields(handle), depth, options);
+  }
 }
 
 /** How a new buffer is set up once made: its name, and checked mode. */

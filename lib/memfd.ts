@@ -3,21 +3,22 @@
  * make one itself; Udmabuf.fromSegments takes ranges of these (Udmabuf.create makes its own).
  */
 import { inspect } from 'node:util';
-import { closedError } from './common/errors.js';
-import { inspectObject } from './inspect.js';
 import type { MemfdHandle } from './backend/backend.js';
 import { getKernelBackend } from './backend/kernel/index.js';
-import { closeOnCollect, closedExplicitly } from './lifecycle.js';
+import { checkToken, Owned } from './lifecycle.js';
 import { checkInteger, checkName, checkOptions } from './validate.js';
 
 const SYSCALL = 'memfd_create';
 
-export class Memfd {
-  #handle: MemfdHandle | undefined;
+const token = Symbol('Memfd');
 
-  private constructor(handle: MemfdHandle) {
-    this.#handle = handle;
-    closeOnCollect(this, handle);
+export class Memfd {
+  readonly #owned: Owned<MemfdHandle>;
+
+  /** Not public: use Memfd.create(). */
+  private constructor(t: symbol, handle: MemfdHandle) {
+    checkToken(t, token, 'Memfd', 'Memfd.create()');
+    this.#owned = new Owned(this, 'Memfd', handle);
   }
 
   /**
@@ -29,37 +30,28 @@ export class Memfd {
     const name = checkOptions(SYSCALL, options, ['name'])['name'] ?? 'dmabuf-memfd';
     checkName(SYSCALL, name, 249);
     // A memfd is real wherever the addon loads, dma-buf devices or not (and whatever DMABUF_BACKEND says).
-    return new Memfd(getKernelBackend().createMemfd(size, name as string));
-  }
-
-  #live(operation: string): MemfdHandle {
-    if (!this.#handle) throw closedError('Memfd', operation);
-    return this.#handle;
+    return new Memfd(token, getKernelBackend().createMemfd(size, name as string));
   }
 
   get fd(): number {
-    return this.#live('fd').fd;
+    return this.#owned.live('fd').fd;
   }
 
   get size(): number {
-    return this.#live('size').size;
+    return this.#owned.live('size').size;
   }
 
   get closed(): boolean {
-    return this.#handle === undefined;
+    return this.#owned.closed;
   }
 
   /** Seal against shrinking and growing (F_SEAL_SHRINK | F_SEAL_GROW): udmabuf pins the pages and requires it. */
   seal(): void {
-    this.#live('fcntl').seal();
+    this.#owned.live('fcntl').seal();
   }
 
   close(): void {
-    const handle = this.#handle;
-    if (!handle) return;
-    this.#handle = undefined;
-    closedExplicitly(this);
-    handle.close();
+    this.#owned.close();
   }
 
   [Symbol.dispose](): void {
@@ -67,7 +59,6 @@ export class Memfd {
   }
 
   [inspect.custom](depth: number, options: object): string {
-    const h = this.#handle;
-    return inspectObject('Memfd', h ? { fd: h.fd, size: h.size } : { closed: true }, depth, options);
+    return this.#owned.inspect(depth, options, (h) => ({ fd: h.fd, size: h.size }));
   }
 }

@@ -2,10 +2,9 @@
  * SyncFile: an explicit fence (the kernel's sync_file). Obtained from buf.exportSyncFile(),
  * SyncFile.merge(), or an emulated device's submit().
  */
-import { inspectObject } from './inspect.js';
 import { inspect } from 'node:util';
-import { closeOnCollect, closedExplicitly } from './lifecycle.js';
-import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './common/errors.js';
+import { checkToken, Owned } from './lifecycle.js';
+import { DmaBufError, invalidArgument, invalidType, MisuseCode } from './common/errors.js';
 import type { SyncFileHandle, SyncFileInfo } from './backend/backend.js';
 import { checkFd, checkName, checkOptions, checkSignal, WAIT_OPTIONS, checkTimeout, type WaitOptions } from './validate.js';
 import { backendForFd } from './backend/select.js';
@@ -19,13 +18,12 @@ export type SyncFileStatus = 'active' | 'signaled' | 'error';
 const wrapToken = Symbol('SyncFile.wrap');
 
 export class SyncFile {
-  #handle: SyncFileHandle | undefined;
+  readonly #owned: Owned<SyncFileHandle>;
 
   /** Not public: use buf.exportSyncFile(), syncFile.merge() or device.submit(). */
   private constructor(token: symbol, handle: SyncFileHandle) {
-    if (token !== wrapToken) throw new TypeError('SyncFile cannot be constructed directly; use buf.exportSyncFile()');
-    this.#handle = handle;
-    closeOnCollect(this, handle);
+    checkToken(token, wrapToken, 'SyncFile', 'buf.exportSyncFile()');
+    this.#owned = new Owned(this, 'SyncFile', handle);
   }
 
   /** @internal */
@@ -61,12 +59,11 @@ export class SyncFile {
 
   /** @internal The backend handle, for DmaBuf.importSyncFile. */
   _handle(operation: string): SyncFileHandle {
-    if (!this.#handle) throw closedError('SyncFile', operation);
-    return this.#handle;
+    return this.#owned.live(operation);
   }
 
   get closed(): boolean {
-    return this.#handle === undefined;
+    return this.#owned.closed;
   }
 
   get fd(): number {
@@ -145,11 +142,7 @@ export class SyncFile {
 
   /** Close the fd. Idempotent. */
   close(): void {
-    const handle = this.#handle;
-    if (!handle) return;
-    this.#handle = undefined;
-    closedExplicitly(this);
-    handle.close();
+    this.#owned.close();
   }
 
   [Symbol.dispose](): void {
@@ -157,15 +150,15 @@ export class SyncFile {
   }
 
   [inspect.custom](depth: number, options: object): string {
-    const handle = this.#handle;
-    if (!handle) return inspectObject('SyncFile', { closed: true }, depth, options);
-    let status: string;
-    try {
-      status = this.status;
-    } catch {
-      status = '?';
-    }
-    return inspectObject('SyncFile', { fd: handle.fd, backend: handle.backend.name, status }, depth, options);
+    return this.#owned.inspect(depth, options, (handle) => {
+      let status: string;
+      try {
+        status = this.status;
+      } catch {
+        status = '?';
+      }
+      return { fd: handle.fd, backend: handle.backend.name, status };
+    });
   }
 }
 

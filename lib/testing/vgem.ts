@@ -7,9 +7,9 @@
 import { readdirSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { DmaBuf } from '../dmabuf.js';
-import { closedError, DmaBufError, fsError, invalidArgument } from '../common/errors.js';
-import { inspectObject } from '../inspect.js';
+import { DmaBufError, fsError, invalidArgument } from '../common/errors.js';
 import { vgemOps, type VgemOps } from '../backend/kernel/vgem.js';
+import { checkToken, Owned } from '../lifecycle.js';
 import { checkFenceMode, checkInteger, type FenceMode } from '../validate.js';
 
 export interface VgemFence {
@@ -47,14 +47,14 @@ const openToken = Symbol('VgemFenceSource.open');
 
 export class VgemFenceSource {
   readonly #addon: VgemOps;
-  #fd: number | undefined;
+  readonly #owned: Owned<{ readonly fd: number; close(): void }>;
   /** GEM handles of buffers this source knows, by dma-buf inode. */
   readonly #handles = new Map<number, number>();
 
   private constructor(token: symbol, addon: VgemOps, fd: number) {
-    if (token !== openToken) throw new TypeError('VgemFenceSource cannot be constructed directly; use VgemFenceSource.open()');
+    checkToken(token, openToken, 'VgemFenceSource', 'VgemFenceSource.open()');
     this.#addon = addon;
-    this.#fd = fd;
+    this.#owned = new Owned(this, 'VgemFenceSource', { fd, close: () => addon.close(fd) });
   }
 
   /** Open the vgem device. Fails with ENODEV where vgem is missing. */
@@ -64,8 +64,7 @@ export class VgemFenceSource {
   }
 
   #live(operation: string): number {
-    if (this.#fd === undefined) throw closedError('VgemFenceSource', operation);
-    return this.#fd;
+    return this.#owned.live(operation).fd;
   }
 
   /** The vgem DRM device fd: fences are per open file, so another thread signalling them needs this fd. */
@@ -134,11 +133,11 @@ export class VgemFenceSource {
 
   /** Close the vgem device; buffers stay valid, pending fences expire on their own. Idempotent. */
   close(): void {
-    const fd = this.#fd;
-    if (fd === undefined) return;
-    this.#fd = undefined;
-    this.#handles.clear();
-    this.#addon.close(fd);
+    this.#owned.close(() => this.#handles.clear());
+  }
+
+  get closed(): boolean {
+    return this.#owned.closed;
   }
 
   [Symbol.dispose](): void {
@@ -146,7 +145,6 @@ export class VgemFenceSource {
   }
 
   [inspect.custom](depth: number, options: object): string {
-    const fd = this.#fd;
-    return inspectObject('VgemFenceSource', fd === undefined ? { closed: true } : { fd }, depth, options);
+    return this.#owned.inspect(depth, options, (h) => ({ fd: h.fd }));
   }
 }

@@ -1,5 +1,5 @@
 // The safety net never closes a stranger's fd. Every class that closes its fd when dropped without
-// close() (a FinalizationRegistry, lib/lifecycle.ts) must close only the file it opened: an fd
+// close() (an Owned handle's FinalizationRegistry, lib/lifecycle.ts) must close only the file it opened: an fd
 // number is reused as soon as it is closed, so a finalizer (or env cleanup) acting on the number
 // alone would close whatever file holds it now. The addon records which file each fd it owns
 // names (fstat's dev and ino) and closes the number only while it still names that file.
@@ -7,7 +7,8 @@ import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaHeap, FdChannel, Memfd, type SyncFile } from '../../lib/index.js';
-import { addonLoads, kernelAllocator, provides, runKernel } from '../helpers/env.js';
+import { addonLoads, kernelAllocator, provides, runKernel, runVgem } from '../helpers/env.js';
+import { VgemFenceSource } from '../../lib/testing/index.js';
 import { collect } from '../helpers/gc.js';
 import { fdSnapshot, fdsMadeSince, fileId } from '../helpers/proc.js';
 
@@ -68,6 +69,7 @@ const cases: Record<string, Case> = {
       return { owner: a };
     },
   },
+  VgemFenceSource: { file: 'testing/vgem.ts', needs: runVgem, make: async () => ({ owner: VgemFenceSource.open() }) },
   FdChannelServer: {
     file: 'fd-channel.ts',
     needs: addonLoads,
@@ -100,11 +102,11 @@ async function madeWithFd(make: Case['make']): Promise<{ owner: Owner; fd: numbe
 }
 
 describe('the finalizers cover exactly the classes tested below', () => {
-  it('every `closeOnCollect(this, …)` in lib/ belongs to a class of the table', () => {
+  it('every `new Owned(this, …)` in lib/ belongs to a class of the table', () => {
     const lib = join(import.meta.dirname, '..', '..', 'lib');
-    const registered = readdirSync(lib)
+    const registered = (readdirSync(lib, { recursive: true }) as string[])
       .filter((f) => f.endsWith('.ts'))
-      .flatMap((f) => Array.from(readFileSync(join(lib, f), 'utf8').matchAll(/closeOnCollect\(this\b/g), () => f))
+      .flatMap((f) => Array.from(readFileSync(join(lib, f), 'utf8').matchAll(/new Owned\(this\b/g), () => f))
       .sort();
     expect(registered).toEqual(
       Object.values(cases)
@@ -116,7 +118,16 @@ describe('the finalizers cover exactly the classes tested below', () => {
 
 describe('a dropped object never closes an fd number it no longer owns', () => {
   for (const [name, c] of Object.entries(cases)) {
-    const needs = name === 'DmaHeap' ? '[needs dma-heaps]' : c.needs ? '' : addonLoads ? '[needs a kernel with dma-buf devices]' : '[needs the native addon]';
+    const needs =
+      name === 'DmaHeap'
+        ? '[needs dma-heaps]'
+        : name === 'VgemFenceSource'
+          ? '[needs vgem]'
+          : c.needs
+            ? ''
+            : addonLoads
+              ? '[needs a kernel with dma-buf devices]'
+              : '[needs the native addon]';
     describe.runIf(c.needs)(`${name} ${needs}`, () => {
       it('its fd closed behind its back and the number reused: the finalizer leaves the new file open', async () => {
         let fd = -1;
