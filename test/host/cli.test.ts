@@ -36,6 +36,7 @@ describe('the dmabuf command: arguments', () => {
   it.each([
     [[], /no command given/],
     [['frobnicate'], /unknown command 'frobnicate'/],
+    [['toString'], /unknown command 'toString'/], // a name of Object.prototype is no command
     [['doctor', '--bogus'], /Unknown option '--bogus'/],
     [['doctor', 'extra'], /positional argument/],
     [['ls', '--pid'], /--pid/],
