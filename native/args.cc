@@ -71,7 +71,9 @@ uint64_t U64Arg(const Napi::CallbackInfo &info, size_t index) {
     return bits;
   }
   if (!value.IsNumber()) ThrowTypeError(info.Env(), Where(index) + " must be a number or a bigint");
-  return static_cast<uint64_t>(value.As<Napi::Number>().Int64Value());
+  // A number must be a safe integer like every other argument (Int64Value would take 1.5 as 1 and
+  // NaN as 0); a negative one is taken as its two's complement, as a negative bigint is.
+  return static_cast<uint64_t>(NumberValue(info.Env(), value, Where(index)));
 }
 
 std::string StringArg(const Napi::CallbackInfo &info, size_t index) {

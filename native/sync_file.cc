@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "addon.h"
@@ -24,12 +25,15 @@ Napi::String FixedString(Napi::Env env, const char *chars, size_t size) {
   return Napi::String::New(env, chars, strnlen(chars, size));
 }
 
+// A raw struct field a test sets: a safe integer that fits in 32 bits (IntProp refuses 1.5 and
+// NaN, which Int64Value would pass as 1 and 0), or the fallback when absent.
 uint32_t OptionalU32(Napi::Object raw, const char *key, uint32_t fallback) {
-  Napi::Value value = raw.Get(key);
-  if (value.IsUndefined()) return fallback;
-  if (!value.IsNumber())
-    throw Napi::TypeError::New(raw.Env(), std::string("raw.") + key + " must be a number");
-  return static_cast<uint32_t>(value.As<Napi::Number>().Int64Value());
+  if (raw.Get(key).IsUndefined()) return fallback;
+  int64_t value = IntProp(raw, key, "raw");
+  if (value < std::numeric_limits<int32_t>::min() || value > std::numeric_limits<uint32_t>::max()) {
+    ThrowRangeError(raw.Env(), std::string("raw.") + key + " does not fit in 32 bits");
+  }
+  return static_cast<uint32_t>(value);
 }
 
 // syncFileStatus(fd): SYNC_IOC_FILE_INFO with num_fences = 0 asks only for the count and the

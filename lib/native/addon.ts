@@ -204,9 +204,9 @@ export interface NativeAddon {
   dmaBufImportSyncFile(fd: number, flags: number, syncFileFd: number): void;
 
   // --- sync_file ------------------------------------------------------------------------------
-  /** SYNC_IOC_FILE_INFO in two passes (count, then fences). */
   /** SYNC_IOC_FILE_INFO with num_fences 0: the status alone (1 signalled, 0 active, < 0 the first error). */
   syncFileStatus(fd: number): number;
+  /** SYNC_IOC_FILE_INFO in two passes (count, then fences). */
   syncFileInfo(fd: number): NativeSyncFileInfo;
   /** SYNC_IOC_MERGE; returns the new sync_file fd. */
   syncFileMerge(fd: number, fd2: number, name: string): number;

@@ -83,6 +83,11 @@ describe.runIf(isLinux)('native kernel-object wrappers on non-device fds (Linux 
     expectErrno(() => a.testHooks.syncFileMergeRaw(fd, fd, 'x'.repeat(64), { flags: 0, pad: 0 }), 'ENOTTY', 'SYNC_IOC_MERGE');
     expectErrno(() => a.syncFileSetDeadline(fd, a.testHooks.monotonicNs()), 'ENOTTY', 'SYNC_IOC_SET_DEADLINE');
     expectErrno(() => a.testHooks.syncFileSetDeadlineRaw(fd, a.testHooks.monotonicNs(), 1), 'ENOTTY', 'SYNC_IOC_SET_DEADLINE');
+    // A u64 given as a number, and a raw struct field, must be safe integers (refused before the
+    // ioctl: otherwise these would be ENOTTY like the calls above).
+    for (const bad of [1.5, Number.NaN, 2 ** 60]) expect(() => a.syncFileSetDeadline(fd, bad as never)).toThrow(RangeError);
+    expect(() => a.testHooks.syncFileInfoRaw(fd, { numFences: 4, pad: 1.5 } as never)).toThrow(RangeError);
+    expect(() => a.testHooks.syncFileInfoRaw(fd, { numFences: 4, flags: 2 ** 40 } as never)).toThrow(/does not fit in 32 bits/);
   });
 
   it('DRM and vgem ioctls on a memfd: ENOTTY', () => {
