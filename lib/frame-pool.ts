@@ -12,8 +12,7 @@
  */
 import { inspect } from 'node:util';
 import { closedError, DmaBufError, invalidArgument, invalidType, MisuseCode } from './common/errors.js';
-import { Frame, type FrameAllocator, type FrameLender } from './frame.js';
-import type { FrameColorSpace, FrameRect } from './frame-metadata.js';
+import { Frame, type FrameAllocateOptions, type FrameAllocator, type FrameLender } from './frame.js';
 import { inspectObject } from './inspect.js';
 import { checkToken } from './lifecycle.js';
 import { checkInteger, checkOptions, checkSignal, checkTimeout, WAIT_OPTIONS, type WaitOptions } from './validate.js';
@@ -48,20 +47,7 @@ export class FramePool {
   }
 
   /** `count` frames of one geometry, each in its own buffer from `allocator` (as Frame.allocate). */
-  static allocate(
-    allocator: FrameAllocator,
-    options: {
-      width: number;
-      height: number;
-      format: string | number;
-      count: number;
-      strideAlign?: number;
-      name?: string;
-      modifier?: bigint;
-      colorSpace?: FrameColorSpace;
-      visibleRect?: FrameRect;
-    },
-  ): FramePool {
+  static allocate(allocator: FrameAllocator, options: FrameAllocateOptions & { count: number }): FramePool {
     const opts = checkOptions(SYSCALL, options, ['width', 'height', 'format', 'count', 'strideAlign', 'name', 'modifier', 'colorSpace', 'visibleRect']);
     const count = checkInteger(SYSCALL, 'count', opts['count'], 1, 1024);
     const { count: _count, ...frameOptions } = opts;
@@ -69,7 +55,7 @@ export class FramePool {
     try {
       for (let i = 0; i < count; i++) {
         const name = frameOptions['name'] === undefined ? undefined : `${frameOptions['name'] as string}-${i}`;
-        templates.push(Frame.allocate(allocator, { ...(frameOptions as Parameters<typeof Frame.allocate>[1]), ...(name === undefined ? {} : { name }) }));
+        templates.push(Frame.allocate(allocator, { ...(frameOptions as unknown as FrameAllocateOptions), ...(name === undefined ? {} : { name }) }));
       }
     } catch (error) {
       for (const t of templates) t.close();

@@ -137,6 +137,20 @@ export interface FrameLender {
   lend(frame: Frame): () => void;
 }
 
+/** What Frame.allocate (and FramePool.allocate, with `count`) takes. */
+export interface FrameAllocateOptions {
+  width: number;
+  height: number;
+  format: string | number;
+  /** Each row padded to, and each plane starting at, a multiple of this (default 64). */
+  strideAlign?: number;
+  name?: string;
+  /** Only DRM_FORMAT_MOD_LINEAR may be asked for. */
+  modifier?: bigint;
+  colorSpace?: FrameColorSpace;
+  visibleRect?: FrameRect;
+}
+
 /** A frame shared with another worker thread (frame.share()), for Frame.fromShared. */
 export interface SharedFrame extends FrameMetadata {
   readonly kind: 'dmabuf.Frame';
@@ -207,19 +221,7 @@ export class Frame {
    * One buffer holding every plane, each row padded to `strideAlign` bytes (default 64) and each
    * plane starting at a multiple of it. `allocator` is a DmaHeap, `Udmabuf`, or an emulation's heap.
    */
-  static allocate(
-    allocator: FrameAllocator,
-    options: {
-      width: number;
-      height: number;
-      format: string | number;
-      strideAlign?: number;
-      name?: string;
-      modifier?: bigint;
-      colorSpace?: FrameColorSpace;
-      visibleRect?: FrameRect;
-    },
-  ): Frame {
+  static allocate(allocator: FrameAllocator, options: FrameAllocateOptions): Frame {
     const opts = checkOptions(SYSCALL, options, ['width', 'height', 'format', 'strideAlign', 'name', 'modifier', 'colorSpace', 'visibleRect']);
     const width = checkDimension('width', opts['width']);
     const height = checkDimension('height', opts['height']);

@@ -6,7 +6,16 @@ export { DmaHeap, type HeapDetails, type HeapKind } from './heap.js';
 export { Udmabuf, type SegmentInput } from './udmabuf.js';
 export { Memfd } from './memfd.js';
 export type { SharedHandle, SharedKind } from './share.js';
-export { Frame, FrameAccess, type FrameAllocator, type FramePlane, type FrameDescription, type PlaneAccess, type SharedFrame } from './frame.js';
+export {
+  Frame,
+  FrameAccess,
+  type FrameAllocator,
+  type FramePlane,
+  type FrameDescription,
+  type PlaneAccess,
+  type SharedFrame,
+  type FrameAllocateOptions,
+} from './frame.js';
 export { FramePool } from './frame-pool.js';
 export type { FrameColorSpace, FrameRect, FrameMetadata } from './frame-metadata.js';
 export type { ElectronTextureInfo, ElectronImportInfo, ElectronPlane } from './frame-electron.js';
