@@ -74,6 +74,7 @@ export class VgemFenceSource {
 
   /** A vgem dumb buffer of at least `size` bytes, exported with PRIME as a dma-buf (exporter 'vgem'). */
   createBuffer(size: number): DmaBuf {
+    this.#live('createBuffer');
     checkInteger('DRM_IOCTL_MODE_CREATE_DUMB', 'size', size, 1);
     return this.createDumb(4096, Math.ceil(size / 4096), 8).buffer;
   }

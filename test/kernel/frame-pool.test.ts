@@ -108,10 +108,12 @@ describe.runIf(runKernel)('kernel: FramePool over an FdChannel (needs a dma-heap
     expect(pool.available).toBe(0);
     const [line] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
     expect(line.toString()).toBe('holding 2\n');
-    // Nothing else comes free until the child is gone; then both do.
-    await expect(pool.acquire({ timeoutMs: 50 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(0);
+    // Nothing comes free while the child holds them; once it is killed, both do.
+    await expect(pool.acquire({ timeoutMs: 200 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    const [, signal] = await exited;
+    expect(signal).toBe('SIGKILL');
     (await pool.acquire({ timeoutMs: 10_000 })).close();
     for (let i = 0; i < 50 && pool.available < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(pool.available).toBe(2);
