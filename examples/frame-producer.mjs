@@ -36,17 +36,21 @@ const pool = FramePool.allocate(heap ?? Udmabuf, { width: WIDTH, height: HEIGHT,
 let waited = 0;
 for (let n = 0; n < FRAMES; n++) {
   if (pool.available === 0) waited++;
-  using frame = await pool.acquire({ timeoutMs: 30_000 });
-  // Frame n: every pixel's first byte is n, and a 10×10 square at (n, n) is white.
-  frame.withCpuAccess('write', (a) => {
-    const plane = a.plane(0);
-    plane.bytes.fill(n & 0xff);
-    const x = n % (WIDTH - 10);
-    const y = n % (HEIGHT - 10);
-    for (const row of [...plane.rows()].slice(y, y + 10)) row.fill(0xff, x * 4, (x + 10) * 4);
-  });
-  frame.timestamp = n * 33_333;
-  await channel.sendFrame(frame, { n });
+  const frame = await pool.acquire({ timeoutMs: 30_000 });
+  try {
+    // Frame n: every pixel's first byte is n, and a 10×10 square at (n, n) is white.
+    frame.withCpuAccess('write', (a) => {
+      const plane = a.plane(0);
+      plane.bytes.fill(n & 0xff);
+      const x = n % (WIDTH - 10);
+      const y = n % (HEIGHT - 10);
+      for (const row of [...plane.rows()].slice(y, y + 10)) row.fill(0xff, x * 4, (x + 10) * 4);
+    });
+    frame.timestamp = n * 33_333;
+    await channel.sendFrame(frame, { n });
+  } finally {
+    frame.close(); // the producer's hold ends; the pool reuses the frame once the consumer releases it
+  }
 }
 await channel.send(JSON.stringify({ end: true }));
 // The consumer answers once it has released every frame.
