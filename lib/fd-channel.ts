@@ -402,6 +402,9 @@ export class FdChannel {
     const end = this.#loans.get(loan);
     this.#loans.delete(loan);
     end?.();
+    // Nothing lent any more: stop reading ahead, so no wait keeps the process alive for releases
+    // that will not come (the abort lands only while waiting, so no message is lost).
+    if (this.#loans.size === 0) this.#readingAhead?.abort();
   }
 
   /** The channel is gone (closed here or by the peer): nothing lent on it can be released any more. */

@@ -12,6 +12,7 @@ import { kernelAllocator, NEEDS_PYTHON, provides, runKernel } from '../helpers/e
 import { fixturePath } from '../helpers/fixtures.js';
 import { dmaBufMappings, fdSnapshot, fdsMadeSince, mappingsMadeSince } from '../helpers/proc.js';
 import { rounds } from '../helpers/rounds.js';
+import { activeResources, leftoverResources } from '../helpers/backends.js';
 
 const FRAMES = rounds(1000, 200);
 
@@ -146,10 +147,11 @@ describe.runIf(runKernel)('kernel: FramePool over an FdChannel (needs a dma-heap
     },
   );
 
-  it('messages other than releases wait for receive(); a receive() with a timeout is not held up by the read-ahead', async () => {
+  it('messages other than releases wait for receive(); a receive() with a timeout is not held up by the read-ahead; nothing waits once all is released', async () => {
     using heap = kernelAllocator();
     using pool = FramePool.allocate(heap, { width: 16, height: 16, format: 'R8', count: 1 });
     const [a, b] = FdChannel.pair();
+    const resources = await activeResources();
     {
       using frame = await pool.acquire();
       await a.sendFrame(frame);
@@ -161,6 +163,8 @@ describe.runIf(runKernel)('kernel: FramePool over an FdChannel (needs a dma-heap
     (await pool.acquire({ timeoutMs: 5000 })).close();
     expect((await a.receive({ timeoutMs: 5000 })).text()).toBe('hello');
     await expect(a.receive({ timeoutMs: 30 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    // Nothing is lent now: no read-ahead wait is left to keep the process alive.
+    expect(await leftoverResources(resources)).toEqual([]);
     a.close();
     b.close();
   });
