@@ -185,8 +185,14 @@ function encodeVideoMeta(m: VideoMeta): Uint8Array {
   v.setUint32(o + 12, m.height, true);
   v.setUint32(o + 16, n, true);
   o += 20;
-  for (const off of m.offsets) (v.setBigUint64(o, BigInt(off), true), (o += 8));
-  for (const s of m.strides) (v.setInt32(o, s, true), (o += 4));
+  for (const off of m.offsets) {
+    v.setBigUint64(o, BigInt(off), true);
+    o += 8;
+  }
+  for (const stride of m.strides) {
+    v.setInt32(o, stride, true);
+    o += 4;
+  }
   o += 16; // alignment padding top/bottom/left/right: 0
   o += 4 * n; // stride_align: 0
   return out;
