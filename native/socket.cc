@@ -1,8 +1,8 @@
 // Unix sockets that carry fds (SCM_RIGHTS): SOCK_SEQPACKET for FdChannel, SOCK_STREAM for
 // GStreamer's unixfd protocol (lib/unixfd/), whose framing TypeScript does: a stream has no
-// message boundaries, and the fds of a sendmsg arrive with the first byte of its data. Node cannot do this
-// itself: libuv reads a stream socket with plain read(), which discards ancillary data, so the
-// channel owns its socket here and waits for readiness with a PollWaiter (uv_poll on the env's
+// message boundaries, and the fds of a sendmsg arrive with the first byte of its data. Node cannot
+// do this itself: libuv reads a stream socket with plain read(), which discards ancillary data, so
+// the channel owns its socket here and waits for readiness with a PollWaiter (uv_poll on the env's
 // loop). Every socket is close-on-exec, and the ends of a channel stay BLOCKING at the level of
 // the open file description: O_NONBLOCK is a property of the description (fcntl(2)), shared with
 // every process an end is handed to (a child's fd 3), whose ordinary blocking recv would then fail
@@ -82,9 +82,9 @@ Napi::Value SocketPair(const Napi::CallbackInfo &info) {
   return pair;
 }
 
-// socketListen(name, abstract, mode, backlog, stream?) → fd. For a path, the socket inode gets `mode`
-// before bind (bind creates the path with the inode's mode less the umask, so it is never more
-// open than asked for, not even for an instant), and the path gets exactly `mode` after.
+// socketListen(name, abstract, mode, backlog, stream?) → fd. For a path, the socket inode gets
+// `mode` before bind (bind creates the path with the inode's mode less the umask, so it is never
+// more open than asked for, not even for an instant), and the path gets exactly `mode` after.
 Napi::Value SocketListen(const Napi::CallbackInfo &info) {
   std::string name = StringArg(info, 0);
   bool abstract = info[1].ToBoolean().Value();
@@ -125,9 +125,9 @@ Napi::Value SocketAccept(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
-// socketConnect(name, abstract, stream?) → fd. A Unix connect completes at once or fails (EAGAIN: the
-// listener's backlog is full); a blocking one would wait for room in the backlog, so the socket is
-// non-blocking until connected, then blocking like every channel end (nobody else has it yet).
+// socketConnect(name, abstract, stream?) → fd. A Unix connect completes at once or fails (EAGAIN:
+// the listener's backlog is full); a blocking one would wait for room in the backlog, so the socket
+// is non-blocking until connected, then blocking like every channel end (nobody else has it yet).
 Napi::Value SocketConnect(const Napi::CallbackInfo &info) {
   std::string name = StringArg(info, 0);
   bool abstract = info[1].ToBoolean().Value();

@@ -123,11 +123,13 @@ export class UnixFdSink {
 
   /** Connected clients (unixfdsrc elements). */
   get clients(): number {
+    this.#owned.live('clients');
     return this.#clients.size;
   }
 
   /** The caps last sent (undefined before the first frame). */
   get caps(): string | undefined {
+    this.#owned.live('caps');
     return this.#caps;
   }
 

@@ -94,11 +94,13 @@ export class UnixFdSrc {
 
   /** The caps last received (undefined before the first CAPS message). */
   get caps(): string | undefined {
+    this.#owned.live('caps');
     return this.#caps;
   }
 
   /** Buffers received and not yet released. */
   get held(): number {
+    this.#owned.live('held');
     return this.#held;
   }
 

@@ -96,8 +96,7 @@ export async function makeGstRoot() {
     await sh('umount', [join(tmp, 'proc')]);
     procMounted = false;
     writeFileSync(join(tmp, '.complete'), `${SUITE} ${PACKAGES.join(' ')}\n`);
-    for (const old of readdirSync(cache))
-      if (old.startsWith('gst-root-') && !old.includes('.tmp-')) rmSync(join(cache, old), { recursive: true, force: true });
+    for (const old of readdirSync(cache)) if (old.startsWith('gst-root-') && !old.includes('.tmp-')) rmSync(join(cache, old), { recursive: true, force: true });
     renameSync(tmp, root);
   } finally {
     if (procMounted) await sh('umount', ['-l', join(tmp, 'proc')]).catch(() => {});

@@ -76,7 +76,7 @@ describe.runIf(addonLoads)('unixfd (needs the native addon: Linux)', () => {
 
   describe('hostile sinks: ERR_DMABUF_PROTOCOL, fds closed, the loop keeps ticking', () => {
     const a = addon();
-    async function withSink(peer: (fd: number) => boolean | void, check: (src: UnixFdSrc) => Promise<void>): Promise<void> {
+    async function withSink(peer: (fd: number) => unknown, check: (src: UnixFdSrc) => Promise<void>): Promise<void> {
       const name = abstractName();
       const listening = a.socketListen(name, true, 0o600, 4, true);
       try {
@@ -153,7 +153,9 @@ describe.runIf(addonLoads)('unixfd (needs the native addon: Linux)', () => {
         async (src) => expect(await rejection(src.receive({ timeoutMs: 2000 }))).toMatchObject({ code: 'ERR_DMABUF_PROTOCOL' }),
       );
       await withSink(
-        (fd) => a.sendMsg(fd, encodeMessage(CAPS, new Uint8Array([0x76, 0x69])), []),
+        (fd) => {
+          a.sendMsg(fd, encodeMessage(CAPS, new Uint8Array([0x76, 0x69])), []);
+        },
         async (src) => expect(await rejection(src.receive({ timeoutMs: 2000 }))).toMatchObject({ code: 'ERR_DMABUF_PROTOCOL' }),
       );
       await withSink(
