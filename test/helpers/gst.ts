@@ -42,7 +42,7 @@ export function gstLaunch(pipeline: string[], options: { env?: NodeJS.ProcessEnv
 }
 
 /** Retries `connect` until the pipeline listens (unixfdsink binds once it starts). */
-export async function connectWhenListening<T>(connect: () => Promise<T>, timeoutMs = 20000): Promise<T> {
+export async function connectWhenListening<T>(connect: () => Promise<T>, timeoutMs = 90000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -71,7 +71,7 @@ describe.runIf(addonLoads)('unixfd (needs the native addon: Linux)', () => {
         gst.child.kill();
         await gst.done;
       }
-    }, 60000);
+    }, 180000);
   });
 
   describe('hostile sinks: ERR_DMABUF_PROTOCOL, fds closed, the loop keeps ticking', () => {
