@@ -30,12 +30,12 @@ const MAX_PATH_BYTES = 107;
 
 /** An fd received over a channel that is neither a dma-buf nor a sync_file. Close it, or take() it. */
 /** An fd this package owns, as the lifecycle holds it. */
-interface FdHandle {
+export interface FdHandle {
   readonly fd: number;
   close(): void;
 }
 
-function fdHandle(addon: SocketOps, fd: number): FdHandle {
+export function fdHandle(addon: SocketOps, fd: number): FdHandle {
   return { fd, close: () => addon.close(fd) };
 }
 
@@ -128,7 +128,7 @@ function describeFd(fd: number): string {
 }
 
 /** Wrap each received fd as what it is; on any failure every fd not yet wrapped is closed too. */
-function typeReceived(addon: SocketOps, fds: readonly number[]): ChannelHandle[] {
+export function typeReceived(addon: SocketOps, fds: readonly number[]): ChannelHandle[] {
   const handles: ChannelHandle[] = [];
   const backend = getKernelBackend();
   // Read before any fd is taken over: a bad DMABUF_CHECK refuses the message and closes its fds.
@@ -159,7 +159,7 @@ function typeReceived(addon: SocketOps, fds: readonly number[]): ChannelHandle[]
   return handles;
 }
 
-function closeAll(addon: SocketOps, fds: readonly number[]): void {
+export function closeAll(addon: SocketOps, fds: readonly number[]): void {
   for (const fd of fds) addon.close(fd);
 }
 
@@ -193,7 +193,7 @@ function fdOf(syscall: string, handle: unknown, index: number): number {
 }
 
 /** A socket name: a path, or an abstract name written with a leading NUL ('\0name'), as Node's net does. */
-function checkSocketName(syscall: string, name: unknown): { name: string; abstract: boolean } {
+export function checkSocketName(syscall: string, name: unknown): { name: string; abstract: boolean } {
   if (typeof name !== 'string') throw invalidType(syscall, 'path', 'a socket path or "\\0abstract-name"', name);
   const abstract = name.startsWith('\0');
   const body = abstract ? name.slice(1) : name;
@@ -204,10 +204,10 @@ function checkSocketName(syscall: string, name: unknown): { name: string; abstra
   return { name: body, abstract };
 }
 
-type WaitResult = 'ready' | 'timeout' | 'cancelled';
+export type WaitResult = 'ready' | 'timeout' | 'cancelled';
 
 /** One PollWaiter, cancellable by close() or an AbortSignal. */
-class Waits {
+export class Waits {
   readonly #pending = new Set<{ cancel(): void }>();
 
   async wait(addon: SocketOps, fd: number, events: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<WaitResult> {
@@ -579,7 +579,7 @@ export class FdChannel {
  * kernel never removes it), so the path may be a stale leftover of a crashed process or a live
  * server's; only a connect tells them apart (ECONNREFUSED: nobody listens).
  */
-function addressInUse(error: DmaBufError, path: string, abstract: boolean): DmaBufError {
+export function addressInUse(error: DmaBufError, path: string, abstract: boolean): DmaBufError {
   const hint = abstract
     ? `the abstract name '${path.slice(1)}' is held by another socket (abstract names vanish with their last fd; see \`ss -xlp\`)`
     : `${path} already exists. If a crashed process left it, nothing listens there: FdChannel.connect(path) fails with ECONNREFUSED (or \`ss -xlp | grep ${path}\` shows no owner) and you can remove it (fs.unlinkSync) before listening; if it connects, another server is live`;

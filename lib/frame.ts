@@ -527,6 +527,20 @@ export class Frame {
     return { text: encodeFrameMessage(body, extra, loan), buffers, loan };
   }
 
+  /**
+   * @internal A frame built over received buffers (GStreamer's unixfd): it closes `buffers` with
+   * itself, and runs `onClose` once when it closes (the release its producer waits for).
+   */
+  _adoptReceived(buffers: readonly DmaBuf[], onClose: () => void): void {
+    this.#owned.push(...buffers);
+    this.#onClose = onClose;
+  }
+
+  /** @internal The frame's distinct buffers. */
+  _buffers(): DmaBuf[] {
+    return [...new Set(this.#live('buffers').map((p) => p.buffer))];
+  }
+
   /** @internal A consumer's hold on a pooled frame (undefined when the frame has no pool). */
   _lend(): (() => void) | undefined {
     this.#live('lend');

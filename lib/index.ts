@@ -30,6 +30,8 @@ export {
   type ReceiveOptions,
   type Sendable,
 } from './fd-channel.js';
+export { UnixFdSink, type UnixFdSinkOptions, type UnixFdSendOptions } from './unixfd/sink.js';
+export { UnixFdSrc, type UnixFdBuffer, type UnixFdMemory } from './unixfd/src.js';
 export { DmaBuf } from './dmabuf.js';
 export { CpuAccess } from './cpu-access.js';
 export { SyncFile, type SyncFileStatus } from './sync-file.js';

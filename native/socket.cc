@@ -1,6 +1,8 @@
-// Unix SOCK_SEQPACKET sockets that carry fds (SCM_RIGHTS), for FdChannel. Node cannot do this
-// itself: libuv reads a stream socket with plain read(), which discards ancillary data, so the
-// channel owns its socket here and waits for readiness with a PollWaiter (uv_poll on the env's
+// Unix sockets that carry fds (SCM_RIGHTS): SOCK_SEQPACKET for FdChannel, SOCK_STREAM for
+// GStreamer's unixfd protocol (lib/unixfd/), whose framing TypeScript does: a stream has no
+// message boundaries, and the fds of a sendmsg arrive with the first byte of its data. Node cannot
+// do this itself: libuv reads a stream socket with plain read(), which discards ancillary data, so
+// the channel owns its socket here and waits for readiness with a PollWaiter (uv_poll on the env's
 // loop). Every socket is close-on-exec, and the ends of a channel stay BLOCKING at the level of
 // the open file description: O_NONBLOCK is a property of the description (fcntl(2)), shared with
 // every process an end is handed to (a child's fd 3), whose ordinary blocking recv would then fail
@@ -41,6 +43,12 @@ namespace {
 
 constexpr int kSocketFlags = SOCK_SEQPACKET | SOCK_CLOEXEC;
 
+// The socket type an optional boolean argument asks for: SOCK_STREAM when true.
+int SocketFlags(const Napi::CallbackInfo &info, size_t index) {
+  bool stream = info.Length() > index && info[index].ToBoolean().Value();
+  return stream ? (SOCK_STREAM | SOCK_CLOEXEC) : kSocketFlags;
+}
+
 // A sockaddr_un for `name`: a filesystem path, or (abstract) a name in the abstract namespace,
 // which starts with a NUL byte and is not NUL-terminated (unix(7)). The TS layer checks the length.
 socklen_t MakeAddress(const Napi::CallbackInfo &info, const std::string &name, bool abstract,
@@ -61,10 +69,10 @@ Napi::Value NewSocket(const Napi::CallbackInfo &info, UniqueFd &fd) {
   return Napi::Number::New(info.Env(), fd.release());
 }
 
-// socketPair() → [fd, fd]
+// socketPair(stream?) → [fd, fd]
 Napi::Value SocketPair(const Napi::CallbackInfo &info) {
   int fds[2];
-  if (::socketpair(AF_UNIX, kSocketFlags, 0, fds) == -1)
+  if (::socketpair(AF_UNIX, SocketFlags(info, 0), 0, fds) == -1)
     ThrowErrno(info.Env(), errno, "socketpair");
   Own(info.Env(), fds[0]);
   Own(info.Env(), fds[1]);
@@ -74,9 +82,9 @@ Napi::Value SocketPair(const Napi::CallbackInfo &info) {
   return pair;
 }
 
-// socketListen(name, abstract, mode, backlog) → fd. For a path, the socket inode gets `mode`
-// before bind (bind creates the path with the inode's mode less the umask, so it is never more
-// open than asked for, not even for an instant), and the path gets exactly `mode` after.
+// socketListen(name, abstract, mode, backlog, stream?) → fd. For a path, the socket inode gets
+// `mode` before bind (bind creates the path with the inode's mode less the umask, so it is never
+// more open than asked for, not even for an instant), and the path gets exactly `mode` after.
 Napi::Value SocketListen(const Napi::CallbackInfo &info) {
   std::string name = StringArg(info, 0);
   bool abstract = info[1].ToBoolean().Value();
@@ -84,7 +92,7 @@ Napi::Value SocketListen(const Napi::CallbackInfo &info) {
   int backlog = static_cast<int>(IntArg(info, 3));
   sockaddr_un addr;
   socklen_t len = MakeAddress(info, name, abstract, &addr);
-  UniqueFd fd(::socket(AF_UNIX, kSocketFlags | SOCK_NONBLOCK, 0));
+  UniqueFd fd(::socket(AF_UNIX, SocketFlags(info, 4) | SOCK_NONBLOCK, 0));
   if (fd.get() == -1) ThrowErrno(info.Env(), errno, "socket");
   if (!abstract && ::fchmod(fd.get(), mode) == -1) ThrowErrno(info.Env(), errno, "fchmod");
   if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&addr), len) == -1)
@@ -117,15 +125,15 @@ Napi::Value SocketAccept(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
-// socketConnect(name, abstract) → fd. A Unix connect completes at once or fails (EAGAIN: the
-// listener's backlog is full); a blocking one would wait for room in the backlog, so the socket is
-// non-blocking until connected, then blocking like every channel end (nobody else has it yet).
+// socketConnect(name, abstract, stream?) → fd. A Unix connect completes at once or fails (EAGAIN:
+// the listener's backlog is full); a blocking one would wait for room in the backlog, so the socket
+// is non-blocking until connected, then blocking like every channel end (nobody else has it yet).
 Napi::Value SocketConnect(const Napi::CallbackInfo &info) {
   std::string name = StringArg(info, 0);
   bool abstract = info[1].ToBoolean().Value();
   sockaddr_un addr;
   socklen_t len = MakeAddress(info, name, abstract, &addr);
-  UniqueFd fd(::socket(AF_UNIX, kSocketFlags | SOCK_NONBLOCK, 0));
+  UniqueFd fd(::socket(AF_UNIX, SocketFlags(info, 2) | SOCK_NONBLOCK, 0));
   if (fd.get() == -1) ThrowErrno(info.Env(), errno, "socket");
   int ret;
   do {
@@ -139,7 +147,8 @@ Napi::Value SocketConnect(const Napi::CallbackInfo &info) {
 }
 
 // sendMsg(fd, data: Uint8Array, fds: number[]) → bytes sent, or -1 when the socket is full
-// (EAGAIN: wait for POLLOUT). A SOCK_SEQPACKET message goes whole or not at all.
+// (EAGAIN: wait for POLLOUT). A SOCK_SEQPACKET message goes whole or not at all; on a
+// SOCK_STREAM socket a part may go (the count says how much) and the fds go with the first byte.
 Napi::Value SendMsg(const Napi::CallbackInfo &info) {
   int fd = FdArg(info, 0);
   if (!info[1].IsTypedArray()) ThrowTypeError(info.Env(), "data must be a Uint8Array");
@@ -178,15 +187,19 @@ Napi::Value SendMsg(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), static_cast<double>(sent));
 }
 
-// recvMsg(fd, maxData, maxFds) → undefined when nothing is queued (EAGAIN), else
+// recvMsg(fd, maxData, maxFds, stream?) → undefined when nothing is queued (EAGAIN), else
 // { data: ArrayBuffer, fds: number[], flags } with the message's MSG_TRUNC/MSG_CTRUNC bits and
 // `length`, the whole message's length (MSG_TRUNC makes recvmsg return it even when cut). Every
-// fd that arrived is owned by this env until the TS layer wraps or closes it.
+// fd that arrived is owned by this env until the TS layer wraps or closes it. On a stream
+// (`stream` true) MSG_TRUNC is not passed: a stream has no message to cut, and at most maxData
+// bytes are read, the rest staying queued; a read stops where a sendmsg with fds begins
+// (unix_stream_read_generic), so the fds that come belong to the first byte of that sendmsg.
 Napi::Value RecvMsg(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
   size_t maxData = static_cast<size_t>(SizeArg(info, 1));
   size_t maxFds = static_cast<size_t>(SizeArg(info, 2));
+  bool stream = info.Length() > 3 && info[3].ToBoolean().Value();
   // Bounds before any allocation: a message never carries more than SCM_MAX_FD (253) fds
   // (net/core/scm.c), and the TS layer caps payloads at 1 GiB.
   if (maxData > kMaxMessageBytes) ThrowRangeError(env, "argument 1 exceeds 1 GiB");
@@ -205,7 +218,7 @@ Napi::Value RecvMsg(const Napi::CallbackInfo &info) {
   }
   ssize_t length;
   do {
-    length = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+    length = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | (stream ? 0 : MSG_TRUNC));
   } while (length == -1 && errno == EINTR);
   if (length == -1) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Undefined();

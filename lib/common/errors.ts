@@ -33,6 +33,8 @@ export const MisuseCode = {
   NOT_CPU_ACCESSIBLE: 'ERR_DMABUF_NOT_CPU_ACCESSIBLE',
   /** An operation this backend or exporter does not provide (see `supports`). */
   UNSUPPORTED: 'ERR_DMABUF_UNSUPPORTED',
+  /** UnixFdSink/UnixFdSrc: the peer broke GStreamer's unixfd protocol (garbage, a lying size or fd count); the connection was dropped, its fds closed. */
+  PROTOCOL: 'ERR_DMABUF_PROTOCOL',
 } as const;
 export type MisuseCode = (typeof MisuseCode)[keyof typeof MisuseCode];
 

@@ -216,23 +216,28 @@ export interface NativeAddon {
   // --- poll waiter ----------------------------------------------------------------------------
   PollWaiter: NativePollWaiterConstructor;
 
-  // --- Unix SOCK_SEQPACKET sockets (FdChannel); all non-blocking and close-on-exec ------------
-  /** socketpair(AF_UNIX, SOCK_SEQPACKET). */
-  socketPair(): [number, number];
+  // --- Unix sockets: SOCK_SEQPACKET (FdChannel), SOCK_STREAM when `stream` (GStreamer's unixfd) --
+  // All close-on-exec; sends and receives pass MSG_DONTWAIT (the sockets stay blocking).
+  /** socketpair(AF_UNIX, SOCK_SEQPACKET, or SOCK_STREAM when `stream`). */
+  socketPair(stream?: boolean): [number, number];
   /** socket + bind + listen on a path (made with exactly `mode`) or an abstract name. */
-  socketListen(name: string, abstract: boolean, mode: number, backlog: number): number;
+  socketListen(name: string, abstract: boolean, mode: number, backlog: number, stream?: boolean): number;
   /** accept4; -1 when no connection is pending (EAGAIN). */
   socketAccept(fd: number): number;
   /** socket + connect; a Unix connect completes at once or fails. */
-  socketConnect(name: string, abstract: boolean): number;
-  /** sendmsg with SCM_RIGHTS, MSG_DONTWAIT | MSG_NOSIGNAL; bytes sent, or -1 when full (EAGAIN). */
+  socketConnect(name: string, abstract: boolean, stream?: boolean): number;
+  /**
+   * sendmsg with SCM_RIGHTS, MSG_DONTWAIT | MSG_NOSIGNAL; bytes sent, or -1 when full (EAGAIN).
+   * On a stream a part may go; the fds travel with its first byte.
+   */
   sendMsg(fd: number, data: Uint8Array, fds: readonly number[]): number;
   /**
    * recvmsg with MSG_CMSG_CLOEXEC | MSG_TRUNC into `maxData` bytes and room for `maxFds` fds;
    * undefined when nothing is queued. `length` is the whole message's length (> data.byteLength
-   * when cut: flags has MSG_TRUNC); fds that arrived are owned by the env until closed.
+   * when cut: flags has MSG_TRUNC); fds that arrived are owned by the env until closed. With
+   * `stream` (a SOCK_STREAM socket) no MSG_TRUNC: up to `maxData` bytes, the rest stays queued.
    */
-  recvMsg(fd: number, maxData: number, maxFds: number): { data: ArrayBuffer; length: number; fds: number[]; flags: number } | undefined;
+  recvMsg(fd: number, maxData: number, maxFds: number, stream?: boolean): { data: ArrayBuffer; length: number; fds: number[]; flags: number } | undefined;
   /** SO_PEERCRED. */
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   /** unlink(2); ENOENT is not an error. */

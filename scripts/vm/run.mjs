@@ -25,7 +25,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheDir } from '../cache.mjs';
+import { CACHE_ROOT, cacheDir } from '../cache.mjs';
 import { ensureHost, HostError } from './host.mjs';
 import { getInitramfs } from './initramfs.mjs';
 import { getKernel } from './kernel.mjs';
@@ -107,6 +107,8 @@ function writeJob(command, profile) {
   const nodeDir = profile.userland === 'host' ? dirname(process.execPath) : dirname(GUEST_NODE);
   const env = {
     HOME: '/tmp',
+    // The host's cache, read-only in the guest: the GStreamer root of the unixfd tests (scripts/gst/root.mjs).
+    DMABUF_DEV_CACHE: CACHE_ROOT,
     PATH: `${nodeDir}:${REPO}/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
     DMABUF_REQUIRE_KERNEL: '1',
     DMABUF_VM_PROFILE: profile.name,

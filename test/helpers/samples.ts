@@ -8,7 +8,7 @@ import * as root from '../../lib/index.js';
 import * as testing from '../../lib/testing/index.js';
 import { addonLoads, hasVgem } from './env.js';
 
-const { AbortError, DmaBufError, emulation, FdChannel, Frame, FramePool, Memfd, region } = root;
+const { AbortError, DmaBufError, emulation, FdChannel, Frame, FramePool, Memfd, region, UnixFdSink, UnixFdSrc } = root;
 
 /** Every exported class: a function whose source is a class declaration. */
 export const exportedClasses = [...Object.entries(root), ...Object.entries(testing)]
@@ -77,6 +77,17 @@ export const samples: Record<string, Sample> = {
   FdChannelServer: {
     needs: addonLoads ? undefined : 'the native addon',
     make: () => ({ value: FdChannel.listen(`/tmp/dmabuf-inspect-${process.pid}.sock`) }),
+  },
+  UnixFdSink: {
+    needs: addonLoads ? undefined : 'the native addon',
+    make: () => ({ value: UnixFdSink.listen(`\0dmabuf-inspect-sink-${process.pid}`) }),
+  },
+  UnixFdSrc: {
+    needs: addonLoads ? undefined : 'the native addon',
+    make: () => {
+      const sink = UnixFdSink.listen(`\0dmabuf-inspect-src-${process.pid}`);
+      return { value: UnixFdSrc.connect(`\0dmabuf-inspect-src-${process.pid}`), done: () => sink.close() };
+    },
   },
   OwnedFd: {
     needs: addonLoads ? undefined : 'the native addon',

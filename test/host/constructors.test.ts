@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { CpuAccess, DmaBuf, DmaHeap, FdChannel, FdChannelServer, Frame, FrameAccess, FramePool, Memfd, OwnedFd, SyncFile } from '../../lib/index.js';
+import {
+  CpuAccess,
+  DmaBuf,
+  DmaHeap,
+  FdChannel,
+  FdChannelServer,
+  Frame,
+  FrameAccess,
+  FramePool,
+  Memfd,
+  OwnedFd,
+  SyncFile,
+  UnixFdSink,
+  UnixFdSrc,
+} from '../../lib/index.js';
 import { VgemFenceSource } from '../../lib/testing/index.js';
 import { exportedClasses } from '../helpers/samples.js';
 
@@ -34,6 +48,8 @@ describe('the public classes are made by their factories only', () => {
     ['FrameAccess', FrameAccess, /frame.beginCpuAccess\(\)/],
     ['FdChannel', FdChannel, /FdChannel.pair\(\)/],
     ['FdChannelServer', FdChannelServer, /FdChannel.listen\(\)/],
+    ['UnixFdSink', UnixFdSink, /UnixFdSink.listen\(\)/],
+    ['UnixFdSrc', UnixFdSrc, /UnixFdSrc.connect\(\)/],
     ['VgemFenceSource', VgemFenceSource, /VgemFenceSource.open\(\)/],
   ])('new %s() throws a TypeError naming the factory, and builds nothing', (name, Class, factory) => {
     const Ctor = Class as unknown as new (...args: unknown[]) => unknown;

@@ -1,0 +1,165 @@
+/**
+ * One SOCK_STREAM connection speaking unixfd's framing (protocol.ts): an 8-byte header and a
+ * payload per message, the fds with the header. A stream has no boundaries, so the reader asks
+ * the kernel for exactly the bytes of the current message part (the header, then the payload):
+ * a unix stream read stops where a sendmsg that carried fds begins (unix_stream_read_generic),
+ * so reading no further than a message's end keeps each message's fds with it. Writes go whole,
+ * in call order, one sendmsg each (GStreamer 1.26.2 reads a payload with one recv: a split message
+ * would fail it); the rest of a partial write follows once the socket has room. Waits are
+ * PollWaiters on the loop, as in FdChannel; the socket itself stays blocking (MSG_DONTWAIT per call).
+ */
+import { closedError, DmaBufError, MisuseCode } from '../common/errors.js';
+import type { SocketOps } from '../backend/kernel/socket.js';
+import { closeAll, fdHandle, type FdHandle, Waits } from '../fd-channel.js';
+import { decodeHeader, HEADER_BYTES, MAX_PAYLOAD_BYTES } from './protocol.js';
+import { abortErrorFor } from '../wait.js';
+
+/** The most fds one message may bring: a buffer has at most 255 memories; the kernel passes 253 (SCM_MAX_FD). */
+const MAX_FDS = 253;
+
+export interface RawMessage {
+  type: number;
+  payload: Uint8Array;
+  /** Received fds, owned by the caller (close or wrap each). */
+  fds: number[];
+}
+
+function protocolError(message: string): DmaBufError {
+  return new DmaBufError(MisuseCode.PROTOCOL, `unixfd: ${message}`, { syscall: 'recvmsg' });
+}
+
+export class Connection {
+  readonly #addon: SocketOps;
+  readonly #handle: FdHandle;
+  #closed = false;
+  readonly #waits = new Waits();
+  #writing: Promise<unknown> = Promise.resolve();
+  #reading: Promise<unknown> = Promise.resolve();
+
+  constructor(addon: SocketOps, fd: number) {
+    this.#addon = addon;
+    this.#handle = fdHandle(addon, fd);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get fd(): number {
+    return this.#handle.fd;
+  }
+
+  #live(syscall: string, className: string): number {
+    if (this.#closed) throw closedError(className, syscall);
+    return this.#handle.fd;
+  }
+
+  /** Queue a whole message; resolves once the kernel holds all of it. The fds go with its first byte. */
+  write(bytes: Uint8Array, fds: readonly number[], className: string): Promise<void> {
+    const run = this.#writing.then(() => this.#writeNow(bytes, fds, className));
+    this.#writing = run.catch(() => undefined);
+    return run;
+  }
+
+  async #writeNow(bytes: Uint8Array, fds: readonly number[], className: string): Promise<void> {
+    const a = this.#addon;
+    let rest = bytes;
+    let withFds = fds;
+    for (;;) {
+      const fd = this.#live('sendmsg', className);
+      const sent = a.sendMsg(fd, rest, withFds);
+      if (sent >= 0) {
+        withFds = [];
+        rest = rest.subarray(sent);
+        if (rest.length === 0) return;
+      }
+      const result = await this.#waits.wait(a, fd, a.constants.POLLOUT, -1, undefined);
+      if (result === 'cancelled') throw closedError(className, 'sendmsg');
+    }
+  }
+
+  /** One attempt, never waiting (EOS as the sink closes): whether it went. */
+  tryWrite(bytes: Uint8Array): boolean {
+    if (this.#closed) return false;
+    try {
+      return this.#addon.sendMsg(this.#handle.fd, bytes, []) === bytes.length;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The next message. ERR_DMABUF_CHANNEL_CLOSED when the peer hung up between messages;
+   * ERR_DMABUF_PROTOCOL when it hung up inside one, announced a payload over 1 MiB, or sent more
+   * fds than fit (the fds that came are closed). After a protocol error the stream is out of step:
+   * close the connection.
+   */
+  read(className: string, timeoutMs = -1, signal?: AbortSignal): Promise<RawMessage> {
+    const run = this.#reading.then(() => this.#readNow(className, timeoutMs, signal));
+    this.#reading = run.catch(() => undefined);
+    return run;
+  }
+
+  async #readNow(className: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<RawMessage> {
+    const a = this.#addon;
+    const c = a.constants;
+    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+    const header = new Uint8Array(HEADER_BYTES);
+    let payload: Uint8Array | undefined;
+    let type = 0;
+    let have = 0;
+    const fds: number[] = [];
+    try {
+      for (;;) {
+        if (signal?.aborted && payload === undefined && have === 0) throw abortErrorFor(signal);
+        const fd = this.#live('recvmsg', className);
+        const want = payload === undefined ? HEADER_BYTES - have : payload.length - have;
+        const got = want === 0 ? { data: new ArrayBuffer(0), length: 0, fds: [], flags: 0 } : a.recvMsg(fd, want, MAX_FDS, true);
+        if (got) {
+          fds.push(...got.fds);
+          if (got.flags & c.MSG_CTRUNC) throw protocolError(`a message carried more than ${MAX_FDS} fds; those that came were closed`);
+          if (want > 0 && got.length === 0 && got.fds.length === 0) {
+            if (payload === undefined && have === 0) {
+              if (fds.length === 0) throw new DmaBufError(MisuseCode.CHANNEL_CLOSED, 'the other end closed the connection', { syscall: 'recvmsg' });
+            }
+            throw protocolError('the other end closed the connection inside a message');
+          }
+          const bytes = new Uint8Array(got.data);
+          if (payload === undefined) {
+            header.set(bytes, have);
+            have += bytes.length;
+            if (have === HEADER_BYTES) {
+              const h = decodeHeader(header);
+              if (h.size > MAX_PAYLOAD_BYTES) throw protocolError(`a message announces a payload of ${h.size} bytes (at most ${MAX_PAYLOAD_BYTES})`);
+              type = h.type;
+              payload = new Uint8Array(h.size);
+              have = 0;
+            }
+          } else {
+            payload.set(bytes, have);
+            have += bytes.length;
+          }
+          if (payload !== undefined && have === payload.length) return { type, payload, fds };
+          continue;
+        }
+        // Once part of a message is in, it is read to its end whatever the timeout or signal
+        // say: giving up there would leave the stream out of step.
+        const started = payload !== undefined || have > 0;
+        const remaining = started || deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
+        const result = await this.#waits.wait(a, fd, c.POLLIN | c.POLLRDHUP, remaining, started ? undefined : signal);
+        if (result === 'timeout') throw new DmaBufError('ETIMEDOUT', `no message arrived within ${timeoutMs} ms`, { syscall: 'recvmsg' });
+        if (result === 'cancelled') throw closedError(className, 'recvmsg');
+      }
+    } catch (error) {
+      closeAll(a, fds);
+      throw error;
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#waits.cancelAll();
+    this.#handle.close();
+  }
+}
