@@ -29,8 +29,13 @@ const HOST_BUSYBOX = '/bin/busybox';
 // (README, "The real-kernel suite"). Roots the kernel has built in (modules.builtin) are skipped; dependencies
 // come from each module's own `depends=` (Debian ships no modules.dep: depmod makes it on install),
 // so their dependencies (9p on netfs, vgem on drm_shmem_helper, drm_kms_helper and drm, on 6.12
-// and 7.3 alike) come without being named here.
-export const ROOTS = ['virtio_pci', '9pnet_virtio', '9p', 'vgem'];
+// and 7.3 alike) come without being named here. vivid (VIDEO_VIVID=m on every Debian kernel the
+// profiles boot) brings its chain the same way: mc, videodev, videobuf2-common, videobuf2-v4l2,
+// videobuf2-memops, videobuf2-vmalloc, videobuf2-dma-contig, v4l2-tpg, v4l2-dv-timings, rc-core,
+// cec (../shared/reference/real-kernel.md, "vivid"). Loaded with its defaults: one instance whose
+// first node is a single-planar capture node that imports (V4L2_MEMORY_DMABUF) and exports
+// (VIDIOC_EXPBUF) dma-bufs through videobuf2-vmalloc.
+export const ROOTS = ['virtio_pci', '9pnet_virtio', '9p', 'vgem', 'vivid'];
 // Loaded where the kernel ships them as modules, skipped where it has them built in or not at all
 // (then the profile declares the device absent, and check.sh and the suite hold it to that): the
 // system heap is a bool up to 6.12 and tristate in 7.3 (there in modules.builtin, built in).
