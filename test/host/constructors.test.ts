@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaHeap, FdChannel, FdChannelServer, Frame, FramePool, SyncFile } from '../../lib/index.js';
-import { VgemFenceSource } from '../../lib/testing/index.js';
+import { VgemFenceSource, VividCamera } from '../../lib/testing/index.js';
 
 describe('the public classes are made by their factories only', () => {
   it.each([
@@ -12,6 +12,7 @@ describe('the public classes are made by their factories only', () => {
     ['FdChannel', FdChannel, /FdChannel.pair\(\)/],
     ['FdChannelServer', FdChannelServer, /FdChannel.listen\(\)/],
     ['VgemFenceSource', VgemFenceSource, /VgemFenceSource.open\(\)/],
+    ['VividCamera', VividCamera, /VividCamera.open\(\)/],
   ])('new %s() throws a TypeError naming the factory, and builds nothing', (name, Class, factory) => {
     const Ctor = Class as unknown as new (...args: unknown[]) => unknown;
     for (const args of [[], [Symbol('forged'), 3], [undefined, undefined, 7]]) {

@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import * as root from '../../lib/index.js';
 import * as testing from '../../lib/testing/index.js';
-import { addonLoads, hasVgem } from '../helpers/env.js';
+import { addonLoads, hasVgem, hasVivid } from '../helpers/env.js';
 
 const { AbortError, DmaBufError, emulation, FdChannel, Frame, FramePool, Memfd, region } = root;
 
@@ -94,6 +94,7 @@ const samples: Record<string, Sample> = {
     },
   },
   VgemFenceSource: { needs: hasVgem ? undefined : 'vgem (/dev/dri)', make: () => ({ value: testing.VgemFenceSource.open() }) },
+  VividCamera: { needs: addonLoads && hasVivid ? undefined : 'vivid (/dev/video*)', make: () => ({ value: testing.VividCamera.open() }) },
 };
 
 describe('every public class prints usefully in util.inspect', () => {
