@@ -57,6 +57,12 @@ export interface VividCapture {
 }
 
 const openToken = Symbol('VividCamera.open');
+/** How long a capture waits by default: vivid makes a frame every 1/30 s or so, but an emulated VM's first frame after STREAMON can take seconds. */
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+function timeoutOf(operation: string, options: { timeoutMs?: number } | undefined): number {
+  return options?.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : checkTimeout(operation, options);
+}
 
 function toVividFormat(pix: V4l2PixFormat, format: DrmFormat): VividFormat {
   return Object.freeze({ width: pix.width, height: pix.height, format: format.name, stride: pix.bytesperline, size: pix.sizeimage });
@@ -132,7 +138,12 @@ export class VividCamera {
     const format = FORMATS.map((n) => DRM_FORMATS[n] as DrmFormat).find((f) => f.code === pix.pixelformat >>> 0);
     // A format set by someone else (v4l2-ctl) that frames cannot describe: named by its fourcc.
     if (!format) {
-      const fourcc = String.fromCharCode(pix.pixelformat & 0xff, (pix.pixelformat >> 8) & 0xff, (pix.pixelformat >> 16) & 0xff, (pix.pixelformat >>> 24) & 0xff);
+      const fourcc = String.fromCharCode(
+        pix.pixelformat & 0xff,
+        (pix.pixelformat >> 8) & 0xff,
+        (pix.pixelformat >> 16) & 0xff,
+        (pix.pixelformat >>> 24) & 0xff,
+      );
       return Object.freeze({ width: pix.width, height: pix.height, format: fourcc, stride: pix.bytesperline, size: pix.sizeimage });
     }
     return toVividFormat(pix, format);
@@ -198,7 +209,8 @@ export class VividCamera {
   #selectMenu(controlName: string, item: string, id?: number): void {
     const device = this.#live('VIDIOC_S_CTRL');
     const control = id === undefined ? device.findControl(controlName) : device.queryControl(id);
-    if (!control) throw new DmaBufError(MisuseCode.UNSUPPORTED, `${device.path} has no '${controlName}' control: is it vivid?`, { syscall: 'VIDIOC_QUERYCTRL' });
+    if (!control)
+      throw new DmaBufError(MisuseCode.UNSUPPORTED, `${device.path} has no '${controlName}' control: is it vivid?`, { syscall: 'VIDIOC_QUERYCTRL' });
     for (const [index, name] of device.menu(control)) {
       if (name === item) {
         device.setControl(control.id, index);
@@ -243,7 +255,12 @@ export class VividCamera {
         syscall: operation,
       });
     }
-    if (frame.modifier !== 0n) throw invalidArgument(operation, 'frame', `the camera writes plain rows (DRM_FORMAT_MOD_LINEAR); this frame's modifier is 0x${frame.modifier.toString(16)}`);
+    if (frame.modifier !== 0n)
+      throw invalidArgument(
+        operation,
+        'frame',
+        `the camera writes plain rows (DRM_FORMAT_MOD_LINEAR); this frame's modifier is 0x${frame.modifier.toString(16)}`,
+      );
     const format = this.#checkFormat(operation, frame.format.name);
     const planes = frame.planes;
     const buffer = (planes[0] as (typeof planes)[number]).buffer;
@@ -272,7 +289,12 @@ export class VividCamera {
         );
       }
     });
-    if (taken.stride !== this.#format.stride || taken.width !== this.#format.width || taken.height !== this.#format.height || format.name !== this.#format.format) {
+    if (
+      taken.stride !== this.#format.stride ||
+      taken.width !== this.#format.width ||
+      taken.height !== this.#format.height ||
+      format.name !== this.#format.format
+    ) {
       this.#apply(format, frame.width, frame.height, stride, false);
     }
     return { format, buffer };
@@ -288,7 +310,7 @@ export class VividCamera {
   async captureInto(target: Frame | DmaBuf, options?: { timeoutMs?: number }): Promise<VividCapture> {
     const operation = 'VIDIOC_QBUF';
     this.#live(operation);
-    const timeoutMs = checkTimeout(operation, options);
+    const timeoutMs = timeoutOf(operation, options);
     this.#refuseBusy(operation);
     this.#refuseExported(operation);
     let buffer: DmaBuf;
@@ -331,7 +353,12 @@ export class VividCamera {
     }
   }
 
-  async #dequeue(device: V4l2Device, memory: 'dmabuf' | 'mmap', timeoutMs: number, what: string): Promise<{ index: number; sequence: number; bytesused: number; timestampUs: number }> {
+  async #dequeue(
+    device: V4l2Device,
+    memory: 'dmabuf' | 'mmap',
+    timeoutMs: number,
+    what: string,
+  ): Promise<{ index: number; sequence: number; bytesused: number; timestampUs: number }> {
     const deadline = timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;
     for (;;) {
       const done = device.dequeue('capture', memory);
@@ -368,7 +395,8 @@ export class VividCamera {
     this.#refuseExported(operation);
     const fmt = this.#format;
     const format = DRM_FORMATS[fmt.format];
-    if (!format || !FORMATS.includes(format.name)) throw invalidArgument(operation, 'format', `the camera's format ${fmt.format} cannot be described as a Frame; setFormat() first`);
+    if (!format || !FORMATS.includes(format.name))
+      throw invalidArgument(operation, 'format', `the camera's format ${fmt.format} cannot be described as a Frame; setFormat() first`);
     this.#release();
     const frames: Frame[] = [];
     const buffers: DmaBuf[] = [];
@@ -416,11 +444,14 @@ export class VividCamera {
   async capture(options?: { timeoutMs?: number }): Promise<Frame> {
     const operation = 'VIDIOC_DQBUF';
     const device = this.#live(operation);
-    const timeoutMs = checkTimeout(operation, options);
-    if (this.#exported.length === 0) throw new DmaBufError(MisuseCode.UNSUPPORTED, `${operation}: no exported frames to capture into; call exportFrames(count) first`, { syscall: operation });
+    const timeoutMs = timeoutOf(operation, options);
+    if (this.#exported.length === 0)
+      throw new DmaBufError(MisuseCode.UNSUPPORTED, `${operation}: no exported frames to capture into; call exportFrames(count) first`, { syscall: operation });
     this.#refuseBusy(operation);
     if (this.#out.size === this.#exported.length) {
-      throw new DmaBufError('EBUSY', `${operation}: all ${this.#exported.length} exported frames are out; release(frame) one so the driver can fill it`, { syscall: operation });
+      throw new DmaBufError('EBUSY', `${operation}: all ${this.#exported.length} exported frames are out; release(frame) one so the driver can fill it`, {
+        syscall: operation,
+      });
     }
     this.#busy = true;
     try {
@@ -440,9 +471,13 @@ export class VividCamera {
     if (index < 0) throw invalidArgument(operation, 'frame', 'not one of the frames this camera exported');
     if (!this.#out.has(index)) throw invalidArgument(operation, 'frame', 'this frame is queued in the driver already (capture() did not hand it out)');
     if (frame._inBracket) {
-      throw new DmaBufError(MisuseCode.BRACKET_ACTIVE, `${operation}: a CPU-access bracket is open on this frame; end() it before the driver writes into it again`, {
-        syscall: operation,
-      });
+      throw new DmaBufError(
+        MisuseCode.BRACKET_ACTIVE,
+        `${operation}: a CPU-access bracket is open on this frame; end() it before the driver writes into it again`,
+        {
+          syscall: operation,
+        },
+      );
     }
     device.queueMmap('capture', index);
     this.#out.delete(index);
@@ -502,7 +537,14 @@ export class VividCamera {
     const f = this.#format;
     return inspectObject(
       'VividCamera',
-      { path: device.path, fd: device.fd, format: `${f.format} ${f.width}×${f.height}`, stride: f.stride, streaming: this.#streaming, exported: this.#exported.length },
+      {
+        path: device.path,
+        fd: device.fd,
+        format: `${f.format} ${f.width}×${f.height}`,
+        stride: f.stride,
+        streaming: this.#streaming,
+        exported: this.#exported.length,
+      },
       depth,
       options,
     );

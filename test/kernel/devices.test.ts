@@ -1,7 +1,18 @@
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addonLoads, hasSystemHeap, hasUdmabuf, hasVgem, hasVivid, kernelAtLeast, NEEDS_HEAPS, NEEDS_NO_HEAPS, provides, requireKernel } from '../helpers/env.js';
+import {
+  addonLoads,
+  hasSystemHeap,
+  hasUdmabuf,
+  hasVgem,
+  hasVivid,
+  kernelAtLeast,
+  NEEDS_HEAPS,
+  NEEDS_NO_HEAPS,
+  provides,
+  requireKernel,
+} from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
 import { backendInfo, DmaHeap, Udmabuf } from '../../lib/index.js';
 import { openVgemCard } from '../../lib/testing/vgem.js';
