@@ -221,18 +221,46 @@ export class VividCamera {
   }
 
   /**
-   * Select the test pattern (V4L2_CID_TEST_PATTERN, by its menu item's name: the numbering of
-   * v4l2-tpg's menu is not uapi). Applies from the next frame the driver generates.
+   * Select the test pattern, by the name of its item in the pattern menu (the numbering of
+   * v4l2-tpg's menu is not uapi). The standard V4L2_CID_TEST_PATTERN where the driver has it;
+   * vivid has its own "Test Pattern" control instead (VIVID_CID_TEST_PATTERN, a vivid-private id,
+   * vivid-ctrls.c), found by its name. Applies from the next frame the driver generates.
    */
   setPattern(pattern: VividPattern): void {
     const operation = 'VIDIOC_S_CTRL';
     const device = this.#live(operation);
     if (typeof pattern !== 'string') throw invalidType(operation, 'pattern', `one of ${Object.keys(VIVID_PATTERNS).join(', ')}`, pattern);
-    const item = (VIVID_PATTERNS as Record<string, string>)[pattern];
-    if (!item || !Object.hasOwn(VIVID_PATTERNS, pattern)) {
+    if (!Object.hasOwn(VIVID_PATTERNS, pattern)) {
       throw invalidArgument(operation, 'pattern', `unknown pattern '${pattern}'; known: ${Object.keys(VIVID_PATTERNS).join(', ')}`);
     }
-    this.#selectMenu('Test Pattern', item, device.testPatternControlId);
+    const item = VIVID_PATTERNS[pattern];
+    const standard = device.queryControl(device.testPatternControlId);
+    this.#selectMenu('Test Pattern', item, standard?.id);
+  }
+
+  /**
+   * Make the driver fail the next time it reaches a step, with vivid's error-injection buttons
+   * (vivid-ctrls.c, the "Streaming" controls): 'qbuf' (the next VIDIOC_QBUF fails in buf_prepare),
+   * 'streamon' (start_streaming fails), 'buffer' (the next filled buffer comes back with
+   * V4L2_BUF_FLAG_ERROR), 'fatal' (vb2_queue_error: DQBUF fails and poll reports POLLERR until the
+   * queue is stopped). What a pipeline's error handling meets with a real camera that fails.
+   */
+  injectError(kind: 'qbuf' | 'streamon' | 'buffer' | 'fatal'): void {
+    const operation = 'VIDIOC_S_CTRL';
+    const device = this.#live(operation);
+    const names = {
+      qbuf: 'Inject VIDIOC_QBUF Error',
+      streamon: 'Inject VIDIOC_STREAMON Error',
+      buffer: 'Inject V4L2_BUF_FLAG_ERROR',
+      fatal: 'Inject Fatal Streaming Error',
+    };
+    if (typeof kind !== 'string' || !Object.hasOwn(names, kind))
+      throw invalidArgument(operation, 'kind', `one of ${Object.keys(names).join(', ')}, got ${String(kind)}`);
+    const name = names[kind];
+    const control = device.findControl(name);
+    if (!control) throw new DmaBufError(MisuseCode.UNSUPPORTED, `${device.path} has no '${name}' control: is it vivid?`, { syscall: 'VIDIOC_QUERYCTRL' });
+    // A button control: writing any value presses it.
+    device.setControl(control.id, 1);
   }
 
   #refuseExported(operation: string): void {

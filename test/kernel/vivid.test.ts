@@ -4,6 +4,7 @@
 // (VIDIOC_EXPBUF), which we read under brackets like any other dma-buf. The suite runs checked
 // (DMABUF_CHECK=1): the driver's writes happen outside any bracket, as a device's must.
 import { spawnSync } from 'node:child_process';
+import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, DmaHeap, Frame, FramePool, Udmabuf } from '../../lib/index.js';
 import { VividCamera } from '../../lib/testing/index.js';
@@ -211,7 +212,7 @@ describe.runIf(runVivid)('kernel: vivid writes into our buffers and exports its 
     expect(imported.closed).toBe(false);
   });
 
-  it('refuses what the driver would refuse, before queueing anything, and says why; a failed wait leaves the queue empty', async () => {
+  it('refuses what the driver would refuse (too small a buffer or udmabuf, a size or plane layout it cannot write, an open bracket) before queueing anything, and says why', async () => {
     using cam = VividCamera.open();
     cam.setFormat({ width: 640, height: 360, format: 'YUYV' });
     using small = Udmabuf.create(PAGE, { name: 'too-small' });
@@ -247,13 +248,30 @@ describe.runIf(runVivid)('kernel: vivid writes into our buffers and exports its 
     await expect(cam.captureInto(ok)).rejects.toMatchObject({ code: 'ERR_DMABUF_BRACKET_ACTIVE' });
     access.end();
     await expect(cam.captureInto(ok, { timeoutMs: -1 })).rejects.toMatchObject({ code: 'EINVAL' });
-    // A wait that ends without a frame (timeoutMs 0): STREAMOFF + REQBUFS 0 on the way out, so
-    // S_FMT (EBUSY while buffers are allocated, vb2_is_busy) goes through right after.
-    await expect(cam.captureInto(ok, { timeoutMs: 0 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
-    expect(cam.setFormat({ width: 640, height: 360, format: 'YUYV' })).toMatchObject({ stride: 1280 });
-    // And the camera still captures.
     expect((await cam.captureInto(ok)).bytesused).toBe(460800);
   });
+
+  // Each failure the driver injects (vivid's error-injection controls) must leave the queue
+  // stopped and freed: S_FMT is EBUSY while buffers are allocated (vb2_is_busy), so a setFormat
+  // that goes through proves REQBUFS 0 ran; and the camera captures again after.
+  for (const [kind, code, syscall] of [
+    ['qbuf', 'EINVAL', 'VIDIOC_QBUF'],
+    ['streamon', 'EINVAL', 'VIDIOC_STREAMON'],
+    ['buffer', 'EIO', 'VIDIOC_DQBUF'],
+  ] as const) {
+    it(`a driver failure at ${syscall} (injected: '${kind}') rejects with ${code} and leaves nothing queued`, async () => {
+      using cam = VividCamera.open();
+      using frame = Frame.allocate(Udmabuf, { width: 640, height: 360, format: 'YUYV' });
+      await cam.captureInto(frame);
+      // Freed once between captures, so the injected QBUF and STREAMON failures meet a fresh queue.
+      cam.setFormat({ width: 640, height: 360, format: 'YUYV' });
+      cam.injectError(kind);
+      await expect(cam.captureInto(frame)).rejects.toMatchObject({ code, syscall });
+      expect(cam.setFormat({ width: 640, height: 360, format: 'YUYV' })).toMatchObject({ stride: 1280 });
+      expect(inspect(cam)).toMatch(/streaming: false/);
+      expect((await cam.captureInto(frame)).bytesused).toBe(460800);
+    });
+  }
 
   it(`${CAPTURES} captures into a pool of 3 frames: fd and mapping counts flat, each frame's sequence newer than the last`, { timeout: 600_000 }, async () => {
     using cam = VividCamera.open();
