@@ -274,6 +274,16 @@ describe.runIf(runVivid)('kernel: vivid writes into our buffers and exports its 
     });
   }
 
+  it('close() during a capture rejects it with ERR_DMABUF_CLOSED: the wait on the event loop ends, nothing is left open', async () => {
+    const cam = VividCamera.open();
+    using frame = Frame.allocate(Udmabuf, { width: 640, height: 360, format: 'YUYV' });
+    await cam.captureInto(frame);
+    const pending = cam.captureInto(frame);
+    cam.close();
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_DMABUF_CLOSED' });
+    expect(inspect(cam)).toMatch(/closed: true/);
+  });
+
   it(`${CAPTURES} captures into a pool of 3 frames: fd and mapping counts flat, each frame's sequence newer than the last`, { timeout: 600_000 }, async () => {
     using cam = VividCamera.open();
     using pool = FramePool.allocate(Udmabuf, { width: 320, height: 180, format: 'YUYV', count: 3, name: 'vivid-pool' });
