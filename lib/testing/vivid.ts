@@ -10,6 +10,7 @@
  * (REQBUFS 0 drops the driver's attachment to our dma-buf), and the buffers made are closed.
  */
 import { inspect } from 'node:util';
+import { withHint } from '../backend/kernel/errors.js';
 import { openCaptureNode, type V4l2Device, type V4l2PixFormat } from '../backend/kernel/v4l2.js';
 import { DmaBuf } from '../dmabuf.js';
 import { DRM_FORMATS, drmFormat, type DrmFormat } from '../drm-format.js';
@@ -106,15 +107,20 @@ export class VividCamera {
 
   /**
    * Open the first vivid capture node (QUERYCAP driver "vivid", a single-planar streaming capture
-   * node), with the on-screen text off so captures are pixel-exact. ERR_DMABUF_UNSUPPORTED where
-   * there is none.
+   * node), with the on-screen text off so captures are pixel-exact. `instance` picks one of the
+   * instances `modprobe vivid n_devs=N` made (their bus_info is "platform:vivid-NNN", vivid-core.c);
+   * by default the first node of any. ERR_DMABUF_UNSUPPORTED where there is none.
    */
-  static open(): VividCamera {
-    const found = openCaptureNode('vivid');
+  static open(options?: { instance?: number }): VividCamera {
+    const o = checkOptions('open', options, ['instance']);
+    const instance = o['instance'] === undefined ? undefined : checkInteger('open', 'instance', o['instance'], 0, 63);
+    const busInfo = instance === undefined ? undefined : `platform:vivid-${String(instance).padStart(3, '0')}`;
+    const found = openCaptureNode('vivid', busInfo);
     if (!found) {
+      const which = instance === undefined ? 'no vivid capture node' : `no capture node of vivid instance ${instance} (${busInfo})`;
       throw new DmaBufError(
         MisuseCode.UNSUPPORTED,
-        'no vivid capture node (/dev/video* whose QUERYCAP driver is "vivid"): load the driver with `sudo modprobe vivid` (CONFIG_VIDEO_VIVID); it needs read-write access to the node (group video)',
+        `${which} (/dev/video* whose QUERYCAP driver is "vivid"): load the driver with \`sudo modprobe vivid${instance ? ` n_devs=${instance + 1}` : ''}\` (CONFIG_VIDEO_VIVID); it needs read-write access to the node (group video)`,
         { syscall: 'VIDIOC_QUERYCAP' },
       );
     }
@@ -366,7 +372,15 @@ export class VividCamera {
         this.#memory = 'dmabuf';
         device.requestBuffers('capture', 'dmabuf', 1);
       }
-      device.queueDmaBuf('capture', 0, buffer.fd, buffer.size);
+      try {
+        device.queueDmaBuf('capture', 0, buffer.fd, buffer.size);
+      } catch (error) {
+        // videobuf2-dma-contig maps an import at QBUF and refuses it with EFAULT when its pages
+        // are not one contiguous DMA range (vb2_dc_map_dmabuf, "contiguous chunk is too small").
+        withHint(error, {
+          EFAULT: `the driver could not map buffer '${buffer.name}' (exporter ${buffer.exporter}) as one contiguous range: a device without an IOMMU that needs contiguous memory (videobuf2-dma-contig, vivid allocators=1) refuses scattered pages such as udmabuf's or the system heap's; allocate from a CMA heap instead`,
+        });
+      }
       if (!this.#streaming) {
         device.streamOn('capture');
         this.#streaming = true;

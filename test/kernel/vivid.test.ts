@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DmaBuf, DmaBufError, DmaHeap, Frame, FramePool, Udmabuf } from '../../lib/index.js';
+import { DmaBuf, DmaBufError, DmaHeap, Frame, FramePool, Memfd, Udmabuf } from '../../lib/index.js';
 import { VividCamera } from '../../lib/testing/index.js';
 import { thrown } from '../helpers/errors.js';
 import { NEEDS_HEAPS, PAGE, provides, runVivid } from '../helpers/env.js';
@@ -274,6 +274,27 @@ describe.runIf(runVivid)('kernel: vivid writes into our buffers and exports its 
     });
   }
 
+  it('vivid with videobuf2-dma-contig (instance 1: allocators=1) refuses a scattered udmabuf at QBUF with EFAULT saying why, and leaves nothing queued', async () => {
+    using cam = VividCamera.open({ instance: 1 });
+    expect(cam.setFormat({ width: 640, height: 360, format: 'YUYV' })).toMatchObject({ size: 460800 });
+    const pages = Math.ceil(460800 / PAGE);
+    using memfd = Memfd.create(pages * PAGE, { name: 'scattered' });
+    // Even pages, then odd ones: neighbours in the buffer are never neighbours in the memfd, so
+    // the buffer's pages cannot form one contiguous range, however the memfd's pages lie.
+    const order = [...Array(pages).keys()].sort((a, b) => (a % 2) - (b % 2) || a - b);
+    using scattered = Udmabuf.fromSegments(
+      order.map((i) => ({ memfd, offset: i * PAGE, size: PAGE })),
+      { name: 'scattered' },
+    );
+    await expect(cam.captureInto(scattered)).rejects.toMatchObject({
+      code: 'EFAULT',
+      syscall: 'VIDIOC_QBUF',
+      message: expect.stringMatching(/could not map buffer 'scattered' \(exporter udmabuf\) as one contiguous range/),
+    });
+    expect(cam.setFormat({ width: 640, height: 360, format: 'YUYV' })).toMatchObject({ stride: 1280 });
+    expect(inspect(cam)).toMatch(/streaming: false/);
+  });
+
   it('close() during a capture rejects it with ERR_DMABUF_CLOSED: the wait on the event loop ends, nothing is left open', async () => {
     const cam = VividCamera.open();
     using frame = Frame.allocate(Udmabuf, { width: 640, height: 360, format: 'YUYV' });
@@ -324,5 +345,9 @@ describe.runIf(runVivid)('kernel: vivid writes into our buffers and exports its 
     expect(thrown(() => cam.exportFrames(0))).toMatchObject({ code: 'EINVAL' });
     await expect(cam.capture()).rejects.toMatchObject({ code: 'ERR_DMABUF_UNSUPPORTED', message: expect.stringMatching(/exportFrames/) });
     await expect(cam.captureInto({} as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    expect(thrown(() => VividCamera.open({ instance: 63 }))).toMatchObject({
+      code: 'ERR_DMABUF_UNSUPPORTED',
+      message: expect.stringMatching(/no capture node of vivid instance 63 \(platform:vivid-063\).*modprobe vivid n_devs=64`/),
+    });
   });
 });

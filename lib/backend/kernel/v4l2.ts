@@ -208,10 +208,11 @@ export class V4l2Device {
 }
 
 /**
- * Open every video node in turn and keep the first whose QUERYCAP driver is `driver` and that is
- * a streaming single-planar capture node; undefined when there is none.
+ * Open every video node in turn and keep the first whose QUERYCAP driver is `driver` (and bus_info
+ * `busInfo`, when given) and that is a streaming single-planar capture node; undefined when there
+ * is none.
  */
-export function openCaptureNode(driver: string): { device: V4l2Device; cap: V4l2Capability } | undefined {
+export function openCaptureNode(driver: string, busInfo?: string): { device: V4l2Device; cap: V4l2Capability } | undefined {
   for (const path of videoNodes()) {
     let device: V4l2Device;
     try {
@@ -222,7 +223,7 @@ export function openCaptureNode(driver: string): { device: V4l2Device; cap: V4l2
     }
     try {
       const cap = device.queryCap();
-      if (cap.driver === driver && device.isStreamingCapture(cap)) return { device, cap };
+      if (cap.driver === driver && (busInfo === undefined || cap.busInfo === busInfo) && device.isStreamingCapture(cap)) return { device, cap };
     } catch {
       // Not a V4L2 node we can query: try the next one.
     }
