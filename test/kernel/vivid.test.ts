@@ -279,6 +279,7 @@ describe.runIf(runVivid)('kernel: vivid writes into our buffers and exports its 
     expect(cam.setFormat({ width: 640, height: 360, format: 'YUYV' })).toMatchObject({ size: 460800 });
     const pages = Math.ceil(460800 / PAGE);
     using memfd = Memfd.create(pages * PAGE, { name: 'scattered' });
+    memfd.seal();
     // Even pages, then odd ones: neighbours in the buffer are never neighbours in the memfd, so
     // the buffer's pages cannot form one contiguous range, however the memfd's pages lie.
     const order = [...Array(pages).keys()].sort((a, b) => (a % 2) - (b % 2) || a - b);
