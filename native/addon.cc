@@ -147,6 +147,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   InitSyncFile(env, exports, testHooks);
   InitPollWaiter(env, exports);
   InitVgem(env, exports);
+  InitV4l2(env, exports);
   InitSocket(env, exports);
   testHooks.Freeze();
   exports.Set("testHooks", testHooks);

@@ -57,6 +57,7 @@ void InitDmaBuf(Napi::Env env, Napi::Object exports);
 void InitSyncFile(Napi::Env env, Napi::Object exports, Napi::Object testHooks);
 void InitPollWaiter(Napi::Env env, Napi::Object exports);
 void InitVgem(Napi::Env env, Napi::Object exports);
+void InitV4l2(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
 
 }  // namespace dmabuf

@@ -18,6 +18,7 @@
             "socket.cc",
             "sync_file.cc",
             "udmabuf.cc",
+            "v4l2.cc",
             "vgem.cc"
           ],
           "include_dirs": [

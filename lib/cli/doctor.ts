@@ -70,6 +70,7 @@ export function renderDoctor(report: DoctorReport, paint: Paint): string {
     ),
   );
   out.push(`vgem     ${report.vgem.present ? report.vgem.path : 'none'}`);
+  out.push(`vivid    ${report.vivid.present ? report.vivid.path : 'none'}`);
 
   for (const level of ['problem', 'note'] as const) {
     const findings = report.findings.filter((f) => f.level === level);

@@ -141,6 +141,62 @@ export interface NativeConstants {
   SYNC_IOC_SET_DEADLINE: number;
 }
 
+export interface NativeV4l2Capability {
+  driver: string;
+  card: string;
+  busInfo: string;
+  version: number;
+  capabilities: number;
+  deviceCaps: number;
+}
+
+/** struct v4l2_pix_format, the fields a single-planar capture or output needs. */
+export interface NativeV4l2PixFormat {
+  width: number;
+  height: number;
+  pixelformat: number;
+  field: number;
+  bytesperline: number;
+  sizeimage: number;
+  colorspace: number;
+}
+
+export interface NativeV4l2Control {
+  id: number;
+  type: number;
+  name: string;
+  minimum: number;
+  maximum: number;
+  step: number;
+  defaultValue: number;
+  flags: number;
+}
+
+export interface NativeV4l2DoneBuffer {
+  index: number;
+  bytesused: number;
+  flags: number;
+  field: number;
+  sequence: number;
+  timestampUs: number;
+}
+
+/** The videodev2.h numbers the TypeScript side passes back. */
+export interface NativeV4l2Constants {
+  V4L2_BUF_TYPE_VIDEO_CAPTURE: number;
+  V4L2_BUF_TYPE_VIDEO_OUTPUT: number;
+  V4L2_MEMORY_MMAP: number;
+  V4L2_MEMORY_DMABUF: number;
+  V4L2_CAP_VIDEO_CAPTURE: number;
+  V4L2_CAP_VIDEO_OUTPUT: number;
+  V4L2_CAP_STREAMING: number;
+  V4L2_FIELD_NONE: number;
+  V4L2_BUF_FLAG_ERROR: number;
+  V4L2_CTRL_FLAG_NEXT_CTRL: number;
+  V4L2_CTRL_TYPE_MENU: number;
+  V4L2_CID_TEST_PATTERN: number;
+}
+
 export interface NativeAddon {
   /** Hand native the error class it throws. Called once per environment by the loader. */
   init(makeError: NativeErrorFactory): void;
@@ -258,6 +314,44 @@ export interface NativeAddon {
   vgemFenceAttach(fd: number, handle: number, flags: number): number;
   /** DRM_IOCTL_VGEM_FENCE_SIGNAL */
   vgemFenceSignal(fd: number, fence: number): void;
+
+  // --- V4L2 (dmabuf/testing's VividCamera; single-planar buffer types) -------------------------
+  readonly v4l2Constants: NativeV4l2Constants;
+  /** VIDIOC_QUERYCAP; deviceCaps is the node's own (device_caps, or capabilities on pre-3.3 drivers). */
+  v4l2QueryCap(fd: number): NativeV4l2Capability;
+  /** VIDIOC_ENUM_FMT; null past the end of the list (the driver's EINVAL). */
+  v4l2EnumFormat(fd: number, type: number, index: number): { pixelformat: number; description: string; flags: number } | null;
+  /** VIDIOC_G_FMT */
+  v4l2GetFormat(fd: number, type: number): NativeV4l2PixFormat;
+  /** VIDIOC_S_FMT, or VIDIOC_TRY_FMT with tryOnly (changes nothing); both answer what the driver took or would take. */
+  v4l2SetFormat(
+    fd: number,
+    type: number,
+    format: { width: number; height: number; pixelformat: number; field: number; bytesperline: number },
+    tryOnly: boolean,
+  ): NativeV4l2PixFormat;
+  /** VIDIOC_QUERYCTRL (id | V4L2_CTRL_FLAG_NEXT_CTRL: the next control); null when there is none (EINVAL). */
+  v4l2QueryControl(fd: number, id: number): NativeV4l2Control | null;
+  /** VIDIOC_QUERYMENU; null where the menu has no item at `index` (EINVAL). */
+  v4l2QueryMenu(fd: number, id: number, index: number): string | null;
+  /** VIDIOC_S_CTRL */
+  v4l2SetControl(fd: number, id: number, value: number): void;
+  /** VIDIOC_G_CTRL */
+  v4l2GetControl(fd: number, id: number): number;
+  /** VIDIOC_REQBUFS; returns the count the driver allocated (0 frees them all). */
+  v4l2RequestBuffers(fd: number, type: number, memory: number, count: number): number;
+  /** VIDIOC_QUERYBUF */
+  v4l2QueryBuffer(fd: number, type: number, memory: number, index: number): { length: number; flags: number };
+  /** VIDIOC_QBUF; dmaBufFd and length only for V4L2_MEMORY_DMABUF (pass -1 and 0 for MMAP); bytesused for output buffers. */
+  v4l2QueueBuffer(fd: number, type: number, memory: number, index: number, dmaBufFd: number, length: number, bytesused: number): void;
+  /** VIDIOC_DQBUF on an O_NONBLOCK fd; null when no buffer is done yet (EAGAIN). */
+  v4l2DequeueBuffer(fd: number, type: number, memory: number): NativeV4l2DoneBuffer | null;
+  /** VIDIOC_EXPBUF; returns the dma-buf fd (O_CLOEXEC always added; flags: the access mode). */
+  v4l2ExportBuffer(fd: number, type: number, index: number, flags: number): number;
+  /** VIDIOC_STREAMON */
+  v4l2StreamOn(fd: number, type: number): void;
+  /** VIDIOC_STREAMOFF: every queued buffer comes back to userspace. */
+  v4l2StreamOff(fd: number, type: number): void;
 
   /** Calls only tests make. Not public, not stable: lib/ never uses them. */
   readonly testHooks: NativeTestHooks;

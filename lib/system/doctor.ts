@@ -22,6 +22,7 @@ import { heapKind, type HeapKind } from '../common/heap-kind.js';
 import { loadAddon, SOURCE_BUILD_HINT } from '../backend/kernel/addon.js';
 import { probeCapabilities, type Probes } from '../backend/kernel/capabilities.js';
 import { openVgemCard } from '../testing/vgem.js';
+import { openCaptureNode } from '../backend/kernel/v4l2.js';
 import { groupName, userName } from './accounts.js';
 import { probeHeap } from '../heap-probe.js';
 
@@ -78,6 +79,8 @@ export interface DoctorReport {
   readonly udmabuf: UdmabufReport;
   readonly probes: Probes;
   readonly vgem: { readonly present: boolean; readonly path: string | null };
+  /** The first vivid capture node (dmabuf/testing's VividCamera), found by its QUERYCAP driver name. */
+  readonly vivid: { readonly present: boolean; readonly path: string | null };
   readonly findings: readonly Finding[];
   /** The kernel backend can allocate and CPU-map real dma-bufs here (whatever DMABUF_BACKEND says): `dmabuf doctor` exits 0. */
   readonly usable: boolean;
@@ -293,6 +296,27 @@ export function doctor(): DoctorReport {
     });
   }
 
+  // vivid (a V4L2 camera for tests): the node VividCamera.open() would take.
+  let vivid: { present: boolean; path: string | null } = { present: false, path: null };
+  if (addon) {
+    try {
+      const node = openCaptureNode('vivid');
+      if (node) {
+        node.device.close();
+        vivid = { present: true, path: node.device.path };
+      }
+    } catch {
+      // /dev unreadable: absent, a note below.
+    }
+  }
+  if (!vivid.present) {
+    findings.push({
+      level: 'note',
+      what: 'no vivid capture node: dmabuf/testing’s VividCamera (a real V4L2 driver writing into and exporting dma-bufs) is unavailable',
+      fix: modulesDep.includes('/vivid.ko') ? 'sudo modprobe vivid' : 'vivid needs CONFIG_VIDEO_VIVID',
+    });
+  }
+
   const usable = addon !== undefined && (heaps.some((h) => h.cpuMappable === true) || udmabufUsable);
   if (!usable && addon && (heapsPresent || udmabufDevice)) {
     findings.unshift({
@@ -319,6 +343,7 @@ export function doctor(): DoctorReport {
     udmabuf,
     probes,
     vgem,
+    vivid,
     findings,
     usable,
   };

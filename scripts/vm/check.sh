@@ -30,4 +30,13 @@ for d in /dev/dri/*; do
   [ "$drv" = vgem ] && vgem=1
 done
 expect vgem $vgem "/dev/dri/* of the vgem driver"
+vivid=0
+for v in /dev/video*; do
+  [ -c "$v" ] || continue
+  # videodev names each node in sysfs; vivid's are "vivid-<instance>-<node type>"
+  # (vivid-000-vid-cap is the first capture node).
+  name=$(cat "/sys/class/video4linux/${v##*/}/name" 2>/dev/null)
+  case "$name" in vivid-*-vid-cap) echo "video:    $v ($name)" && vivid=1 ;; esac
+done
+expect vivid $vivid "/dev/video* of the vivid driver (a V4L2 capture node)"
 exit $bad

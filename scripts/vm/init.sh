@@ -19,9 +19,11 @@ fail() {
   poweroff -f
 }
 
-# Decompressed modules in dependency order (read from modules.dep at build time).
-while read -r m; do
-  insmod "/lib/modules/$m.ko" || fail "insmod $m failed"
+# Decompressed modules in dependency order (read from modules.dep at build time), each line a
+# module and its parameters (initramfs.mjs MODULE_PARAMS).
+while read -r m params; do
+  # shellcheck disable=SC2086 # the parameters are separate words
+  insmod "/lib/modules/$m.ko" $params || fail "insmod $m $params failed"
 done </etc/modules
 
 # cache=loose: nothing writes the root share during a run, and it saves most 9p round trips (the

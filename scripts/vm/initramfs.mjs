@@ -29,8 +29,18 @@ const HOST_BUSYBOX = '/bin/busybox';
 // (docs/TESTING.md, "The real-kernel suite"). Roots the kernel has built in (modules.builtin) are skipped; dependencies
 // come from each module's own `depends=` (Debian ships no modules.dep: depmod makes it on install),
 // so their dependencies (9p on netfs, vgem on drm_shmem_helper, drm_kms_helper and drm, on 6.12
-// and 7.3 alike) come without being named here.
-export const ROOTS = ['virtio_pci', '9pnet_virtio', '9p', 'vgem'];
+// and 7.3 alike) come without being named here. vivid (VIDEO_VIVID=m on every Debian kernel the
+// profiles boot) brings its chain the same way: mc, videodev, videobuf2-common, videobuf2-v4l2,
+// videobuf2-memops, videobuf2-vmalloc, videobuf2-dma-contig, v4l2-tpg, v4l2-dv-timings, rc-core,
+// cec (../shared/reference/real-kernel.md, "vivid"). Loaded with its defaults: one instance whose
+// first node is a single-planar capture node that imports (V4L2_MEMORY_DMABUF) and exports
+// (VIDIOC_EXPBUF) dma-bufs through videobuf2-vmalloc.
+export const ROOTS = ['virtio_pci', '9pnet_virtio', '9p', 'vgem', 'vivid'];
+// Module parameters, given to insmod. vivid makes two instances: 0 with its default allocator
+// (videobuf2-vmalloc: it vmaps whatever it imports), 1 with videobuf2-dma-contig (allocators=1),
+// which needs physically contiguous memory and refuses a scattered import (udmabuf, the system
+// heap) at QBUF: the refusal a contiguous-only camera gives. Instance 0's nodes come first.
+export const MODULE_PARAMS = { vivid: 'n_devs=2 allocators=0,1' };
 // Loaded where the kernel ships them as modules, skipped where it has them built in or not at all
 // (then the profile declares the device absent, and check.sh and the suite hold it to that): the
 // system heap is a bool up to 6.12 and tristate in 7.3 (there in modules.builtin, built in).
@@ -103,6 +113,7 @@ export async function getInitramfs(kernel, cacheRoot, busybox = HOST_BUSYBOX) {
     .update(readFileSync(busybox))
     .update(ROOTS.join(','))
     .update(OPTIONAL_ROOTS.join(','))
+    .update(JSON.stringify(MODULE_PARAMS))
     .digest('hex')
     .slice(0, 16);
   const path = join(cacheRoot, `initramfs-${kernel.release}-${hash}.cpio.gz`);
@@ -127,7 +138,8 @@ export async function getInitramfs(kernel, cacheRoot, busybox = HOST_BUSYBOX) {
       }
     }
     names = await collectModules(kernel.modules, join(stage, 'lib/modules'));
-    writeFileSync(join(stage, 'etc/modules'), `${names.join('\n')}\n`);
+    // One module a line, then its parameters (init.sh passes them to insmod).
+    writeFileSync(join(stage, 'etc/modules'), `${names.map((n) => (MODULE_PARAMS[n] ? `${n} ${MODULE_PARAMS[n]}` : n)).join('\n')}\n`);
     copyFileSync(INIT, join(stage, 'init'));
     chmodSync(join(stage, 'init'), 0o755);
     await run('sh', ['-c', 'find . | cpio -o -H newc -R 0:0 --quiet | gzip -1 > "$1"', 'sh', tmp], { cwd: stage });

@@ -7,9 +7,11 @@
 
 /**
  * Everything the suite can use: dma-heaps (/dev/dma_heap/system), /dev/udmabuf, vgem (/dev/dri),
- * and python3 (the independent FdChannel peer: the x86 guest runs the host's userland, which has it).
+ * vivid (a V4L2 capture node, /dev/video*: a real videobuf2 driver that imports and exports
+ * dma-bufs), and python3 (the independent FdChannel peer: the x86 guest runs the host's userland,
+ * which has it).
  */
-export const FEATURES = ['heaps', 'udmabuf', 'vgem', 'python3'];
+export const FEATURES = ['heaps', 'udmabuf', 'vgem', 'vivid', 'python3'];
 
 /** What the two arm64 profiles share: only the kernel flavour and its page size differ. */
 const ARM64 = {
@@ -38,7 +40,7 @@ const ARM64 = {
   timeoutSeconds: 3600,
   console: 'ttyAMA0',
   userland: 'arm64',
-  provides: ['udmabuf', 'vgem'],
+  provides: ['udmabuf', 'vgem', 'vivid'],
   // What differs on arm64 runs there (`--test` with no files): the kernel and native suites, the
   // installed package and its arm64 prebuild, the loader, the fd limit. The conformance, channel
   // and CLI suites are the same TypeScript on the same kernel interfaces, and run in the x86_64 VM.
@@ -70,7 +72,7 @@ export const PROFILES = {
     // The whole suite takes about 15 minutes here (F4 and the 10,000-message channel test alone
     // take 2 minutes each); the run's default time limit follows.
     timeoutSeconds: 2700,
-    provides: ['heaps', 'udmabuf', 'vgem', 'python3'],
+    provides: ['heaps', 'udmabuf', 'vgem', 'vivid', 'python3'],
   },
   'x86_64-next': {
     ...X86_64,
@@ -81,7 +83,7 @@ export const PROFILES = {
     apt: { sources: 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main' },
     meta: 'linux-image-amd64',
     timeoutSeconds: 2700,
-    provides: ['heaps', 'udmabuf', 'vgem', 'python3'],
+    provides: ['heaps', 'udmabuf', 'vgem', 'vivid', 'python3'],
   },
   arm64: {
     ...ARM64,

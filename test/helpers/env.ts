@@ -4,7 +4,7 @@
  * device fails (and is counted) instead of skipping.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { loadAddon } from '../../lib/native/load.js';
 import { DmaHeap, Udmabuf, type DmaBuf } from '../../lib/index.js';
@@ -17,6 +17,14 @@ export const addonLoads = loadAddon().ok;
 export const hasSystemHeap = existsSync('/dev/dma_heap/system');
 export const hasUdmabuf = existsSync('/dev/udmabuf');
 export const hasVgem = existsSync('/dev/dri') && readdirSync('/dev/dri').some((n) => n.startsWith('card'));
+/** A vivid capture node: videodev names vivid's nodes "vivid-<instance>-vid-cap" in sysfs. */
+export const hasVivid = (() => {
+  try {
+    return readdirSync('/sys/class/video4linux').some((n) => /^vivid-\d+-vid-cap$/.test(readFileSync(`/sys/class/video4linux/${n}/name`, 'utf8').trim()));
+  } catch {
+    return false;
+  }
+})();
 
 /**
  * What the kernel offers the suites. In the VM it is what the profile declares
@@ -24,7 +32,7 @@ export const hasVgem = existsSync('/dev/dri') && readdirSync('/dev/dri').some((n
  * missing fails its tests, and an undeclared one leaves its tests out by declaration (the arm64
  * kernels have no dma-heaps). Elsewhere, what is present and usable.
  */
-const declared = requireKernel ? (process.env['DMABUF_VM_PROVIDES'] ?? 'heaps,udmabuf,vgem,python3').split(',') : undefined;
+const declared = requireKernel ? (process.env['DMABUF_VM_PROVIDES'] ?? 'heaps,udmabuf,vgem,vivid,python3').split(',') : undefined;
 const hasPython3 = (): boolean => {
   try {
     execFileSync('python3', ['-c', 'import socket; socket.send_fds'], { stdio: 'ignore' });
@@ -37,6 +45,8 @@ export const provides = {
   heaps: declared ? declared.includes('heaps') : addonLoads && hasSystemHeap,
   udmabuf: declared ? declared.includes('udmabuf') : addonLoads && hasUdmabuf,
   vgem: declared ? declared.includes('vgem') : addonLoads && hasVgem,
+  /** vivid, the kernel's virtual V4L2 driver (dmabuf/testing's VividCamera). */
+  vivid: declared ? declared.includes('vivid') : addonLoads && hasVivid,
   /** Python 3.9+ (socket.send_fds), the independent peer of the FdChannel interop tests. */
   python3: declared ? declared.includes('python3') : addonLoads && hasUdmabuf && hasPython3(),
 } as const;
@@ -59,6 +69,7 @@ export const runNoDevices = !hasSystemHeap && !hasUdmabuf;
 export const runKernel = provides.heaps || provides.udmabuf;
 export const runHeaps = provides.heaps;
 export const runVgem = provides.vgem;
+export const runVivid = provides.vivid;
 
 /**
  * A kernel buffer source for tests that need any real dma-buf: the system heap where the kernel

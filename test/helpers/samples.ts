@@ -6,7 +6,7 @@
  */
 import * as root from '../../lib/index.js';
 import * as testing from '../../lib/testing/index.js';
-import { addonLoads, hasVgem } from './env.js';
+import { addonLoads, hasVgem, hasVivid } from './env.js';
 
 const { AbortError, DmaBufError, emulation, FdChannel, Frame, FramePool, Memfd, region, UnixFdSink, UnixFdSrc } = root;
 
@@ -106,4 +106,5 @@ export const samples: Record<string, Sample> = {
     },
   },
   VgemFenceSource: { needs: hasVgem ? undefined : 'vgem (/dev/dri)', make: () => ({ value: testing.VgemFenceSource.open() }) },
+  VividCamera: { needs: addonLoads && hasVivid ? undefined : 'vivid (/dev/video*)', make: () => ({ value: testing.VividCamera.open() }) },
 };

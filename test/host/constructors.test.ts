@@ -14,7 +14,7 @@ import {
   UnixFdSink,
   UnixFdSrc,
 } from '../../lib/index.js';
-import { VgemFenceSource } from '../../lib/testing/index.js';
+import { VgemFenceSource, VividCamera } from '../../lib/testing/index.js';
 import { exportedClasses } from '../helpers/samples.js';
 
 describe('the public classes are made by their factories only', () => {
@@ -51,6 +51,7 @@ describe('the public classes are made by their factories only', () => {
     ['UnixFdSink', UnixFdSink, /UnixFdSink.listen\(\)/],
     ['UnixFdSrc', UnixFdSrc, /UnixFdSrc.connect\(\)/],
     ['VgemFenceSource', VgemFenceSource, /VgemFenceSource.open\(\)/],
+    ['VividCamera', VividCamera, /VividCamera.open\(\)/],
   ])('new %s() throws a TypeError naming the factory, and builds nothing', (name, Class, factory) => {
     const Ctor = Class as unknown as new (...args: unknown[]) => unknown;
     for (const args of [[], [Symbol('forged'), 3], [undefined, undefined, 7]]) {

@@ -1,7 +1,18 @@
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addonLoads, hasSystemHeap, hasUdmabuf, hasVgem, kernelAtLeast, NEEDS_HEAPS, NEEDS_NO_HEAPS, provides, requireKernel } from '../helpers/env.js';
+import {
+  addonLoads,
+  hasSystemHeap,
+  hasUdmabuf,
+  hasVgem,
+  hasVivid,
+  kernelAtLeast,
+  NEEDS_HEAPS,
+  NEEDS_NO_HEAPS,
+  provides,
+  requireKernel,
+} from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
 import { backendInfo, DmaHeap, Udmabuf } from '../../lib/index.js';
 import { openVgemCard } from '../../lib/testing/vgem.js';
@@ -19,6 +30,7 @@ describe.runIf(requireKernel)('real-kernel VM (DMABUF_REQUIRE_KERNEL=1): the dev
   it(`has /dev/dma_heap/system exactly when the profile declares heaps (${provides.heaps})`, () => expect(hasSystemHeap).toBe(provides.heaps));
   it('has /dev/udmabuf', () => expect(hasUdmabuf).toBe(provides.udmabuf));
   it('has a vgem DRM device', () => expect(hasVgem).toBe(provides.vgem));
+  it('has a vivid capture node', () => expect(hasVivid).toBe(provides.vivid));
   it.runIf(provides.vgem)(`finds the vgem card by its driver name; its sysfs device is vgem on the ${vgemBus} bus`, () => {
     const card = openVgemCard(addon());
     addon().close(card.fd);

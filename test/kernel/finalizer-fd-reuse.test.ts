@@ -7,8 +7,8 @@ import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaHeap, FdChannel, Memfd, type SyncFile } from '../../lib/index.js';
-import { addonLoads, kernelAllocator, provides, runKernel, runVgem } from '../helpers/env.js';
-import { VgemFenceSource } from '../../lib/testing/index.js';
+import { addonLoads, kernelAllocator, provides, runKernel, runVgem, runVivid } from '../helpers/env.js';
+import { VgemFenceSource, VividCamera } from '../../lib/testing/index.js';
 import { collect } from '../helpers/gc.js';
 import { fdSnapshot, fdsMadeSince, fileId } from '../helpers/proc.js';
 
@@ -70,6 +70,7 @@ const cases: Record<string, Case> = {
     },
   },
   VgemFenceSource: { file: 'testing/vgem.ts', needs: runVgem, make: async () => ({ owner: VgemFenceSource.open() }) },
+  VividCamera: { file: 'testing/vivid.ts', needs: runVivid, make: async () => ({ owner: VividCamera.open() }) },
   FdChannelServer: {
     file: 'fd-channel.ts',
     needs: addonLoads,
@@ -123,11 +124,13 @@ describe('a dropped object never closes an fd number it no longer owns', () => {
         ? '[needs dma-heaps]'
         : name === 'VgemFenceSource'
           ? '[needs vgem]'
-          : c.needs
-            ? ''
-            : addonLoads
-              ? '[needs a kernel with dma-buf devices]'
-              : '[needs the native addon]';
+          : name === 'VividCamera'
+            ? '[needs vivid]'
+            : c.needs
+              ? ''
+              : addonLoads
+                ? '[needs a kernel with dma-buf devices]'
+                : '[needs the native addon]';
     describe.runIf(c.needs)(`${name} ${needs}`, () => {
       it('its fd closed behind its back and the number reused: the finalizer leaves the new file open', async () => {
         let fd = -1;

@@ -68,6 +68,8 @@ describe.runIf(runKernel)('dmabuf doctor on a real kernel', () => {
     });
     // The vgem card (a platform device up to 6.16, a faux device from 6.17): found by its driver name.
     expect(report.vgem).toEqual(provides.vgem ? { present: true, path: expect.stringMatching(/^\/dev\/dri\/card\d+$/) } : { present: false, path: null });
+    // The first vivid capture node, found by its QUERYCAP driver name (vivid-000-vid-cap).
+    expect(report.vivid).toEqual(provides.vivid ? { present: true, path: expect.stringMatching(/^\/dev\/video\d+$/) } : { present: false, path: null });
     if (provides.heaps) {
       expect(report.heaps.list).toEqual([
         { name: 'system', kind: 'system', path: '/dev/dma_heap/system', mode: '0600', owner: 'root', group: 'root', accessible: true, cpuMappable: true },
@@ -88,6 +90,7 @@ describe.runIf(runKernel)('dmabuf doctor on a real kernel', () => {
     const limits = udmabufLimited ? 'size_limit_mb 64, list_limit 1024' : 'no size limit, list_limit 1024';
     expect(r.stdout).toMatch(new RegExp(`/dev/udmabuf\\s+\\d+ \\S+:\\S+\\s+usable: yes\\s+${limits}\n`));
     if (provides.vgem) expect(r.stdout).toMatch(/\nvgem\s+\/dev\/dri\/card\d+\n/);
+    if (provides.vivid) expect(r.stdout).toMatch(/\nvivid\s+\/dev\/video\d+\n/);
     expect(r.stdout).not.toContain('Problems');
   });
 
