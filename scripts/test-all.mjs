@@ -3,6 +3,9 @@
 // stages whose times it prints, with the two VM suites at once (each VM is one TCG thread; the
 // machine has two cores):
 //
+//   gst        the Debian 13 GStreamer root the unixfd tests run (scripts/gst/root.mjs, cached in
+//              ~/.cache/dmabuf-dev); once it exists the host and x86_64 suites require it
+//              (DMABUF_REQUIRE_GST=1: a missing GStreamer fails them rather than skipping)
 //   host       npm test (vitest on this machine; builds dist/ and the addon first)
 //   prebuilds  npm run prebuilds (cached by native/'s hash; the tarball needs both)
 //   package    the consumer suite: the packed tarball installed into apps, TypeScript apps
@@ -89,9 +92,16 @@ function vmCounts(suite, output) {
   counts.push(m ? [suite, Number(m[1]), Number(m[2]), Number(m[3])] : [suite, 0, 1, 0]);
 }
 
+let gst = false;
+await stage('gst', async () => {
+  gst = (await run('node', ['scripts/gst/root.mjs'])).code === 0;
+  return gst;
+});
+const gstEnv = gst ? { DMABUF_REQUIRE_GST: '1' } : {};
+
 await stage('host', async () => {
   const report = join(scratch, 'host.json');
-  const r = await run('npm', ['test', '--', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`]);
+  const r = await run('npm', ['test', '--', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`], { env: gstEnv });
   vitestCounts('host', report);
   return r.code === 0;
 });
@@ -123,7 +133,9 @@ await stage('vms', async () => {
   const results = await Promise.all(
     PROFILES.map(async (profile) => {
       const t0 = Date.now();
-      const r = await run('node', ['scripts/vm/run.mjs', '--profile', profile, '--test'], { prefix: `[${profile}] ` });
+      // The GStreamer root is amd64: only the x86_64 guest runs it.
+      const env = profile === 'x86_64' ? gstEnv : {};
+      const r = await run('node', ['scripts/vm/run.mjs', '--profile', profile, '--test'], { prefix: `[${profile}] `, env });
       vmCounts(`vm ${profile}`, r.output);
       times.push([`  vm ${profile}`, secs(Date.now() - t0)]);
       return r.code === 0;
