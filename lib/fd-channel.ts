@@ -19,7 +19,7 @@ import { Frame } from './frame.js';
 import { decodeRelease } from './frame-message.js';
 import { checkToken, Owned } from './lifecycle.js';
 import { checkFd, checkInteger, checkOptions, checkSignal, checkTimeout, WAIT_OPTIONS } from './validate.js';
-import { abortErrorFor } from './wait.js';
+import { abortErrorFor, untilPeerCloses } from './wait.js';
 
 /** The kernel's SCM_MAX_FD: more fds in one message is EINVAL. */
 export const MAX_FDS_PER_MESSAGE = 253;
@@ -539,15 +539,8 @@ export class FdChannel {
   }
 
   /** Messages until the peer closes the channel (then the loop ends); other failures throw. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<ChannelMessage, void, undefined> {
-    for (;;) {
-      try {
-        yield await this.receive();
-      } catch (error) {
-        if (error instanceof DmaBufError && error.code === MisuseCode.CHANNEL_CLOSED) return;
-        throw error;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<ChannelMessage, void, undefined> {
+    return untilPeerCloses(() => this.receive());
   }
 
   /** Close this end: pending sends and receives reject with ERR_DMABUF_CLOSED; the peer sees the channel closed. */

@@ -3,7 +3,7 @@
  * AbortSignal with an AbortError, and whichever way it settles, nothing stays registered (the
  * abort listener is removed and the native waiter has released its handles).
  */
-import { AbortError, DmaBufError } from './common/errors.js';
+import { AbortError, DmaBufError, MisuseCode } from './common/errors.js';
 import type { PendingWait } from './backend/backend.js';
 
 export function abortErrorFor(signal: AbortSignal): AbortError {
@@ -31,5 +31,20 @@ export async function settleWait(start: () => PendingWait, timeoutMs: number, si
     if (!ready) throw timeoutError(syscall, what, timeoutMs);
   } finally {
     signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * `for await` over a connection: what `next()` gives until the peer closes it
+ * (ERR_DMABUF_CHANNEL_CLOSED ends the loop); any other failure throws.
+ */
+export async function* untilPeerCloses<T>(next: () => Promise<T>): AsyncGenerator<T, void, undefined> {
+  for (;;) {
+    try {
+      yield await next();
+    } catch (error) {
+      if (error instanceof DmaBufError && error.code === MisuseCode.CHANNEL_CLOSED) return;
+      throw error;
+    }
   }
 }

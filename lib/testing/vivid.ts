@@ -355,7 +355,7 @@ export class VividCamera {
     } else {
       throw invalidType(operation, 'target', 'a Frame or a DmaBuf', target);
     }
-    if (buffer.backend !== 'kernel') throw invalidArgument(operation, 'target', 'the camera is a kernel driver: it needs a kernel DmaBuf, not an emulated one');
+    if (!buffer.supports.realFds) throw invalidArgument(operation, 'target', 'the camera is a kernel driver: it needs a kernel DmaBuf, not an emulated one');
     const need = this.#format.size;
     if (buffer.size < need) {
       throw invalidArgument(

@@ -6,6 +6,7 @@
  * built from the caps and the GstVideoMeta. Closing the frame (or release()) sends
  * RELEASE_BUFFER: GStreamer's pool reuses the buffer only then.
  */
+import { untilPeerCloses } from '../wait.js';
 import { inspect } from 'node:util';
 import { DmaBufError, MisuseCode } from '../common/errors.js';
 import { socketOps, type SocketOps } from '../backend/kernel/socket.js';
@@ -226,15 +227,8 @@ export class UnixFdSrc {
   }
 
   /** Buffers until EOS or the sink hangs up; other failures throw. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<UnixFdBuffer, void, undefined> {
-    for (;;) {
-      try {
-        yield await this.receive();
-      } catch (error) {
-        if (error instanceof DmaBufError && error.code === MisuseCode.CHANNEL_CLOSED) return;
-        throw error;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<UnixFdBuffer, void, undefined> {
+    return untilPeerCloses(() => this.receive());
   }
 
   /** Close the connection: unixfdsink drops this client and its holds; buffers still held here stay valid until closed. */
