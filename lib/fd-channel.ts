@@ -546,10 +546,15 @@ export class FdChannel {
   /** Close this end: pending sends and receives reject with ERR_DMABUF_CLOSED; the peer sees the channel closed. */
   close(): void {
     if (this.#owned.closed) return;
-    this.#owned.close(() => this.#waits.cancelAll());
-    this.#endAllLoans();
-    // Messages read ahead and never received: their fds are ours to close.
-    for (const early of this.#inbox.splice(0)) if ('message' in early) for (const h of early.message.handles) h.close();
+    try {
+      this.#owned.close(() => this.#waits.cancelAll());
+    } finally {
+      // Also when closing the fd fails (EBADF: closed behind the channel's back): the channel is
+      // gone either way, so its loans end, and messages read ahead and never received have fds
+      // that are ours to close.
+      this.#endAllLoans();
+      for (const early of this.#inbox.splice(0)) if ('message' in early) for (const h of early.message.handles) h.close();
+    }
   }
 
   /** Sends a reply (a lent frame's release) after whatever is queued; a closed channel drops it. */

@@ -299,13 +299,18 @@ export class UnixFdSink {
   /** EOS to every client (one attempt each), then close every connection and the socket; every loan ends. */
   close(): void {
     if (this.#owned.closed) return;
-    this.#owned.close(() => this.#waits.cancelAll());
-    const eos = encodeMessage(EOS);
-    for (const client of [...this.#clients]) {
-      client.connection.tryWrite(eos);
-      this.#drop(client, undefined);
+    try {
+      this.#owned.close(() => this.#waits.cancelAll());
+    } finally {
+      // Also when closing the listening fd fails (EBADF: closed behind the sink's back): the
+      // clients and the socket file are the sink's either way.
+      const eos = encodeMessage(EOS);
+      for (const client of [...this.#clients]) {
+        client.connection.tryWrite(eos);
+        this.#drop(client, undefined);
+      }
+      if (this.#path !== undefined) this.#addon.unlinkPath(this.#path);
     }
-    if (this.#path !== undefined) this.#addon.unlinkPath(this.#path);
   }
 
   [Symbol.dispose](): void {

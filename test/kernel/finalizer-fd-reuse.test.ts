@@ -6,7 +6,7 @@
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DmaBuf, DmaHeap, FdChannel, Memfd, type SyncFile } from '../../lib/index.js';
+import { DmaBuf, DmaHeap, FdChannel, Memfd, type SyncFile, UnixFdSink, UnixFdSrc } from '../../lib/index.js';
 import { addonLoads, kernelAllocator, provides, runKernel, runVgem, runVivid } from '../helpers/env.js';
 import { VgemFenceSource, VividCamera } from '../../lib/testing/index.js';
 import { collect } from '../helpers/gc.js';
@@ -71,6 +71,30 @@ const cases: Record<string, Case> = {
   },
   VgemFenceSource: { file: 'testing/vgem.ts', needs: runVgem, make: async () => ({ owner: VgemFenceSource.open() }) },
   VividCamera: { file: 'testing/vivid.ts', needs: runVivid, make: async () => ({ owner: VividCamera.open() }) },
+  UnixFdSink: {
+    file: 'unixfd/sink.ts',
+    needs: addonLoads,
+    make: async () => {
+      const before = fdSnapshot();
+      const owner = UnixFdSink.listen(`\0dmabuf-reuse-sink-${process.pid}-${Math.random().toString(36).slice(2)}`);
+      // The listening socket; its accept loop's waiter has an epoll fd of its own (not the sink's to test).
+      const socket = fdsMadeSince(before).find((line) => line.includes('socket:'));
+      return { owner, fd: Number(socket?.split(' ')[0]) };
+    },
+  },
+  UnixFdSrc: {
+    file: 'unixfd/src.ts',
+    needs: addonLoads,
+    make: async () => {
+      const name = `\0dmabuf-reuse-src-${process.pid}-${Math.random().toString(36).slice(2)}`;
+      const sink = UnixFdSink.listen(name);
+      const before = fdSnapshot();
+      const src = await UnixFdSrc.connect(name);
+      // The connect's own fd (the sink's accepted end may appear later, on its side).
+      const fd = Number(fdsMadeSince(before)[0]?.split(' ')[0]);
+      return { owner: src, fd, cleanup: () => sink.close() };
+    },
+  },
   FdChannelServer: {
     file: 'fd-channel.ts',
     needs: addonLoads,
