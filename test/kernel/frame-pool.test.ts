@@ -5,13 +5,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FdChannel, Frame, FramePool } from '../../lib/index.js';
 import { thrown } from '../helpers/errors.js';
 import { kernelAllocator, NEEDS_PYTHON, provides, runKernel } from '../helpers/env.js';
 import { fixturePath } from '../helpers/fixtures.js';
-import { dmaBufMappings, fdSnapshot, fdsMadeSince, mappingsMadeSince } from '../helpers/proc.js';
+import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { rounds } from '../helpers/rounds.js';
+import { expectNothingLeftEachTest } from '../helpers/leaks.js';
 import { activeResources, leftoverResources } from '../helpers/backends.js';
 
 const FRAMES = rounds(1000, 200);
@@ -26,16 +27,7 @@ function lcg(seed: number): () => number {
 }
 
 describe.runIf(runKernel)('kernel: FramePool over an FdChannel (needs a dma-heap or udmabuf)', () => {
-  let fds: Map<number, string>;
-  let maps: string[];
-  beforeEach(() => {
-    fds = fdSnapshot();
-    maps = dmaBufMappings();
-  });
-  afterEach(() => {
-    expect(fdsMadeSince(fds)).toEqual([]);
-    expect(mappingsMadeSince(maps)).toEqual([]);
-  });
+  expectNothingLeftEachTest();
 
   it(`${FRAMES} frames through a pool of 3 to a consumer holding some at random: no frame changes while the consumer holds it`, async () => {
     using heap = kernelAllocator();

@@ -5,13 +5,14 @@
 // (DMABUF_CHECK=1): the driver's writes happen outside any bracket, as a device's must.
 import { spawnSync } from 'node:child_process';
 import { inspect } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, DmaHeap, Frame, FramePool, Memfd, Udmabuf } from '../../lib/index.js';
 import { VividCamera } from '../../lib/testing/index.js';
 import { thrown } from '../helpers/errors.js';
 import { NEEDS_HEAPS, PAGE, provides, runVivid } from '../helpers/env.js';
-import { dmaBufMappings, fdSnapshot, fdsMadeSince, mappingsMadeSince } from '../helpers/proc.js';
+import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { rounds } from '../helpers/rounds.js';
+import { expectNothingLeftEachTest } from '../helpers/leaks.js';
 
 const BIN = new URL('../../bin/dmabuf.js', import.meta.url).pathname;
 const CAPTURES = rounds(1000, 200);
@@ -94,16 +95,7 @@ function expectFallingLuma(lumas: number[]): void {
 }
 
 describe.runIf(runVivid)('kernel: vivid writes into our buffers and exports its own (VividCamera)', () => {
-  let fds: Map<number, string>;
-  let maps: string[];
-  beforeEach(() => {
-    fds = fdSnapshot();
-    maps = dmaBufMappings();
-  });
-  afterEach(() => {
-    expect(fdsMadeSince(fds)).toEqual([]);
-    expect(mappingsMadeSince(maps)).toEqual([]);
-  });
+  expectNothingLeftEachTest();
 
   it('opens the first vivid capture node: YUYV 640×360 with stride 1280 (460800 bytes) by default, YUYV and NV12 among its formats', () => {
     using cam = VividCamera.open();
