@@ -72,7 +72,8 @@ export const PROFILES = {
     // The whole suite takes about 15 minutes here (F4 and the 10,000-message channel test alone
     // take 2 minutes each); the run's default time limit follows.
     timeoutSeconds: 2700,
-    provides: ['heaps', 'udmabuf', 'vgem', 'vivid', 'python3'],
+    // gst: the GStreamer root (amd64) of the unixfd tests, from the host's cache (scripts/gst/root.mjs).
+    provides: ['heaps', 'udmabuf', 'vgem', 'vivid', 'python3', 'gst'],
   },
   'x86_64-next': {
     ...X86_64,
@@ -83,7 +84,8 @@ export const PROFILES = {
     apt: { sources: 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main' },
     meta: 'linux-image-amd64',
     timeoutSeconds: 2700,
-    provides: ['heaps', 'udmabuf', 'vgem', 'vivid', 'python3'],
+    // gst: the GStreamer root (amd64) of the unixfd tests, from the host's cache (scripts/gst/root.mjs).
+    provides: ['heaps', 'udmabuf', 'vgem', 'vivid', 'python3', 'gst'],
   },
   arm64: {
     ...ARM64,
