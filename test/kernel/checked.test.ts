@@ -1,24 +1,16 @@
 // Checked mode on the real kernel: a snapshot of the span at START compared at END finds what the
 // emulator finds (a write inside a read bracket; a write between a region's rows), undoes it, and
 // reports it after END with the buffer's name and the byte's offset.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { DmaBuf, MisuseCode, region } from '../../lib/index.js';
 import { thrown } from '../helpers/errors.js';
 import { kernelAllocator, PAGE, runKernel } from '../helpers/env.js';
-import { dmaBufMappings, mappingsMadeSince, fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
+import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
+import { expectNothingLeftEachTest } from '../helpers/leaks.js';
 
 describe.runIf(runKernel)('kernel: checked mode', () => {
-  let fdsBefore: Map<number, string>;
-  let mapsBefore: string[];
-  beforeEach(() => {
-    fdsBefore = fdSnapshot();
-    mapsBefore = dmaBufMappings();
-  });
-  afterEach(() => {
-    expect(fdsMadeSince(fdsBefore)).toEqual([]);
-    expect(mappingsMadeSince(mapsBefore)).toEqual([]);
-  });
+  expectNothingLeftEachTest();
 
   it('unchecked (checked: false), the kernel cannot see a write inside a read bracket: it lands', () => {
     using alloc = kernelAllocator();
