@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "fd_kind.h"
 #include "mapping.h"
 #include "uapi.h"
 
@@ -29,12 +30,15 @@ void EnvResources::ReleaseAll() {
 
 AddonData &Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
-void Own(Napi::Env env, int fd) {
-  struct stat st;
+bool Own(Napi::Env env, int fd, struct stat *st) {
+  struct stat local;
+  if (st == nullptr) st = &local;
   // fd was just made or checked open by the caller; an fstat failure leaves an id no file has.
   FileId id{0, 0};
-  if (::fstat(fd, &st) == 0) id = FileId{st.st_dev, st.st_ino};
+  bool known = ::fstat(fd, st) == 0;
+  if (known) id = FileId{st->st_dev, st->st_ino};
   Data(env).resources->fds.insert_or_assign(fd, id);
+  return known;
 }
 
 bool SameFile(int fd, const FileId &id) {
@@ -95,8 +99,7 @@ Napi::Object Constants(Napi::Env env) {
   SetNumber(c, "POLLRDHUP", POLLRDHUP);
   SetNumber(c, "MSG_TRUNC", MSG_TRUNC);
   SetNumber(c, "MSG_CTRUNC", MSG_CTRUNC);
-  // fstatfs f_type of anon-inode files (sync_file, eventfd, …): linux/magic.h ANON_INODE_FS_MAGIC.
-  SetNumber(c, "ANON_INODE_FS_MAGIC", 0x09041934);
+  SetNumber(c, "ANON_INODE_FS_MAGIC", kAnonInodeFsMagic);
   SetNumber(c, "DMA_BUF_SYNC_READ", DMA_BUF_SYNC_READ);
   SetNumber(c, "DMA_BUF_SYNC_WRITE", DMA_BUF_SYNC_WRITE);
   SetNumber(c, "DMA_BUF_SYNC_RW", DMA_BUF_SYNC_RW);
@@ -149,6 +152,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   InitVgem(env, exports);
   InitV4l2(env, exports);
   InitSocket(env, exports);
+  InitFdKind(env, exports);
   testHooks.Freeze();
   exports.Set("testHooks", testHooks);
   return exports;

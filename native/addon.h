@@ -2,6 +2,7 @@
 #pragma once
 
 #include <napi.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <memory>
@@ -39,7 +40,8 @@ struct AddonData {
 AddonData &Data(Napi::Env env);
 
 // Record an fd the addon created (or was handed), and the file it names, so env cleanup closes it.
-void Own(Napi::Env env, int fd);
+// The fstat it takes for that is left in `st` where given (false: fstat failed).
+bool Own(Napi::Env env, int fd, struct stat *st = nullptr);
 // Whether `fd` still names the file it named when `id` was taken (false once it was closed, or
 // closed and reused for another file).
 bool SameFile(int fd, const FileId &id);
@@ -59,5 +61,6 @@ void InitPollWaiter(Napi::Env env, Napi::Object exports);
 void InitVgem(Napi::Env env, Napi::Object exports);
 void InitV4l2(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
+void InitFdKind(Napi::Env env, Napi::Object exports);
 
 }  // namespace dmabuf

@@ -12,6 +12,7 @@
             "dma_buf.cc",
             "errors.cc",
             "fd.cc",
+            "fd_kind.cc",
             "heap.cc",
             "mapping.cc",
             "poll_waiter.cc",

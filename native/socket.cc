@@ -29,14 +29,13 @@
 #include "args.h"
 #include "errors.h"
 #include "fd.h"
+#include "fd_kind.h"
 
 namespace dmabuf {
 
 namespace {
 // The kernel's limit on fds in one SCM_RIGHTS message (include/net/scm.h).
 constexpr size_t kScmMaxFd = 253;
-// The largest payload receive() accepts (fd-channel.ts checks maxBytes against the same bound).
-constexpr size_t kMaxMessageBytes = size_t{1} << 30;
 }  // namespace
 
 namespace {
@@ -187,66 +186,83 @@ Napi::Value SendMsg(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), static_cast<double>(sent));
 }
 
-// recvMsg(fd, maxData, maxFds, stream?) → undefined when nothing is queued (EAGAIN), else
-// { data: ArrayBuffer, fds: number[], flags } with the message's MSG_TRUNC/MSG_CTRUNC bits and
-// `length`, the whole message's length (MSG_TRUNC makes recvmsg return it even when cut). Every
-// fd that arrived is owned by this env until the TS layer wraps or closes it. On a stream
-// (`stream` true) MSG_TRUNC is not passed: a stream has no message to cut, and at most maxData
-// bytes are read, the rest staying queued; a read stops where a sendmsg with fds begins
-// (unix_stream_read_generic), so the fds that come belong to the first byte of that sendmsg.
+// recvMsg(fd, data: Uint8Array, meta: Int32Array, stream?) → -1 when nothing is queued (EAGAIN),
+// else the message's length, with its bytes in `data` (as many as fit) and in `meta`: [0] the
+// MSG_TRUNC/MSG_CTRUNC flags, [1] the number of fds n, [2 .. 2+n) the fds, [2+n .. 2+2n) their
+// kinds (fd_kind.cc; -errno where the kernel would not say). `meta`'s length sets the room for fds,
+// (length - 2) / 2. The length is the whole message's (MSG_TRUNC makes recvmsg return it even when
+// cut). Results go into the caller's typed arrays, reused from call to call, because building a
+// result object per message through Node-API (its property keys internalized each time, a new
+// ArrayBuffer) cost more than the recvmsg itself. Every fd that arrived is owned by this env until
+// the TS layer wraps or closes it. On a stream (`stream` true) MSG_TRUNC is not passed: a stream
+// has no message to cut, and at most data's length is read, the rest staying queued; a read stops
+// where a sendmsg with fds begins (unix_stream_read_generic), so the fds that come belong to the
+// first byte of that sendmsg.
 Napi::Value RecvMsg(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
-  size_t maxData = static_cast<size_t>(SizeArg(info, 1));
-  size_t maxFds = static_cast<size_t>(SizeArg(info, 2));
+  if (!info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    ThrowTypeError(env, "data must be a Uint8Array");
+  if (!info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    ThrowTypeError(env, "meta must be an Int32Array");
+  Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+  Napi::Int32Array meta = info[2].As<Napi::Int32Array>();
   bool stream = info.Length() > 3 && info[3].ToBoolean().Value();
-  // Bounds before any allocation: a message never carries more than SCM_MAX_FD (253) fds
-  // (net/core/scm.c), and the TS layer caps payloads at 1 GiB.
-  if (maxData > kMaxMessageBytes) ThrowRangeError(env, "argument 1 exceeds 1 GiB");
-  if (maxFds > kScmMaxFd) ThrowRangeError(env, "argument 2 exceeds SCM_MAX_FD (253)");
-  // Not zero-filled: recvmsg writes what it returns, and only that much is copied out.
-  std::unique_ptr<uint8_t[]> buffer(new (std::nothrow) uint8_t[maxData > 0 ? maxData : 1]);
-  if (!buffer) ThrowErrno(env, ENOMEM, "recvmsg");
-  iovec iov = {buffer.get(), maxData};
-  std::vector<char> control(CMSG_SPACE((maxFds > 0 ? maxFds : 1) * sizeof(int)), 0);
+  if (meta.ElementLength() < 2)
+    ThrowRangeError(env, "meta must have room for the flags and the count");
+  // A message never carries more than SCM_MAX_FD (253) fds (net/core/scm.c).
+  size_t maxFds = (meta.ElementLength() - 2) / 2;
+  if (maxFds > kScmMaxFd) ThrowRangeError(env, "meta has room for more than SCM_MAX_FD (253) fds");
+  iovec iov = {data.Data(), data.ByteLength()};
+  // Room for SCM_MAX_FD fds, on the stack: CMSG_SPACE(253 * 4) is about 1 KiB.
+  alignas(cmsghdr) char control[CMSG_SPACE(kScmMaxFd * sizeof(int))];
   msghdr msg = {};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   if (maxFds > 0) {
-    msg.msg_control = control.data();
-    msg.msg_controllen = CMSG_SPACE(maxFds * sizeof(int));
+    msg.msg_control = control;
+    // CMSG_LEN, not CMSG_SPACE: the kernel passes (msg_controllen - sizeof(cmsghdr)) / sizeof(int)
+    // fds (scm_max_fds in net/core/scm.c), and CMSG_SPACE's padding would fit one more than asked
+    // for on an odd count.
+    msg.msg_controllen = CMSG_LEN(maxFds * sizeof(int));
   }
   ssize_t length;
   do {
     length = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | (stream ? 0 : MSG_TRUNC));
   } while (length == -1 && errno == EINTR);
   if (length == -1) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Undefined();
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, -1);
     ThrowErrno(env, errno, "recvmsg");
   }
-  // Own what arrived before anything can throw, so env cleanup closes it if JS never does.
-  std::vector<int> received;
+  // Own what arrived before anything can throw, so env cleanup closes it if JS never does; type
+  // each fd (fd_kind.cc) from the fstat that owning it takes.
+  int32_t *out = meta.Data();
+  size_t count = 0;
   for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; i++) {
+    size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < n; i++) {
       int got;
       std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      Own(env, got);
-      received.push_back(got);
+      if (count == maxFds) {  // never expected (see msg_controllen), but no fd is left behind
+        ::close(got);
+        msg.msg_flags |= MSG_CTRUNC;
+        continue;
+      }
+      struct stat st;
+      const char *failed = nullptr;
+      out[2 + count] = got;
+      out[2 + maxFds + count] = Own(env, got, &st) ? ClassifyFd(got, st, &failed) : -EBADF;
+      count++;
     }
   }
-  size_t kept = static_cast<size_t>(length) < maxData ? static_cast<size_t>(length) : maxData;
-  Napi::ArrayBuffer data = Napi::ArrayBuffer::New(env, kept);
-  if (kept > 0) std::memcpy(data.Data(), buffer.get(), kept);
-  Napi::Array fds = Napi::Array::New(env, received.size());
-  for (size_t i = 0; i < received.size(); i++) fds.Set(static_cast<uint32_t>(i), received[i]);
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("data", data);
-  result.Set("length", Napi::Number::New(env, static_cast<double>(length)));
-  result.Set("fds", fds);
-  result.Set("flags", Napi::Number::New(env, msg.msg_flags));
-  return result;
+  // The kinds were written after room for maxFds fds; move them up behind the count that came.
+  if (count < maxFds) std::memmove(out + 2 + count, out + 2 + maxFds, count * sizeof(int32_t));
+  out[0] = msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC);
+  out[1] = static_cast<int32_t>(count);
+  return Napi::Number::New(env, static_cast<double>(length));
 }
 
 // peerCredentials(fd) → { pid, uid, gid } of the process that connected (or made the pair).

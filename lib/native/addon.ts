@@ -216,6 +216,8 @@ export interface NativeAddon {
   fstat(fd: number): FstatResult;
   /** fstatfs(fd).f_type */
   fstatfsType(fd: number): number;
+  /** What `fd` is (native/fd_kind.cc): 0 anything else, 1 a dma-buf, 2 a sync_file. */
+  fdKind(fd: number): number;
   /** fcntl(F_GETFL): the status flags; `& 3` is the access mode (O_RDONLY 0, O_WRONLY 1, O_RDWR 2). */
   statusFlags(fd: number): number;
   /**
@@ -288,12 +290,14 @@ export interface NativeAddon {
    */
   sendMsg(fd: number, data: Uint8Array, fds: readonly number[]): number;
   /**
-   * recvmsg with MSG_CMSG_CLOEXEC | MSG_TRUNC into `maxData` bytes and room for `maxFds` fds;
-   * undefined when nothing is queued. `length` is the whole message's length (> data.byteLength
-   * when cut: flags has MSG_TRUNC); fds that arrived are owned by the env until closed. With
-   * `stream` (a SOCK_STREAM socket) no MSG_TRUNC: up to `maxData` bytes, the rest stays queued.
+   * recvmsg with MSG_CMSG_CLOEXEC | MSG_TRUNC into `data`, the fds and their kinds into `meta`
+   * ([flags, n, fd × n, kind × n]; its length gives room for (length - 2) / 2 fds); -1 when
+   * nothing is queued, else the whole message's length (> data.length when cut: flags has
+   * MSG_TRUNC). Each kind is fdKind()'s answer, or -errno. Fds that arrived are owned by the env
+   * until closed. With `stream` (a SOCK_STREAM socket) no MSG_TRUNC: up to data.length bytes, the
+   * rest stays queued. Use receiveMessage() (lib/backend/kernel/socket.ts).
    */
-  recvMsg(fd: number, maxData: number, maxFds: number, stream?: boolean): { data: ArrayBuffer; length: number; fds: number[]; flags: number } | undefined;
+  recvMsg(fd: number, data: Uint8Array, meta: Int32Array, stream?: boolean): number;
   /** SO_PEERCRED. */
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   /** unlink(2); ENOENT is not an error. */

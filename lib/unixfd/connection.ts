@@ -9,7 +9,7 @@
  * PollWaiters on the loop, as in FdChannel; the socket itself stays blocking (MSG_DONTWAIT per call).
  */
 import { closedError, DmaBufError, MisuseCode } from '../common/errors.js';
-import type { SocketOps } from '../backend/kernel/socket.js';
+import { receiveMessage, type SocketOps } from '../backend/kernel/socket.js';
 import { closeAll, fdHandle, type FdHandle, Waits } from '../fd-channel.js';
 import { decodeHeader, HEADER_BYTES, MAX_PAYLOAD_BYTES } from './protocol.js';
 import { abortErrorFor } from '../wait.js';
@@ -114,7 +114,7 @@ export class Connection {
         if (signal?.aborted && payload === undefined && have === 0) throw abortErrorFor(signal);
         const fd = this.#live('recvmsg', className);
         const want = payload === undefined ? HEADER_BYTES - have : payload.length - have;
-        const got = want === 0 ? { data: new ArrayBuffer(0), length: 0, fds: [], flags: 0 } : a.recvMsg(fd, want, MAX_FDS, true);
+        const got = want === 0 ? { data: new Uint8Array(0), length: 0, fds: [], kinds: [], flags: 0 } : receiveMessage(a, fd, want, MAX_FDS, true);
         if (got) {
           fds.push(...got.fds);
           if (got.flags & c.MSG_CTRUNC) throw protocolError(`a message carried more than ${MAX_FDS} fds; those that came were closed`);
@@ -124,7 +124,7 @@ export class Connection {
             }
             throw protocolError('the other end closed the connection inside a message');
           }
-          const bytes = new Uint8Array(got.data);
+          const bytes = got.data;
           if (payload === undefined) {
             header.set(bytes, have);
             have += bytes.length;

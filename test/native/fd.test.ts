@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readSync, writeSync } from 'node:fs';
+import { readdirSync, readSync, writeSync } from 'node:fs';
 import { DmaBufError } from '../../lib/common/errors.js';
 import { isLinux } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
@@ -22,6 +22,54 @@ describe.runIf(isLinux)('native fd operations (Linux only: the addon builds only
     expect(error).toBeInstanceOf(DmaBufError);
     expect(error.errno).toBe(9);
     expect(error.message).toBe('close failed: Bad file descriptor');
+  });
+
+  it('fdKind: memfds, sockets and anonymous inodes other than sync_file are "other", asked twice (the second answer from the per-filesystem cache); a closed fd is EBADF', () => {
+    const a = addon();
+    const memfd = track(a.memfdCreate('kind', 0));
+    const [s1, s2] = a.socketPair();
+    track(s1);
+    track(s2);
+    // libuv's own epoll and eventfd fds: anonymous inodes, like a sync_file, but named otherwise.
+    const anon = readdirSync('/proc/self/fd')
+      .map(Number)
+      .filter((fd) => fdTarget(fd)?.startsWith('anon_inode:'));
+    expect(anon.length).toBeGreaterThan(0);
+    for (const fd of [memfd, s1, ...anon, memfd, s1, ...anon]) expect(a.fdKind(fd), `${fd} ${fdTarget(fd)}`).toBe(0);
+    const closed = a.dup(memfd);
+    a.close(closed);
+    expectErrno(() => a.fdKind(closed), 'EBADF', 'fstat');
+  });
+
+  it("recvMsg writes into the caller's buffers: the bytes, the flags, the fds and their kinds; -1 when nothing is queued; MSG_TRUNC and MSG_CTRUNC when the room is short", () => {
+    const a = addon();
+    const { MSG_TRUNC, MSG_CTRUNC } = a.constants;
+    const [tx, rx] = a.socketPair();
+    track(tx);
+    track(rx);
+    const m1 = track(a.memfdCreate('one', 0));
+    const m2 = track(a.memfdCreate('two', 0));
+    const data = new Uint8Array(8);
+    const meta = new Int32Array(2 + 2 * 4).fill(-99);
+    expect(a.recvMsg(rx, data, meta)).toBe(-1);
+    a.sendMsg(tx, new Uint8Array([1, 2, 3]), [m1, m2]);
+    expect(a.recvMsg(rx, data, meta)).toBe(3);
+    expect([...data.subarray(0, 3)]).toEqual([1, 2, 3]);
+    expect(meta[0]).toBe(0);
+    expect(meta[1]).toBe(2);
+    const got = [meta[2], meta[3]] as number[];
+    for (const fd of got) track(fd);
+    expect(got.map((fd) => a.fstat(fd).ino)).toEqual([a.fstat(m1).ino, a.fstat(m2).ino]);
+    expect([meta[4], meta[5]]).toEqual([0, 0]);
+    // Cut on both counts: 12 bytes into 8, 2 fds into room for 1 (the one that came is ours).
+    a.sendMsg(tx, new Uint8Array(12).fill(7), [m1, m2]);
+    const small = new Int32Array(2 + 2 * 1);
+    expect(a.recvMsg(rx, data, small)).toBe(12);
+    expect((small[0] as number) & MSG_TRUNC).toBe(MSG_TRUNC);
+    expect((small[0] as number) & MSG_CTRUNC).toBe(MSG_CTRUNC);
+    expect(small[1]).toBe(1);
+    track(small[2] as number);
+    expect(small[3]).toBe(0);
   });
 
   it('errors carry code, errno and syscall', () => {
@@ -98,8 +146,10 @@ describe.runIf(isLinux)('native fd operations (Linux only: the addon builds only
     const [s1, s2] = a.socketPair();
     track(s1);
     track(s2);
-    expect(() => a.recvMsg(s1, 2 ** 31, 0)).toThrow(/exceeds 1 GiB/);
-    expect(() => a.recvMsg(s1, 16, 254)).toThrow(/SCM_MAX_FD/);
+    expect(() => a.recvMsg(s1, new Uint8Array(16), new Int32Array(2 + 2 * 254))).toThrow(/SCM_MAX_FD/);
+    expect(() => a.recvMsg(s1, new Uint8Array(16), new Int32Array(1))).toThrow(/room for the flags/);
+    expect(() => a.recvMsg(s1, new Uint16Array(16) as unknown as Uint8Array, new Int32Array(2))).toThrow(TypeError);
+    expect(() => a.recvMsg(s1, new Uint8Array(16), new Uint32Array(2) as unknown as Int32Array)).toThrow(TypeError);
   });
 
   it('poll returns revents, or 0 after the timeout', () => {
