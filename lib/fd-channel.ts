@@ -242,6 +242,8 @@ export class FdChannel {
   readonly #waits = new Waits();
   /** Sends and receives each run one at a time, in call order. */
   #sending: Promise<unknown> = Promise.resolve();
+  /** Sends waiting in #sending: while there are any, a new send queues behind them. */
+  #sendsQueued = 0;
   #receiving: Promise<unknown> = Promise.resolve();
   /**
    * Frames lent to the peer (sendFrame of a pooled frame), by loan number, each with the function
@@ -352,7 +354,16 @@ export class FdChannel {
     } catch (error) {
       return Promise.reject(error);
     }
-    const run = this.#sending.then(() => this.#sendNow(bytes, fds));
+    // Nothing queued before it: try at once (most sends find room), saving the promise chain.
+    if (this.#sendsQueued === 0) {
+      try {
+        if (this.#addon.sendMsg(this.#live('sendmsg'), bytes, fds) >= 0) return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    this.#sendsQueued++;
+    const run = this.#sending.then(() => this.#sendNow(bytes, fds)).finally(() => this.#sendsQueued--);
     this.#sending = run.catch(() => undefined);
     return run;
   }

@@ -36,6 +36,7 @@ export { DmaBuf } from './dmabuf.js';
 export { CpuAccess } from './cpu-access.js';
 export { SyncFile, type SyncFileStatus } from './sync-file.js';
 export { DmaBufError, AbortError, MisuseCode, type DmaBufErrorDetails } from './common/errors.js';
+export { rereadCheckedMode } from './common/checked.js';
 export { region, type Region, type LinearRegion, type RectRegion, type BoxRegion } from './region.js';
 export type { AccessMode, FenceMode, WaitOptions } from './validate.js';
 export type { Supports, SyncFileInfo, FenceInfo } from './backend/backend.js';

@@ -52,6 +52,18 @@ function syncedBy(emu, buf, mode, r) {
  * model moves nothing either way: there the figure is the region bracket ÷ a whole-frame
  * zero-copy readwrite bracket (the floor of any bracket), reported.
  */
+/**
+ * ≥ 200× everywhere, except bounce write and readwrite on a Node without
+ * ArrayBuffer.prototype.transfer (20): there END detaches the region's copy with structuredClone,
+ * which alone costs about as much as the rest of a region bracket (docs/PERFORMANCE.md), so those
+ * two are reported, and judged on 22+.
+ */
+function p3Goal(coherency, mode) {
+  const transfer = typeof ArrayBuffer.prototype.transfer === 'function';
+  if (coherency === 'bounce' && mode !== 'read' && !transfer) return undefined;
+  return { op: '>=', value: 200 };
+}
+
 export async function p3Region({ rounds, targetMs, models = ['bounce', 'writeback', 'tiled'], modes = ['read', 'write', 'readwrite'] }) {
   const out = [];
   for (const coherency of models) {
@@ -72,7 +84,7 @@ export async function p3Region({ rounds, targetMs, models = ['bounce', 'writebac
         baseline: `${mode} begin+end, 10×10 region (${regionBytes} B synced)`,
         ...result,
         kind: 'ratio',
-        goal: { op: '>=', value: 200 },
+        goal: p3Goal(coherency, mode),
       });
     }
     buf.close();

@@ -3,7 +3,7 @@
 // reports it after END with the buffer's name and the byte's offset.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { DmaBuf, MisuseCode, region } from '../../lib/index.js';
+import { DmaBuf, MisuseCode, region, rereadCheckedMode } from '../../lib/index.js';
 import { thrown } from '../helpers/errors.js';
 import { kernelAllocator, PAGE, runKernel } from '../helpers/env.js';
 import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
@@ -74,18 +74,23 @@ describe.runIf(runKernel)('kernel: checked mode', () => {
     expect(buf.withCpuAccess('read', (a) => [a.bytes[0], a.bytes[4], a.bytes[32]])).toEqual([4, 3, 4]);
   });
 
-  it('DMABUF_CHECK decides for buffers made or imported without the option; the option wins', () => {
+  it('DMABUF_CHECK decides for buffers made or imported without the option, read once until rereadCheckedMode(); the option wins', () => {
     const saved = process.env['DMABUF_CHECK'];
     try {
       using alloc = kernelAllocator();
       process.env['DMABUF_CHECK'] = '1';
+      expect(rereadCheckedMode()).toBe(true);
       using on = alloc.allocate(PAGE);
       expect(on.checked).toBe(true);
       using imported = DmaBuf.fromFd(on.fd);
       expect(imported.checked).toBe(true);
       using off = DmaBuf.fromFd(on.fd, { checked: false });
       expect(off.checked).toBe(false);
+      // Read once: a change is seen only when the program asks for it to be read again.
       process.env['DMABUF_CHECK'] = '0';
+      using still = alloc.allocate(PAGE);
+      expect(still.checked).toBe(true);
+      expect(rereadCheckedMode()).toBe(false);
       using plain = alloc.allocate(PAGE);
       expect(plain.checked).toBe(false);
       using forced = DmaBuf.fromFd(plain.fd, { checked: true });
@@ -93,14 +98,17 @@ describe.runIf(runKernel)('kernel: checked mode', () => {
       // A bad value or option is refused before any syscall: no fd is created.
       process.env['DMABUF_CHECK'] = 'yes';
       const fds = fdSnapshot();
+      expect(thrown(() => rereadCheckedMode())).toMatchObject({ code: 'EINVAL', argument: 'DMABUF_CHECK' });
       expect(thrown(() => alloc.allocate(PAGE))).toMatchObject({ code: 'EINVAL', argument: 'DMABUF_CHECK' });
       expect(thrown(() => DmaBuf.fromFd(plain.fd))).toMatchObject({ code: 'EINVAL', argument: 'DMABUF_CHECK' });
       delete process.env['DMABUF_CHECK'];
+      expect(rereadCheckedMode()).toBe(false);
       expect(thrown(() => alloc.allocate(PAGE, { checked: 'yes' as unknown as boolean }))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'checked' });
       expect(fdsMadeSince(fds)).toEqual([]);
     } finally {
       if (saved === undefined) delete process.env['DMABUF_CHECK'];
       else process.env['DMABUF_CHECK'] = saved;
+      rereadCheckedMode();
     }
   });
 

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { FdChannel, Frame, FramePool } from '../../lib/index.js';
+import { FdChannel, Frame, FramePool, rereadCheckedMode } from '../../lib/index.js';
 import { thrown } from '../helpers/errors.js';
 import { kernelAllocator, NEEDS_PYTHON, provides, runKernel } from '../helpers/env.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -201,6 +201,7 @@ describe.runIf(runKernel)('kernel: FramePool over an FdChannel (needs a dma-heap
       using frame = Frame.allocate(heap, { width: 16, height: 16, format: 'R8' });
       const [a, b] = FdChannel.pair();
       process.env['DMABUF_CHECK'] = '1';
+      rereadCheckedMode();
       await a.sendFrame(frame);
       await a.send('buffer', [frame.planes[0]!.buffer]);
       const { frame: received } = Frame.fromMessage(await b.receive({ timeoutMs: 5000 }));
@@ -210,6 +211,7 @@ describe.runIf(runKernel)('kernel: FramePool over an FdChannel (needs a dma-heap
       message.buffers[0]?.close();
       received.close();
       process.env['DMABUF_CHECK'] = 'yes';
+      expect(() => rereadCheckedMode()).toThrow(expect.objectContaining({ code: 'EINVAL' }));
       await a.send('buffer', [frame.planes[0]!.buffer]);
       const before = fdSnapshot();
       await expect(b.receive({ timeoutMs: 5000 })).rejects.toMatchObject({ code: 'EINVAL', argument: 'DMABUF_CHECK' });
@@ -219,6 +221,7 @@ describe.runIf(runKernel)('kernel: FramePool over an FdChannel (needs a dma-heap
     } finally {
       if (saved === undefined) delete process.env['DMABUF_CHECK'];
       else process.env['DMABUF_CHECK'] = saved;
+      rereadCheckedMode();
     }
   });
 
