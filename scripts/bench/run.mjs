@@ -4,12 +4,13 @@
 //
 //   node scripts/bench/run.mjs                 emulated figures on this machine (P2e, P3, P4, P6),
 //                                              and on Linux fd passing (P8)
-//   node scripts/bench/run.mjs --kernel        also the kernel figures (P1, P2k, P5, P6k, P7); needs
+//   node scripts/bench/run.mjs --kernel        also the kernel figures (P1, P2k, P5, P6k, P7, P11); needs
 //                                              /dev/dma_heap/system and vgem, as root
 //   node scripts/bench/run.mjs --vm            build here (dist/, the C baselines), then run
 //                                              `run.mjs --kernel --where vm` in the real-kernel VM
 //                                              (scripts/vm/run.mjs): `npm run bench -- --vm`
 // options: --where <name> (the JSON's name, default host or kernel), --only P1,P3,…, --rounds <n>,
+//          --frames <n> (P11's frames per round; default 2000, 200 in the VM),
 //          --no-build (use dist/ and bench-results/bin/ as they are).
 // Output: a table on stdout and bench-results/<where>.json. The C baselines (scripts/bench/c/)
 // are compiled with the host's cc into bench-results/bin/.
@@ -26,7 +27,7 @@ const OUT = join(ROOT, 'bench-results');
 const BIN = join(OUT, 'bin');
 
 function parseArgs(argv) {
-  const o = { kernel: false, vm: false, where: undefined, only: undefined, rounds: undefined, build: true, rest: [] };
+  const o = { kernel: false, vm: false, where: undefined, only: undefined, rounds: undefined, frames: undefined, build: true, rest: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--kernel') o.kernel = true;
@@ -34,12 +35,13 @@ function parseArgs(argv) {
     else if (a === '--where') o.where = argv[++i];
     else if (a === '--only') o.only = new Set(argv[++i].split(',').map((s) => s.trim().toUpperCase()));
     else if (a === '--rounds') o.rounds = Number(argv[++i]);
+    else if (a === '--frames') o.frames = Number(argv[++i]);
     else if (a === '--no-build') o.build = false;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: node scripts/bench/run.mjs [--kernel | --vm] [--where <name>] [--only P1,P3] [--rounds n] [--no-build]\n`);
+      process.stdout.write(`usage: node scripts/bench/run.mjs [--kernel | --vm] [--where <name>] [--only P1,P3] [--rounds n] [--frames n] [--no-build]\n`);
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
-    if (a !== '--vm') o.rest.push(a, ...(a === '--where' || a === '--only' || a === '--rounds' ? [argv[i]] : []));
+    if (a !== '--vm') o.rest.push(a, ...(a === '--where' || a === '--only' || a === '--rounds' || a === '--frames' ? [argv[i]] : []));
   }
   return o;
 }
@@ -111,8 +113,9 @@ async function main() {
     if (o.kernel || o.vm) compileC();
   }
   if (o.vm) {
-    // Everything is built here; the guest only runs (its software CPU is slow).
-    const args = ['scripts/vm/run.mjs', '--timeout', '420', '--', process.execPath, 'scripts/bench/run.mjs', '--kernel', '--no-build'];
+    // Everything is built here; the guest only runs (its software CPU is slow). P11 alone takes
+    // about 80 s there (two processes and a C pair per round).
+    const args = ['scripts/vm/run.mjs', '--timeout', '600', '--', process.execPath, 'scripts/bench/run.mjs', '--kernel', '--no-build'];
     if (!o.rest.includes('--where')) args.push('--where', 'vm');
     const r = spawnSync(process.execPath, [...args, ...o.rest.filter((a) => a !== '--kernel')], { cwd: ROOT, stdio: 'inherit' });
     process.exit(r.status ?? 1);
@@ -146,6 +149,9 @@ async function main() {
     plan.push(['P6k', () => kernel.p6Kernel({ rounds: Math.min(rounds, 7), windowMs })]);
     plan.push(['P7', () => kernel.p7Alloc({ rounds, targetMs, bin })]);
     plan.push(['P9', () => kernel.p9Checked({ rounds, targetMs })]);
+    // Two processes and a C pair per round: fewer rounds and frames under the VM's software CPU.
+    const frames = o.frames ?? (slow ? 200 : 2000);
+    plan.push(['P11', async () => (await import('./pipeline.mjs')).p11Pipeline({ rounds: slow ? Math.min(rounds, 5) : rounds, frames, bin })]);
   }
   if (channelBench) plan.push(['P8', async () => (await import('./channel.mjs')).p8Channel({ rounds, targetMs, bin })]);
 
