@@ -7,8 +7,9 @@
  * processes together, and frames per second, against a C pair (c/pipeline.c) making the same
  * syscalls in the same run; reported: against a C pair making only the syscalls the work needs.
  *
- *   node scripts/bench/pipeline.mjs [frames]   one round, printed (for strace and --cpu-prof:
- *                                              the consumer gets this process's node flags)
+ *   node scripts/bench/pipeline.mjs [frames] [rounds]   rounds of `frames` frames (default 2000,
+ *                      1), each printed: for strace and --cpu-prof (the consumer gets this
+ *                      process's node flags), and to see whether a long run slows down
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -85,11 +86,13 @@ const fps = (wallNs) => `${(1e9 / wallNs).toFixed(0)} frames/s`;
 
 /**
  * The figure: `rounds` paired rounds of `frames` frames, Node then C, after a warm-up round of
- * Node (the JIT settles) and of each C pair. The ratio is CPU time per frame, both processes.
+ * Node (the JIT settles: under the VM's software CPU the first 200 frames cost half as much
+ * again as later ones, which then stay level) and a warm-up inside each C run. The ratio is CPU
+ * time per frame, both processes.
  */
 export async function p11Pipeline({ rounds, frames, bin }) {
   const pipeline = await startPipeline();
-  const warm = await pipeline.round(Math.max(COUNT * 4, Math.round(frames / 2)));
+  const warm = await pipeline.round(Math.max(200, frames));
   const release = JSON.stringify({ type: 'dmabuf.frame-release', loan: 1000 }).length;
   const c = (mirror) => () => runC(bin.pipeline, [frames, Math.round(frames / 10) + COUNT, warm.messageBytes, release, mirror ? 1 : 0]);
   const node = [];
@@ -146,8 +149,11 @@ export async function p11Pipeline({ rounds, frames, bin }) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const frames = Number(process.argv[2] ?? 2000);
+  const rounds = Number(process.argv[3] ?? 1);
   const pipeline = await startPipeline();
-  const r = await pipeline.round(frames);
+  for (let i = 0; i < rounds; i++) {
+    const r = await pipeline.round(frames);
+    process.stdout.write(`${JSON.stringify({ frames, fps: Math.round(1e9 / r.wallNs), ...r })}\n`);
+  }
   await pipeline.close();
-  process.stdout.write(`${JSON.stringify({ frames, fps: Math.round(1e9 / r.wallNs), ...r })}\n`);
 }
