@@ -86,13 +86,13 @@ const fps = (wallNs) => `${(1e9 / wallNs).toFixed(0)} frames/s`;
 
 /**
  * The figure: `rounds` paired rounds of `frames` frames, Node then C, after a warm-up round of
- * Node (the JIT settles: under the VM's software CPU the first 200 frames cost half as much
- * again as later ones, which then stay level) and a warm-up inside each C run. The ratio is CPU
- * time per frame, both processes.
+ * Node of at least 1,000 frames (the JIT settles: under the VM's software CPU rounds of 200
+ * frames after 200 cost 30–40 ms each, rounds of 1,000 after 1,000 about 24 ms) and a warm-up
+ * inside each C run. The ratio is CPU time per frame, both processes.
  */
 export async function p11Pipeline({ rounds, frames, bin }) {
   const pipeline = await startPipeline();
-  const warm = await pipeline.round(Math.max(200, frames));
+  const warm = await pipeline.round(Math.max(1000, frames));
   const release = JSON.stringify({ type: 'dmabuf.frame-release', loan: 1000 }).length;
   const c = (mirror) => () => runC(bin.pipeline, [frames, Math.round(frames / 10) + COUNT, warm.messageBytes, release, mirror ? 1 : 0]);
   const node = [];

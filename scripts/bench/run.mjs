@@ -10,7 +10,7 @@
 //                                              `run.mjs --kernel --where vm` in the real-kernel VM
 //                                              (scripts/vm/run.mjs): `npm run bench -- --vm`
 // options: --where <name> (the JSON's name, default host or kernel), --only P1,P3,…, --rounds <n>,
-//          --frames <n> (P11's frames per round; default 2000, 200 in the VM),
+//          --frames <n> (P11's frames per round; default 2000, 500 in the VM),
 //          --no-build (use dist/ and bench-results/bin/ as they are).
 // Output: a table on stdout and bench-results/<where>.json. The C baselines (scripts/bench/c/)
 // are compiled with the host's cc into bench-results/bin/.
@@ -114,7 +114,7 @@ async function main() {
   }
   if (o.vm) {
     // Everything is built here; the guest only runs (its software CPU is slow). P11 alone takes
-    // about 80 s there (two processes and a C pair per round).
+    // about two minutes there (two processes and two C pairs per round, after 1,000 frames' warm-up).
     const args = ['scripts/vm/run.mjs', '--timeout', '600', '--', process.execPath, 'scripts/bench/run.mjs', '--kernel', '--no-build'];
     if (!o.rest.includes('--where')) args.push('--where', 'vm');
     const r = spawnSync(process.execPath, [...args, ...o.rest.filter((a) => a !== '--kernel')], { cwd: ROOT, stdio: 'inherit' });
@@ -150,7 +150,7 @@ async function main() {
     plan.push(['P7', () => kernel.p7Alloc({ rounds, targetMs, bin })]);
     plan.push(['P9', () => kernel.p9Checked({ rounds, targetMs })]);
     // Two processes and a C pair per round: fewer rounds and frames under the VM's software CPU.
-    const frames = o.frames ?? (slow ? 200 : 2000);
+    const frames = o.frames ?? (slow ? 500 : 2000);
     plan.push(['P11', async () => (await import('./pipeline.mjs')).p11Pipeline({ rounds: slow ? Math.min(rounds, 5) : rounds, frames, bin })]);
   }
   if (channelBench) plan.push(['P8', async () => (await import('./channel.mjs')).p8Channel({ rounds, targetMs, bin })]);
