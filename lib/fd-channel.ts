@@ -611,6 +611,8 @@ export function addressInUse(error: DmaBufError, path: string, abstract: boolean
   return new DmaBufError('EADDRINUSE', `bind failed: ${hint}`, { syscall: 'bind', cause: error });
 }
 
+const UTF8 = new TextDecoder();
+
 /**
  * A received message. The typed lists are made when first asked for, not per message: most
  * receivers read `handles` or one list, and P8 measured the four frozen arrays per message.
@@ -631,20 +633,28 @@ class Received implements ChannelMessage {
     return this.#handles;
   }
 
+  // Private fields stay writable in a frozen object: each list is made once, when first asked for.
+  #buffers: readonly DmaBuf[] | undefined;
+  #syncFiles: readonly SyncFile[] | undefined;
+  #fds: readonly OwnedFd[] | undefined;
+
   get buffers(): readonly DmaBuf[] {
-    return Object.freeze(this.#handles.filter((h): h is DmaBuf => h instanceof DmaBuf));
+    this.#buffers ??= Object.freeze(this.#handles.filter((h): h is DmaBuf => h instanceof DmaBuf));
+    return this.#buffers;
   }
 
   get syncFiles(): readonly SyncFile[] {
-    return Object.freeze(this.#handles.filter((h): h is SyncFile => h instanceof SyncFile));
+    this.#syncFiles ??= Object.freeze(this.#handles.filter((h): h is SyncFile => h instanceof SyncFile));
+    return this.#syncFiles;
   }
 
   get fds(): readonly OwnedFd[] {
-    return Object.freeze(this.#handles.filter((h): h is OwnedFd => h instanceof OwnedFd));
+    this.#fds ??= Object.freeze(this.#handles.filter((h): h is OwnedFd => h instanceof OwnedFd));
+    return this.#fds;
   }
 
   text(): string {
-    return new TextDecoder().decode(this.data);
+    return UTF8.decode(this.data);
   }
 }
 

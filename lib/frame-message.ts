@@ -80,6 +80,8 @@ export function encodeRelease(loan: number): string {
   return JSON.stringify({ type: FRAME_RELEASE_MESSAGE, loan });
 }
 
+const UTF8 = new TextDecoder();
+
 /**
  * The loan a release message ends, or undefined for any other message. A release is short JSON
  * without fds; its keys may come in any order (a peer in another language writes its own JSON).
@@ -88,7 +90,7 @@ export function decodeRelease(data: Uint8Array, fdCount: number): number | undef
   if (fdCount !== 0 || data.length > 256 || data[0] !== 0x7b /* '{' */) return undefined;
   let m: unknown;
   try {
-    m = JSON.parse(new TextDecoder().decode(data));
+    m = JSON.parse(UTF8.decode(data));
   } catch {
     return undefined;
   }
