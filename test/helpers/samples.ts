@@ -44,7 +44,13 @@ export const samples: Record<string, Sample> = {
     make: () => {
       const pool = FramePool.allocate(emu.heap(), { width: 8, height: 8, format: 'NV12', count: 2 });
       const held = pool.tryAcquire();
-      return { value: pool, done: () => (held?.close(), pool.close()) };
+      return {
+        value: pool,
+        done: () => {
+          held?.close();
+          pool.close();
+        },
+      };
     },
   },
   FrameAccess: {
