@@ -17,6 +17,7 @@ import { Connection } from './connection.js';
 import {
   capsFor,
   decodeRelease,
+  defaultLayout,
   EOS,
   encodeCaps,
   encodeMessage,
@@ -42,6 +43,14 @@ export interface UnixFdSinkOptions {
   framerate?: string;
   /** Always describe frames with DMA_DRM caps (`drm-format=FOURCC:0xMODIFIER`); by default only non-linear ones. */
   drmCaps?: boolean;
+  /**
+   * The receiving pipelines read each frame's layout from its GstVideoMeta: GStreamer 1.28 or
+   * newer (its meta factories), or a process that has registered GstVideoMeta. Default false:
+   * send() refuses a frame whose layout is not GStreamer's default for its caps, because
+   * 1.24–1.26's unixfdsrc skips a meta its process has not registered and would read the planes
+   * at the default strides and offsets (docs/GSTREAMER.md, "Known limits").
+   */
+  trustVideoMeta?: boolean;
   /** Called with the error of a client that broke the protocol and was dropped. */
   onClientError?: (error: DmaBufError) => void;
 }
@@ -56,12 +65,38 @@ export interface UnixFdSendOptions {
   offset?: bigint;
 }
 
-type Settings = Required<Pick<UnixFdSinkOptions, 'waitForConnection' | 'framerate' | 'drmCaps'>> & Pick<UnixFdSinkOptions, 'onClientError'>;
+type Settings = Required<Pick<UnixFdSinkOptions, 'waitForConnection' | 'framerate' | 'drmCaps' | 'trustVideoMeta'>> & Pick<UnixFdSinkOptions, 'onClientError'>;
 
 interface Client {
   readonly connection: Connection;
   /** Buffer id → the end of this client's loan. */
   readonly loans: Map<bigint, () => void>;
+}
+
+/**
+ * A frame whose planes are not where GStreamer's default layout for its caps puts them (the row
+ * bytes rounded up to 4, each plane after the last: video-info.c, fill_planes) reaches GStreamer
+ * 1.24–1.26 wrong: its unixfdsrc drops the GstVideoMeta that says otherwise unless the process
+ * registered GstVideoMeta before the first buffer (gst_meta_deserialize; meta factories that load
+ * it on demand came in 1.28). So it is refused, saying how to send it.
+ */
+function refuseUnlessDefaultLayout(syscall: string, frame: Frame, offsets: number[], strides: number[]): void {
+  const format = frame.format;
+  let why: string | undefined;
+  if (frame.modifier !== 0n) why = `its modifier 0x${frame.modifier.toString(16)} has no default layout`;
+  else {
+    const expected = defaultLayout({ format, modifier: 0n, width: frame.width, height: frame.height });
+    const same = expected.strides.every((stride, i) => stride === strides[i] && expected.offsets[i] === offsets[i]);
+    if (!same) {
+      why = `its strides [${strides.join(', ')}] and plane offsets [${offsets.join(', ')}] are not GStreamer's default [${expected.strides.join(', ')}] and [${expected.offsets.join(', ')}]`;
+    }
+  }
+  if (why === undefined) return;
+  throw new DmaBufError(
+    MisuseCode.UNSUPPORTED,
+    `the frame's layout would reach GStreamer only through its GstVideoMeta: ${why}. GStreamer 1.24–1.26's unixfdsrc skips that meta (its process has not registered it) and would read the planes wrong; allocate frames with strideAlign: 4 and a linear modifier, or listen with { trustVideoMeta: true } when every receiving pipeline runs GStreamer 1.28 or newer`,
+    { syscall, argument: 'frame' },
+  );
 }
 
 function u64(syscall: string, name: string, value: unknown): bigint | undefined {
@@ -93,12 +128,12 @@ export class UnixFdSink {
   /** Listen on `path` (a new socket file) or '\0abstract-name' (GStreamer: socket-type=abstract). */
   static listen(path: string, options?: UnixFdSinkOptions): UnixFdSink {
     const { name, abstract } = checkSocketName('bind', path);
-    const opts = checkOptions('listen', options, ['mode', 'backlog', 'waitForConnection', 'framerate', 'drmCaps', 'onClientError']);
+    const opts = checkOptions('listen', options, ['mode', 'backlog', 'waitForConnection', 'framerate', 'drmCaps', 'trustVideoMeta', 'onClientError']);
     const mode = opts['mode'] === undefined ? 0o600 : checkInteger('bind', 'mode', opts['mode'], 0, 0o777);
     const backlog = opts['backlog'] === undefined ? 16 : checkInteger('listen', 'backlog', opts['backlog'], 1, 4096);
     const framerate = opts['framerate'] ?? '0/1';
     if (typeof framerate !== 'string' || !/^\d+\/[1-9]\d*$/.test(framerate)) throw invalidType('listen', 'framerate', "'N/D', e.g. '30/1'", framerate);
-    for (const key of ['waitForConnection', 'drmCaps'])
+    for (const key of ['waitForConnection', 'drmCaps', 'trustVideoMeta'])
       if (opts[key] !== undefined && typeof opts[key] !== 'boolean') throw invalidType('listen', key, 'a boolean', opts[key]);
     const onClientError = opts['onClientError'];
     if (onClientError !== undefined && typeof onClientError !== 'function') throw invalidType('listen', 'onClientError', 'a function', onClientError);
@@ -113,6 +148,7 @@ export class UnixFdSink {
       waitForConnection: (opts['waitForConnection'] as boolean | undefined) ?? false,
       framerate,
       drmCaps: (opts['drmCaps'] as boolean | undefined) ?? false,
+      trustVideoMeta: (opts['trustVideoMeta'] as boolean | undefined) ?? false,
       ...(onClientError ? { onClientError: onClientError as (e: DmaBufError) => void } : {}),
     });
   }
@@ -242,6 +278,15 @@ export class UnixFdSink {
     if (d.planes.length > 4) throw invalidArgument(syscall, 'frame', `has ${d.planes.length} planes; GstVideoMeta holds at most 4`);
     const gst = gstFormatOf(frame.format);
     const caps = capsFor(frame, this.#options.framerate, this.#options.drmCaps || frame.modifier !== 0n || !gst);
+    // The buffer GStreamer sees is the planes' memories one after the other.
+    let at = 0;
+    const offsets = d.planes.map((p) => {
+      const o = at;
+      at += p.size;
+      return o;
+    });
+    const strides = d.planes.map((p) => p.stride);
+    if (!this.#options.trustVideoMeta) refuseUnlessDefaultLayout(syscall, frame, offsets, strides);
     if (this.#options.waitForConnection && this.#clients.size === 0) {
       this.#connected ??= withResolvers();
       await this.#connected.promise;
@@ -253,13 +298,7 @@ export class UnixFdSink {
       for (const client of this.#clients) client.connection.write(message, [], CLASS).catch((e: unknown) => this.#drop(client, e));
     }
     const id = this.#nextId++;
-    let at = 0;
     const memories = d.planes.map((p) => ({ size: p.size, offset: p.offset }));
-    const offsets = d.planes.map((p) => {
-      const o = at;
-      at += p.size;
-      return o;
-    });
     const message = encodeNewBuffer({
       id,
       pts: pts ?? (frame.timestamp !== undefined ? BigInt(Math.round(frame.timestamp * 1000)) : process.hrtime.bigint()),
@@ -276,7 +315,7 @@ export class UnixFdSink {
         width: frame.width,
         height: frame.height,
         offsets,
-        strides: d.planes.map((p) => p.stride),
+        strides,
       },
     });
     const fds = d.planes.map((p) => p.fd);

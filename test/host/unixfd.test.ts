@@ -189,6 +189,17 @@ describe.runIf(addonLoads)('unixfd (needs the native addon: Linux)', () => {
     });
   });
 
+  it("UnixFdSink.listen checks its options before binding: the booleans, framerate's form, an unknown key", () => {
+    const name = `\0${abstractName()}`;
+    for (const key of ['waitForConnection', 'drmCaps', 'trustVideoMeta']) {
+      expect(() => UnixFdSink.listen(name, { [key]: 'yes' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: key }));
+    }
+    expect(() => UnixFdSink.listen(name, { framerate: '30' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'framerate' }));
+    expect(() => UnixFdSink.listen(name, { trustVideoMetadata: true } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('trustVideoMeta') }),
+    );
+  });
+
   describe('hostile clients of a UnixFdSink: dropped with ERR_DMABUF_PROTOCOL', () => {
     const a = addon();
     for (const [what, message] of [

@@ -5,7 +5,7 @@
 // GStreamer's RELEASE_BUFFER, so a frame written while GStreamer still read it would show in the file.
 import { readFileSync, rmSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DmaHeap, type Frame, FramePool, UnixFdSink } from '../../lib/index.js';
+import { DmaHeap, type Frame, FramePool, type UnixFdBuffer, UnixFdSink, UnixFdSrc } from '../../lib/index.js';
 import { addonLoads, runHeaps } from '../helpers/env.js';
 import { abstractName, gstLaunch, hasGst, NEEDS_GST } from '../helpers/gst.js';
 import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
@@ -131,4 +131,37 @@ describe.runIf(addonLoads && runHeaps && hasGst)(`UnixFdSink → GStreamer with 
       }
     }, 300000);
   }
+});
+
+describe.runIf(addonLoads && runHeaps)('UnixFdSink: a layout only the GstVideoMeta carries (needs a dma-buf heap)', () => {
+  it('a frame with padded strides is refused before anything is sent or lent, saying why and how; with trustVideoMeta it goes, and the meta carries its strides', async () => {
+    using heap = DmaHeap.open('system');
+    const pool = FramePool.allocate(heap, { width: W, height: H, format: 'NV12', count: 1, strideAlign: 64 });
+    const name = `\0${abstractName()}`;
+    const strict = UnixFdSink.listen(name);
+    const frame = pool.tryAcquire() as Frame;
+    const before = fdSnapshot();
+    await expect(strict.send(frame)).rejects.toMatchObject({
+      code: 'ERR_DMABUF_UNSUPPORTED',
+      argument: 'frame',
+      message: expect.stringMatching(/strides \[128, 128\].*default \[100, 100\].*strideAlign: 4.*trustVideoMeta: true/),
+    });
+    expect(fdsMadeSince(before)).toEqual([]);
+    strict.close();
+    // Nothing was lent: the frame goes back to the pool at once.
+    pool.release(frame);
+    expect(pool.available).toBe(1);
+
+    const trusting = UnixFdSink.listen(name, { trustVideoMeta: true, waitForConnection: true });
+    const src = await UnixFdSrc.connect(name);
+    const again = pool.tryAcquire() as Frame;
+    expect(await trusting.send(again)).toBe(1);
+    pool.release(again);
+    const buffer = (await src[Symbol.asyncIterator]().next()).value as UnixFdBuffer;
+    expect(buffer.frame?.describe().planes.map((p) => p.stride)).toEqual([128, 128]);
+    buffer.release();
+    src.close();
+    trusting.close();
+    pool.close();
+  });
 });
