@@ -1,7 +1,7 @@
 // An options object with a key the call does not know (a typo) is refused before anything is made:
 // ERR_INVALID_ARG_VALUE naming the key and the known ones, with `argument` set to `options.<key>`.
 import { describe, expect, it } from 'vitest';
-import { DmaBuf, DmaHeap, emulation, FdChannel, Frame, FramePool, Memfd, region, SyncFile, Udmabuf } from '../../lib/index.js';
+import { DmaBuf, DmaHeap, emulation, FdChannel, Frame, FramePool, Memfd, region, SyncFile, Udmabuf, UnixFdSink } from '../../lib/index.js';
 import { addonLoads } from '../helpers/env.js';
 
 const emu = emulation.create({ coherency: 'coherent' });
@@ -40,6 +40,7 @@ const nativeCalls: [string, () => unknown, string[]][] = [
   ['Memfd.create', () => Memfd.create(4096, typo), ['name']],
   ['FdChannel.listen', () => FdChannel.listen(`/tmp/dmabuf-options-${process.pid}.sock`, typo), ['mode', 'backlog']],
   ['FdChannel.fromFd', () => FdChannel.fromFd(0, typo), ['dup']],
+  ['UnixFdSink.listen', () => UnixFdSink.listen(`\0dmabuf-options-${process.pid}`, typo), ['mode', 'backlog', 'drmCaps', 'trustVideoMeta']],
   [
     'channel.receive',
     () => {
