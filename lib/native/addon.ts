@@ -195,6 +195,17 @@ export interface NativeV4l2Constants {
   V4L2_CTRL_FLAG_NEXT_CTRL: number;
   V4L2_CTRL_TYPE_MENU: number;
   V4L2_CID_TEST_PATTERN: number;
+  V4L2_CTRL_TYPE_BOOLEAN: number;
+  V4L2_IN_CAP_DV_TIMINGS: number;
+  V4L2_OUT_CAP_DV_TIMINGS: number;
+}
+
+/** struct v4l2_input / v4l2_output: a connector of a capture or output node. */
+export interface NativeV4l2Connector {
+  index: number;
+  name: string;
+  type: number;
+  capabilities: number;
 }
 
 export interface NativeAddon {
@@ -338,6 +349,18 @@ export interface NativeAddon {
   v4l2SetControl(fd: number, id: number, value: number): void;
   /** VIDIOC_G_CTRL */
   v4l2GetControl(fd: number, id: number): number;
+  /** VIDIOC_ENUMINPUT; null past the end of the list (EINVAL). */
+  v4l2EnumInput(fd: number, index: number): NativeV4l2Connector | null;
+  /** VIDIOC_ENUMOUTPUT; null past the end of the list (EINVAL). */
+  v4l2EnumOutput(fd: number, index: number): NativeV4l2Connector | null;
+  /** VIDIOC_G_INPUT */
+  v4l2GetInput(fd: number): number;
+  /** VIDIOC_G_OUTPUT */
+  v4l2GetOutput(fd: number): number;
+  /** VIDIOC_S_INPUT (EBUSY while the queue holds buffers) */
+  v4l2SetInput(fd: number, index: number): void;
+  /** VIDIOC_S_OUTPUT (EBUSY while the queue holds buffers) */
+  v4l2SetOutput(fd: number, index: number): void;
   /** VIDIOC_REQBUFS; returns the count the driver allocated (0 frees them all). */
   v4l2RequestBuffers(fd: number, type: number, memory: number, count: number): number;
   /** VIDIOC_QUERYBUF */
