@@ -148,6 +148,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   InitPollWaiter(env, exports);
   InitVgem(env, exports);
   InitV4l2(env, exports);
+  InitDrmKms(env, exports);
   InitSocket(env, exports);
   testHooks.Freeze();
   exports.Set("testHooks", testHooks);

@@ -200,6 +200,29 @@ export interface NativeV4l2Constants {
   V4L2_OUT_CAP_DV_TIMINGS: number;
 }
 
+/** A display mode of a connector (struct drm_mode_modeinfo): the fields policy reads, and the struct as it came for SETCRTC. */
+export interface NativeDrmMode {
+  name: string;
+  width: number;
+  height: number;
+  vrefresh: number;
+  /** DRM_MODE_TYPE_* bits: PREFERRED is 1 << 3. */
+  type: number;
+  flags: number;
+  raw: ArrayBuffer;
+}
+
+export interface NativeDrmConnector {
+  id: number;
+  type: number;
+  typeId: number;
+  /** 1 connected, 2 disconnected, 3 unknown (enum drm_connector_status). */
+  connection: number;
+  encoderId: number;
+  encoders: number[];
+  modes: NativeDrmMode[];
+}
+
 /** struct v4l2_input / v4l2_output: a connector of a capture or output node. */
 export interface NativeV4l2Connector {
   index: number;
@@ -325,6 +348,32 @@ export interface NativeAddon {
   vgemFenceAttach(fd: number, handle: number, flags: number): number;
   /** DRM_IOCTL_VGEM_FENCE_SIGNAL */
   vgemFenceSignal(fd: number, fence: number): void;
+
+  // --- DRM KMS (dmabuf/testing's DrmScanout: a dumb buffer on a screen) ------------------------
+  /** DRM_IOCTL_SET_MASTER */
+  drmSetMaster(fd: number): void;
+  /** DRM_IOCTL_MODE_GETRESOURCES: the ids of the card's CRTCs, connectors and encoders. */
+  drmModeGetResources(fd: number): {
+    crtcs: number[];
+    connectors: number[];
+    encoders: number[];
+    minWidth: number;
+    maxWidth: number;
+    minHeight: number;
+    maxHeight: number;
+  };
+  /** DRM_IOCTL_MODE_GETCONNECTOR (probes the output: the modes are current). */
+  drmModeGetConnector(fd: number, id: number): NativeDrmConnector;
+  /** DRM_IOCTL_MODE_GETENCODER; possibleCrtcs has a bit per index into drmModeGetResources().crtcs. */
+  drmModeGetEncoder(fd: number, id: number): { id: number; type: number; crtcId: number; possibleCrtcs: number };
+  /** DRM_IOCTL_MODE_ADDFB2, one plane, no modifier; returns the framebuffer id. */
+  drmModeAddFb2(fd: number, width: number, height: number, fourcc: number, handle: number, pitch: number, offset: number): number;
+  /** DRM_IOCTL_MODE_SETCRTC; fbId 0 and mode null switch the CRTC off. */
+  drmModeSetCrtc(fd: number, crtcId: number, fbId: number, x: number, y: number, connectorId: number, modeRaw: ArrayBuffer | null): void;
+  /** DRM_IOCTL_MODE_DIRTYFB; clips as flat [x1, y1, x2, y2, …] (exclusive x2, y2). */
+  drmModeDirtyFb(fd: number, fbId: number, clips: number[]): void;
+  /** DRM_IOCTL_MODE_RMFB */
+  drmModeRmFb(fd: number, fbId: number): void;
 
   // --- V4L2 (dmabuf/testing's VividCamera; single-planar buffer types) -------------------------
   readonly v4l2Constants: NativeV4l2Constants;

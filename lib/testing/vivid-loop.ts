@@ -137,7 +137,8 @@ export class VividLoop {
     const connect = capture.findControl(`HDMI ${inst}-${ordinal} Is Connected To`);
     if (connect) {
       const items = capture.menu(connect);
-      const item = [...items].find(([, name]) => name === out.name)?.[0];
+      // The menu names each output as "Output HDMI NNN-I" (6.12), the output's own name with a prefix.
+      const item = [...items].find(([, name]) => name === out.name || name === `Output ${out.name}`)?.[0];
       if (item === undefined) {
         throw new DmaBufError(
           MisuseCode.UNSUPPORTED,

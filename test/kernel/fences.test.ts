@@ -9,14 +9,19 @@ import { ticksDuring, sleep } from '../helpers/loop.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { warmUpWorkers } from '../helpers/workers.js';
 
-type WorkerReport = { kind: 'waiting' } | { kind: 'done'; elapsedMs: number; first: number } | { kind: 'error'; elapsedMs: number; code: string };
+type WorkerReport =
+  | { kind: 'ready' }
+  | { kind: 'waiting' }
+  | { kind: 'done'; elapsedMs: number; first: number }
+  | { kind: 'error'; elapsedMs: number; code: string };
 
 /** A worker (fixtures/fence-blocked-worker.mjs) that opens a read bracket on a shared buffer: its reports so far, the next of a kind, its exit code. */
 function blockedReader(
   buf: DmaBuf,
   timeoutMs: number,
-): { reports: WorkerReport[]; next(kind: WorkerReport['kind']): Promise<WorkerReport>; exited: Promise<number> } {
-  const worker = new Worker(fixturePath('fence-blocked-worker.mjs'), { workerData: { handle: buf.share(), timeoutMs } });
+): { reports: WorkerReport[]; next(kind: WorkerReport['kind']): Promise<WorkerReport>; go(): void; exited: Promise<number> } {
+  const go = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(fixturePath('fence-blocked-worker.mjs'), { workerData: { handle: buf.share(), timeoutMs, go } });
   const reports: WorkerReport[] = [];
   worker.on('message', (m: WorkerReport) => reports.push(m));
   const exited = new Promise<number>((resolve, reject) => {
@@ -35,7 +40,11 @@ function blockedReader(
       worker.on('message', onMessage);
       void exited.then(() => reject(new Error(`the worker exited without a '${kind}' report`)), reject);
     });
-  return { reports, next, exited };
+  const release = (): void => {
+    Atomics.store(go, 0, 1);
+    Atomics.notify(go, 0);
+  };
+  return { reports, next, go: release, exited };
 }
 
 describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM driver)', () => {
@@ -78,14 +87,16 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     using buf = heap.allocate(4096, { name: 'fenced' });
     buf.withCpuAccess('write', undefined, (a) => a.bytes.fill(0x5a));
     const fds = fdSnapshot();
-    const fence = vgem.attachFence(buf, 'write');
     const reader = blockedReader(buf, 10_000);
+    await reader.next('ready');
+    const fence = vgem.attachFence(buf, 'write');
+    reader.go();
     await reader.next('waiting');
     // The worker sits in SYNC START (dma_resv_wait_timeout on the write fence); the main thread's
     // loop keeps turning meanwhile.
     const { ticks } = await ticksDuring(sleep(300));
     expect(ticks).toBeGreaterThanOrEqual(10);
-    expect(reader.reports.map((r) => r.kind)).toEqual(['waiting']);
+    expect(reader.reports.map((r) => r.kind)).toEqual(['ready', 'waiting']);
     vgem.signal(fence);
     const done = await reader.next('done');
     expect(await reader.exited).toBe(0);
@@ -102,8 +113,10 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     using heap = kernelAllocator();
     using buf = heap.allocate(4096);
     const fds = fdSnapshot();
-    const fence = vgem.attachFence(buf, 'write');
     const reader = blockedReader(buf, 150);
+    await reader.next('ready');
+    const fence = vgem.attachFence(buf, 'write');
+    reader.go();
     const failed = await reader.next('error');
     expect(await reader.exited).toBe(0);
     expect(failed).toMatchObject({ kind: 'error', code: 'ETIMEDOUT' });

@@ -75,13 +75,13 @@ describe.runIf(runVivid)("kernel: a loop through vivid's HDMI output and input (
   for (const allocator of allocators) {
     it(`our frames written under write brackets go out and come back into other ${allocator.name} buffers, equal, one after another${allocator.marks}`, async () => {
       const source = allocator.make();
-      using loop = VividLoop.open();
-      const size = pageRound(loop.format.size);
-      using outBuf = source.create(size, { name: 'loop-out' });
-      using inBuf = source.create(size, { name: 'loop-in' });
-      using out = frameOf(loop, outBuf);
-      using back = frameOf(loop, inBuf);
       try {
+        using loop = VividLoop.open();
+        const size = pageRound(loop.format.size);
+        using outBuf = source.create(size, { name: 'loop-out' });
+        using inBuf = source.create(size, { name: 'loop-in' });
+        using out = frameOf(loop, outBuf);
+        using back = frameOf(loop, inBuf);
         for (const seed of [1, 2]) {
           paint(out, seed);
           // The write bracket ended (SYNC END) before the driver reads: that is all the kernel

@@ -5,7 +5,14 @@
  * lib/testing's camera that reaches the addon.
  */
 import { readdirSync } from 'node:fs';
-import type { NativeAddon, NativeV4l2Capability, NativeV4l2Connector, NativeV4l2Control, NativeV4l2DoneBuffer, NativeV4l2PixFormat } from '../../native/addon.js';
+import type {
+  NativeAddon,
+  NativeV4l2Capability,
+  NativeV4l2Connector,
+  NativeV4l2Control,
+  NativeV4l2DoneBuffer,
+  NativeV4l2PixFormat,
+} from '../../native/addon.js';
 import { requireAddon } from '../../native/load.js';
 import { fsError } from '../../common/errors.js';
 
