@@ -83,7 +83,7 @@ describe.runIf(runVirtioGpu)(`kernel: our pixels on a virtio-gpu screen (DrmScan
     frame.withCpuAccess('read', (a) => expect(Array.from(a.plane(0).bytes.subarray(0, 4))).toEqual([(0 ^ 0 ^ 0x55) & 0xff, 80, 40, 0xff]));
   });
 
-  it('SYNC END alone leaves the old picture on the screen; DIRTYFB puts the new one there, and a partial flush only its rectangle', async () => {
+  it('SYNC END alone leaves the old picture on the screen; DIRTYFB puts the new one there, a partial one at least in its rectangle', async () => {
     using screen = DrmScanout.open();
     const { width, height } = screen.mode;
     // A modeset uploads and shows the whole framebuffer.
@@ -101,14 +101,13 @@ describe.runIf(runVirtioGpu)(`kernel: our pixels on a virtio-gpu screen (DrmScan
     screen.flush();
     expect(bands(rowsShowing(await screendump(), [1, 2, 3]))).toEqual([[2, height]]);
 
-    // Picture 3, flushed for the top half only: the rest of the screen keeps picture 2.
+    // Picture 3, flushed for the bottom half: those rows show it. Rows outside a damage rectangle
+    // may be uploaded too (a driver or host may send more than the damage: on 6.12 under QEMU 7.2
+    // the whole screen showed picture 3), so only the flushed rows are asserted.
     paint(screen.frame, 3);
     const half = Math.floor(height / 2);
-    screen.flush({ x: 0, y: 0, width, height: half });
-    expect(bands(rowsShowing(await screendump(), [1, 2, 3]))).toEqual([
-      [3, half],
-      [2, height - half],
-    ]);
+    screen.flush({ x: 0, y: half, width, height: height - half });
+    expect(rowsShowing(await screendump(), [1, 2, 3]).slice(half)).toEqual(new Array(height - half).fill(3));
   });
 
   it('refuses before any ioctl: a flush outside the screen, a flush or show during a write bracket; close() twice is fine, then every call throws ERR_DMABUF_CLOSED', () => {
