@@ -32,6 +32,8 @@ interface Held {
   readonly ops: DrmKmsOps;
   readonly card: number;
   readonly path: string;
+  /** The card node's file at open (fstat's dev and ino): no ioctl goes to an fd number that names another file now. */
+  readonly file: { dev: number; ino: number };
   handle?: number | undefined;
   fbId?: number | undefined;
   crtcId?: number;
@@ -40,14 +42,26 @@ interface Held {
   close(): void;
 }
 
+function ownsCard(held: Held): boolean {
+  try {
+    const { dev, ino } = held.ops.fstat(held.card);
+    return dev === held.file.dev && ino === held.file.ino;
+  } catch {
+    return false;
+  }
+}
+
 function release(held: Held): void {
   const { ops, card } = held;
+  // A card fd closed behind our back (its number perhaps reused) gets no ioctl; the kernel dropped
+  // the framebuffer and the GEM handle with the file (drm_file release), and closing it reports EBADF.
+  const mine = ownsCard(held);
   const steps = [
     // RMFB switches off a CRTC still showing the framebuffer (drm_mode_rmfb): the screen goes back to nothing.
-    () => held.fbId !== undefined && ops.drmModeRmFb(card, held.fbId),
+    () => mine && held.fbId !== undefined && ops.drmModeRmFb(card, held.fbId),
     () => held.frame?.close(),
     () => held.buffer?.close(),
-    () => held.handle !== undefined && ops.drmGemClose(card, held.handle),
+    () => mine && held.handle !== undefined && ops.drmGemClose(card, held.handle),
   ];
   let first: unknown;
   for (const step of steps) {
@@ -102,7 +116,8 @@ export class DrmScanout {
         { syscall: 'DRM_IOCTL_VERSION' },
       );
     }
-    const held: Held = { ops, card: card.fd, path: card.path, close: () => release(held) };
+    const { dev, ino } = ops.fstat(card.fd);
+    const held: Held = { ops, card: card.fd, path: card.path, file: { dev, ino }, close: () => release(held) };
     try {
       const res = ops.drmModeGetResources(card.fd);
       const connectors = res.connectors.map((id) => ops.drmModeGetConnector(card.fd, id));

@@ -103,8 +103,12 @@ export class VividLoop {
       capture: capture.device,
       output: output.device,
       close: () => {
-        capture.device.close();
-        output.device.close();
+        // Both, even when the first fails (EBADF: closed behind our back); the first error is thrown.
+        try {
+          capture.device.close();
+        } finally {
+          output.device.close();
+        }
       },
     };
     let saved: Saved | undefined;
@@ -362,6 +366,10 @@ export class VividLoop {
   close(): void {
     let first: unknown;
     this.#owned.close((nodes) => {
+      // An fd closed behind our back (its number perhaps reused) gets no ioctl: closing it below
+      // reports EBADF, and the driver dropped that node's queue when its file was released
+      // (vb2_fop_release), though the wiring stays as open() left it.
+      if (!nodes.capture.ownsFd() || !nodes.output.ownsFd()) return;
       // A send() still waiting sees the loop closed when its poll ends (POLLERR once stopped).
       for (const step of [() => VividLoop.#stop(nodes), () => VividLoop.#unwire(nodes, this.#saved)]) {
         try {

@@ -90,6 +90,7 @@ export function serveScreendumps({ dir, socket, device }) {
     if (busy) return;
     busy = true;
     try {
+      mkdirSync(dir, { recursive: true });
       for (const name of readdirSync(dir)) {
         const id = /^([\w-]+)\.request$/.exec(name)?.[1];
         if (!id) continue;

@@ -3,7 +3,7 @@
  * of the virtio-gpu screen and read it. The runner takes it with QEMU's `screendump` (a PPM, P6:
  * 8-bit RGB) and answers through files on the repo share (DMABUF_VM_SCREEN_DIR).
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from './loop.js';
 
@@ -46,6 +46,9 @@ export async function screendump(timeoutMs = 60_000): Promise<Screenshot> {
   const id = `${process.pid}-${++serial}`;
   const files = ['request', 'ppm', 'done', 'error'].map((ext) => join(dir, `${id}.${ext}`));
   const [request, ppm, done, error] = files as [string, string, string, string];
+  // The runner made the folder before the boot; once, in a full suite run, the guest found it gone
+  // (ENOENT), so it is made again here (the runner makes it again before each look, too).
+  mkdirSync(dir, { recursive: true });
   writeFileSync(request, '');
   const deadline = Date.now() + timeoutMs;
   try {

@@ -97,6 +97,10 @@ describe.runIf(runVivid)("kernel: a loop through vivid's HDMI output and input (
   }
 
   it('refuses, before any ioctl, what the driver would refuse or could not do; nothing stays queued, and the loop works after', async () => {
+    expect(thrown(() => VividLoop.open({ instance: -1 }))).toMatchObject({ code: 'EINVAL', argument: 'instance' });
+    expect(thrown(() => VividLoop.open({ instance: 'first' as never }))).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    // The VMs load two instances (n_devs=2): a third is no node at all.
+    expect(thrown(() => VividLoop.open({ instance: 9 }))).toMatchObject({ code: 'ERR_DMABUF_UNSUPPORTED', message: expect.stringMatching(/vivid-009/) });
     using loop = VividLoop.open();
     const size = pageRound(loop.format.size);
     using outBuf = Udmabuf.create(size);

@@ -13,6 +13,7 @@ export type DrmKmsOps = Pick<
   | 'open'
   | 'close'
   | 'constants'
+  | 'fstat'
   | 'drmDriverName'
   | 'drmCreateDumb'
   | 'drmGemClose'

@@ -40,11 +40,29 @@ export class V4l2Device {
   readonly path: string;
   readonly #addon: NativeAddon;
   #fd: number;
+  /** The file the fd named at open (fstat's dev and ino): see ownsFd(). */
+  readonly #file: { dev: number; ino: number };
 
   private constructor(addon: NativeAddon, path: string, fd: number) {
     this.#addon = addon;
     this.path = path;
     this.#fd = fd;
+    const { dev, ino } = addon.fstat(fd);
+    this.#file = { dev, ino };
+  }
+
+  /**
+   * Whether the fd still names the node this device opened. A user's fs.closeSync(fd) frees the
+   * number, and the next open() takes it: an ioctl on it would reach a stranger's file.
+   */
+  ownsFd(): boolean {
+    if (this.#fd === -1) return false;
+    try {
+      const { dev, ino } = this.#addon.fstat(this.#fd);
+      return dev === this.#file.dev && ino === this.#file.ino;
+    } catch {
+      return false;
+    }
   }
 
   /**
