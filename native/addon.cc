@@ -151,6 +151,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   InitPollWaiter(env, exports);
   InitVgem(env, exports);
   InitV4l2(env, exports);
+  InitDrmKms(env, exports);
   InitSocket(env, exports);
   InitFdKind(env, exports);
   testHooks.Freeze();

@@ -60,6 +60,7 @@ void InitSyncFile(Napi::Env env, Napi::Object exports, Napi::Object testHooks);
 void InitPollWaiter(Napi::Env env, Napi::Object exports);
 void InitVgem(Napi::Env env, Napi::Object exports);
 void InitV4l2(Napi::Env env, Napi::Object exports);
+void InitDrmKms(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
 void InitFdKind(Napi::Env env, Napi::Object exports);
 

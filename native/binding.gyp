@@ -10,6 +10,7 @@
             "addon.cc",
             "args.cc",
             "dma_buf.cc",
+            "drm_kms.cc",
             "errors.cc",
             "fd.cc",
             "fd_kind.cc",

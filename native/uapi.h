@@ -155,6 +155,106 @@ struct VgemFenceSignal {  // struct drm_vgem_fence_signal
   __u32 flags;
 };
 
+// KMS (drm_mode.h): what a dumb-buffer scanout needs (native/drm_kms.cc).
+struct ModeCardRes {  // struct drm_mode_card_res
+  __u64 fb_id_ptr;
+  __u64 crtc_id_ptr;
+  __u64 connector_id_ptr;
+  __u64 encoder_id_ptr;
+  __u32 count_fbs;
+  __u32 count_crtcs;
+  __u32 count_connectors;
+  __u32 count_encoders;
+  __u32 min_width;
+  __u32 max_width;
+  __u32 min_height;
+  __u32 max_height;
+};
+
+struct ModeInfo {  // struct drm_mode_modeinfo
+  __u32 clock;
+  __u16 hdisplay;
+  __u16 hsync_start;
+  __u16 hsync_end;
+  __u16 htotal;
+  __u16 hskew;
+  __u16 vdisplay;
+  __u16 vsync_start;
+  __u16 vsync_end;
+  __u16 vtotal;
+  __u16 vscan;
+  __u32 vrefresh;
+  __u32 flags;
+  __u32 type;
+  char name[32];
+};
+
+struct ModeGetConnector {  // struct drm_mode_get_connector
+  __u64 encoders_ptr;
+  __u64 modes_ptr;
+  __u64 props_ptr;
+  __u64 prop_values_ptr;
+  __u32 count_modes;
+  __u32 count_props;
+  __u32 count_encoders;
+  __u32 encoder_id;
+  __u32 connector_id;
+  __u32 connector_type;
+  __u32 connector_type_id;
+  __u32 connection;
+  __u32 mm_width;
+  __u32 mm_height;
+  __u32 subpixel;
+  __u32 pad;
+};
+
+struct ModeGetEncoder {  // struct drm_mode_get_encoder
+  __u32 encoder_id;
+  __u32 encoder_type;
+  __u32 crtc_id;
+  __u32 possible_crtcs;
+  __u32 possible_clones;
+};
+
+struct ModeCrtc {  // struct drm_mode_crtc
+  __u64 set_connectors_ptr;
+  __u32 count_connectors;
+  __u32 crtc_id;
+  __u32 fb_id;
+  __u32 x;
+  __u32 y;
+  __u32 gamma_size;
+  __u32 mode_valid;
+  ModeInfo mode;
+};
+
+struct ModeFbCmd2 {  // struct drm_mode_fb_cmd2
+  __u32 fb_id;
+  __u32 width;
+  __u32 height;
+  __u32 pixel_format;
+  __u32 flags;
+  __u32 handles[4];
+  __u32 pitches[4];
+  __u32 offsets[4];
+  __u64 modifier[4];
+};
+
+struct ClipRect {  // struct drm_clip_rect
+  unsigned short x1;
+  unsigned short y1;
+  unsigned short x2;
+  unsigned short y2;
+};
+
+struct ModeFbDirtyCmd {  // struct drm_mode_fb_dirty_cmd
+  __u32 fb_id;
+  __u32 flags;
+  __u32 color;
+  __u32 num_clips;
+  __u64 clips_ptr;
+};
+
 constexpr char kIoctlBase = 'd';
 constexpr unsigned kCommandBase = 0x40;    // DRM_COMMAND_BASE: driver-private ioctls start here
 constexpr unsigned kCloexec = O_CLOEXEC;   // DRM_CLOEXEC
@@ -166,6 +266,14 @@ constexpr unsigned long kIoctlGemClose = _IOW(kIoctlBase, 0x09, GemClose);
 constexpr unsigned long kIoctlPrimeHandleToFd = _IOWR(kIoctlBase, 0x2d, PrimeHandle);
 constexpr unsigned long kIoctlPrimeFdToHandle = _IOWR(kIoctlBase, 0x2e, PrimeHandle);
 constexpr unsigned long kIoctlModeCreateDumb = _IOWR(kIoctlBase, 0xB2, ModeCreateDumb);
+constexpr unsigned long kIoctlSetMaster = _IO(kIoctlBase, 0x1e);
+constexpr unsigned long kIoctlModeGetResources = _IOWR(kIoctlBase, 0xA0, ModeCardRes);
+constexpr unsigned long kIoctlModeSetCrtc = _IOWR(kIoctlBase, 0xA2, ModeCrtc);
+constexpr unsigned long kIoctlModeGetEncoder = _IOWR(kIoctlBase, 0xA6, ModeGetEncoder);
+constexpr unsigned long kIoctlModeGetConnector = _IOWR(kIoctlBase, 0xA7, ModeGetConnector);
+constexpr unsigned long kIoctlModeRmFb = _IOWR(kIoctlBase, 0xAF, unsigned int);
+constexpr unsigned long kIoctlModeDirtyFb = _IOWR(kIoctlBase, 0xB1, ModeFbDirtyCmd);
+constexpr unsigned long kIoctlModeAddFb2 = _IOWR(kIoctlBase, 0xB8, ModeFbCmd2);
 constexpr unsigned long kIoctlVgemFenceAttach =
     _IOWR(kIoctlBase, kCommandBase + 0x1, VgemFenceAttach);
 constexpr unsigned long kIoctlVgemFenceSignal =
@@ -203,5 +311,13 @@ static_assert(sizeof(dmabuf::drm::PrimeHandle) == 12);
 static_assert(sizeof(dmabuf::drm::GemClose) == 8);
 static_assert(sizeof(dmabuf::drm::VgemFenceAttach) == 16);
 static_assert(sizeof(dmabuf::drm::VgemFenceSignal) == 8);
+static_assert(sizeof(dmabuf::drm::ModeCardRes) == 64);
+static_assert(sizeof(dmabuf::drm::ModeInfo) == 68);
+static_assert(sizeof(dmabuf::drm::ModeGetConnector) == 80);
+static_assert(sizeof(dmabuf::drm::ModeGetEncoder) == 20);
+static_assert(sizeof(dmabuf::drm::ModeCrtc) == 104);
+static_assert(sizeof(dmabuf::drm::ModeFbCmd2) == 104);
+static_assert(sizeof(dmabuf::drm::ClipRect) == 8);
+static_assert(sizeof(dmabuf::drm::ModeFbDirtyCmd) == 24);
 static_assert(sizeof(dmabuf::drm::Version) == 4 * sizeof(int) + 6 * sizeof(void *) ||
               sizeof(dmabuf::drm::Version) == 3 * sizeof(int) + 6 * sizeof(void *));

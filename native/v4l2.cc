@@ -1,6 +1,8 @@
 // V4L2: the video device calls behind dmabuf/testing's VividCamera (lib/backend/kernel/v4l2.ts
 // holds the policy: which node, which format, when to stream). One function per ioctl; only the
-// single-planar buffer types, which is what vivid's default instance offers (multiplanar=1).
+// single-planar buffer types, which is what vivid's default instance offers (multiplanar=1). The
+// connector calls (ENUMINPUT/S_INPUT, ENUMOUTPUT/S_OUTPUT) serve VividLoop, which wires vivid's
+// HDMI output to its HDMI input.
 //
 // The video fd is opened O_NONBLOCK by the caller, so VIDIOC_DQBUF answers EAGAIN instead of
 // sleeping in the driver (videobuf2's __vb2_wait_for_done_vb); the wait is a PollWaiter on the
@@ -193,6 +195,75 @@ Napi::Value GetControl(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), control.value);
 }
 
+// v4l2EnumInput(fd, index) / v4l2EnumOutput(fd, index) -> { index, name, type, capabilities } |
+// null: the node's connectors (VIDIOC_ENUMINPUT / VIDIOC_ENUMOUTPUT). The driver answers EINVAL
+// for the first index past its list. capabilities carries V4L2_IN_CAP_DV_TIMINGS (an HDMI-like
+// connector) or V4L2_IN_CAP_STD (an analog one); the output flags have the same values.
+Napi::Value EnumInput(const Napi::CallbackInfo &info) {
+  int fd = FdArg(info, 0);
+  struct v4l2_input input = {};
+  input.index = U32Arg(info, 1);
+  if (Xioctl(fd, VIDIOC_ENUMINPUT, &input) == -1) {
+    if (errno == EINVAL) return info.Env().Null();
+    ThrowErrno(info.Env(), errno, "VIDIOC_ENUMINPUT");
+  }
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  Set(result, "index", input.index);
+  result.Set("name", FixedString(env, input.name, sizeof input.name));
+  Set(result, "type", input.type);
+  Set(result, "capabilities", input.capabilities);
+  return result;
+}
+
+Napi::Value EnumOutput(const Napi::CallbackInfo &info) {
+  int fd = FdArg(info, 0);
+  struct v4l2_output output = {};
+  output.index = U32Arg(info, 1);
+  if (Xioctl(fd, VIDIOC_ENUMOUTPUT, &output) == -1) {
+    if (errno == EINVAL) return info.Env().Null();
+    ThrowErrno(info.Env(), errno, "VIDIOC_ENUMOUTPUT");
+  }
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  Set(result, "index", output.index);
+  result.Set("name", FixedString(env, output.name, sizeof output.name));
+  Set(result, "type", output.type);
+  Set(result, "capabilities", output.capabilities);
+  return result;
+}
+
+// v4l2GetInput(fd) / v4l2GetOutput(fd) -> the selected connector's index (VIDIOC_G_INPUT /
+// VIDIOC_G_OUTPUT).
+Napi::Value GetInput(const Napi::CallbackInfo &info) {
+  int fd = FdArg(info, 0);
+  int index = 0;
+  if (Xioctl(fd, VIDIOC_G_INPUT, &index) == -1) ThrowErrno(info.Env(), errno, "VIDIOC_G_INPUT");
+  return Napi::Number::New(info.Env(), index);
+}
+
+Napi::Value GetOutput(const Napi::CallbackInfo &info) {
+  int fd = FdArg(info, 0);
+  int index = 0;
+  if (Xioctl(fd, VIDIOC_G_OUTPUT, &index) == -1) ThrowErrno(info.Env(), errno, "VIDIOC_G_OUTPUT");
+  return Napi::Number::New(info.Env(), index);
+}
+
+// v4l2SetInput(fd, index) / v4l2SetOutput(fd, index): select a connector (VIDIOC_S_INPUT /
+// VIDIOC_S_OUTPUT). Drivers refuse with EBUSY while the queue has buffers (vb2_is_busy), and may
+// change the format to the connector's (vivid: an HDMI input takes its DV timings' size).
+void SetInput(const Napi::CallbackInfo &info) {
+  int fd = FdArg(info, 0);
+  int index = static_cast<int>(U32Arg(info, 1));
+  if (Xioctl(fd, VIDIOC_S_INPUT, &index) == -1) ThrowErrno(info.Env(), errno, "VIDIOC_S_INPUT");
+}
+
+void SetOutput(const Napi::CallbackInfo &info) {
+  int fd = FdArg(info, 0);
+  int index = static_cast<int>(U32Arg(info, 1));
+  if (Xioctl(fd, VIDIOC_S_OUTPUT, &index) == -1) ThrowErrno(info.Env(), errno, "VIDIOC_S_OUTPUT");
+}
+
 // v4l2RequestBuffers(fd, type, memory, count) -> the count the driver allocated (it may raise
 // it to its minimum; 0 frees every buffer, which fails with EBUSY while one is mapped or
 // exported and still in use).
@@ -310,6 +381,9 @@ Napi::Object Constants(Napi::Env env) {
   Set(c, "V4L2_CTRL_FLAG_NEXT_CTRL", V4L2_CTRL_FLAG_NEXT_CTRL);
   Set(c, "V4L2_CTRL_TYPE_MENU", V4L2_CTRL_TYPE_MENU);
   Set(c, "V4L2_CID_TEST_PATTERN", V4L2_CID_TEST_PATTERN);
+  Set(c, "V4L2_CTRL_TYPE_BOOLEAN", V4L2_CTRL_TYPE_BOOLEAN);
+  Set(c, "V4L2_IN_CAP_DV_TIMINGS", V4L2_IN_CAP_DV_TIMINGS);
+  Set(c, "V4L2_OUT_CAP_DV_TIMINGS", V4L2_OUT_CAP_DV_TIMINGS);
   c.Freeze();
   return c;
 }
@@ -326,6 +400,12 @@ void InitV4l2(Napi::Env env, Napi::Object exports) {
   exports.Set("v4l2QueryMenu", Napi::Function::New(env, QueryMenu, "v4l2QueryMenu"));
   exports.Set("v4l2SetControl", Napi::Function::New(env, SetControl, "v4l2SetControl"));
   exports.Set("v4l2GetControl", Napi::Function::New(env, GetControl, "v4l2GetControl"));
+  exports.Set("v4l2EnumInput", Napi::Function::New(env, EnumInput, "v4l2EnumInput"));
+  exports.Set("v4l2EnumOutput", Napi::Function::New(env, EnumOutput, "v4l2EnumOutput"));
+  exports.Set("v4l2GetInput", Napi::Function::New(env, GetInput, "v4l2GetInput"));
+  exports.Set("v4l2GetOutput", Napi::Function::New(env, GetOutput, "v4l2GetOutput"));
+  exports.Set("v4l2SetInput", Napi::Function::New(env, SetInput, "v4l2SetInput"));
+  exports.Set("v4l2SetOutput", Napi::Function::New(env, SetOutput, "v4l2SetOutput"));
   exports.Set("v4l2RequestBuffers", Napi::Function::New(env, RequestBuffers, "v4l2RequestBuffers"));
   exports.Set("v4l2QueryBuffer", Napi::Function::New(env, QueryBuffer, "v4l2QueryBuffer"));
   exports.Set("v4l2QueueBuffer", Napi::Function::New(env, QueueBuffer, "v4l2QueueBuffer"));

@@ -195,6 +195,40 @@ export interface NativeV4l2Constants {
   V4L2_CTRL_FLAG_NEXT_CTRL: number;
   V4L2_CTRL_TYPE_MENU: number;
   V4L2_CID_TEST_PATTERN: number;
+  V4L2_CTRL_TYPE_BOOLEAN: number;
+  V4L2_IN_CAP_DV_TIMINGS: number;
+  V4L2_OUT_CAP_DV_TIMINGS: number;
+}
+
+/** A display mode of a connector (struct drm_mode_modeinfo): the fields policy reads, and the struct as it came for SETCRTC. */
+export interface NativeDrmMode {
+  name: string;
+  width: number;
+  height: number;
+  vrefresh: number;
+  /** DRM_MODE_TYPE_* bits: PREFERRED is 1 << 3. */
+  type: number;
+  flags: number;
+  raw: ArrayBuffer;
+}
+
+export interface NativeDrmConnector {
+  id: number;
+  type: number;
+  typeId: number;
+  /** 1 connected, 2 disconnected, 3 unknown (enum drm_connector_status). */
+  connection: number;
+  encoderId: number;
+  encoders: number[];
+  modes: NativeDrmMode[];
+}
+
+/** struct v4l2_input / v4l2_output: a connector of a capture or output node. */
+export interface NativeV4l2Connector {
+  index: number;
+  name: string;
+  type: number;
+  capabilities: number;
 }
 
 export interface NativeAddon {
@@ -319,6 +353,32 @@ export interface NativeAddon {
   /** DRM_IOCTL_VGEM_FENCE_SIGNAL */
   vgemFenceSignal(fd: number, fence: number): void;
 
+  // --- DRM KMS (dmabuf/testing's DrmScanout: a dumb buffer on a screen) ------------------------
+  /** DRM_IOCTL_SET_MASTER */
+  drmSetMaster(fd: number): void;
+  /** DRM_IOCTL_MODE_GETRESOURCES: the ids of the card's CRTCs, connectors and encoders. */
+  drmModeGetResources(fd: number): {
+    crtcs: number[];
+    connectors: number[];
+    encoders: number[];
+    minWidth: number;
+    maxWidth: number;
+    minHeight: number;
+    maxHeight: number;
+  };
+  /** DRM_IOCTL_MODE_GETCONNECTOR (probes the output: the modes are current). */
+  drmModeGetConnector(fd: number, id: number): NativeDrmConnector;
+  /** DRM_IOCTL_MODE_GETENCODER; possibleCrtcs has a bit per index into drmModeGetResources().crtcs. */
+  drmModeGetEncoder(fd: number, id: number): { id: number; type: number; crtcId: number; possibleCrtcs: number };
+  /** DRM_IOCTL_MODE_ADDFB2, one plane, no modifier; returns the framebuffer id. */
+  drmModeAddFb2(fd: number, width: number, height: number, fourcc: number, handle: number, pitch: number, offset: number): number;
+  /** DRM_IOCTL_MODE_SETCRTC; fbId 0 and mode null switch the CRTC off. */
+  drmModeSetCrtc(fd: number, crtcId: number, fbId: number, x: number, y: number, connectorId: number, modeRaw: ArrayBuffer | null): void;
+  /** DRM_IOCTL_MODE_DIRTYFB; clips as flat [x1, y1, x2, y2, …] (exclusive x2, y2). */
+  drmModeDirtyFb(fd: number, fbId: number, clips: number[]): void;
+  /** DRM_IOCTL_MODE_RMFB */
+  drmModeRmFb(fd: number, fbId: number): void;
+
   // --- V4L2 (dmabuf/testing's VividCamera; single-planar buffer types) -------------------------
   readonly v4l2Constants: NativeV4l2Constants;
   /** VIDIOC_QUERYCAP; deviceCaps is the node's own (device_caps, or capabilities on pre-3.3 drivers). */
@@ -342,6 +402,18 @@ export interface NativeAddon {
   v4l2SetControl(fd: number, id: number, value: number): void;
   /** VIDIOC_G_CTRL */
   v4l2GetControl(fd: number, id: number): number;
+  /** VIDIOC_ENUMINPUT; null past the end of the list (EINVAL). */
+  v4l2EnumInput(fd: number, index: number): NativeV4l2Connector | null;
+  /** VIDIOC_ENUMOUTPUT; null past the end of the list (EINVAL). */
+  v4l2EnumOutput(fd: number, index: number): NativeV4l2Connector | null;
+  /** VIDIOC_G_INPUT */
+  v4l2GetInput(fd: number): number;
+  /** VIDIOC_G_OUTPUT */
+  v4l2GetOutput(fd: number): number;
+  /** VIDIOC_S_INPUT (EBUSY while the queue holds buffers) */
+  v4l2SetInput(fd: number, index: number): void;
+  /** VIDIOC_S_OUTPUT (EBUSY while the queue holds buffers) */
+  v4l2SetOutput(fd: number, index: number): void;
   /** VIDIOC_REQBUFS; returns the count the driver allocated (0 frees them all). */
   v4l2RequestBuffers(fd: number, type: number, memory: number, count: number): number;
   /** VIDIOC_QUERYBUF */

@@ -19,6 +19,7 @@ udmabuf=0
 [ -c /dev/udmabuf ] && echo "udmabuf:  /dev/udmabuf" && udmabuf=1
 expect udmabuf $udmabuf "/dev/udmabuf (CONFIG_UDMABUF)"
 vgem=0
+virtio_gpu=0
 for d in /dev/dri/*; do
   [ -c "$d" ] || continue
   # vgem's device names no DRM driver (6.12: a platform device with no bound driver; from 6.17 a
@@ -28,6 +29,7 @@ for d in /dev/dri/*; do
   drv=$(cut -d" " -f1 "/sys/kernel/debug/dri/$minor/name" 2>/dev/null)
   echo "dri:      $d ($drv)"
   [ "$drv" = vgem ] && vgem=1
+  [ "$drv" = virtio_gpu ] && virtio_gpu=1
 done
 expect vgem $vgem "/dev/dri/* of the vgem driver"
 vivid=0
@@ -38,5 +40,6 @@ for v in /dev/video*; do
   name=$(cat "/sys/class/video4linux/${v##*/}/name" 2>/dev/null)
   case "$name" in vivid-*-vid-cap) echo "video:    $v ($name)" && vivid=1 ;; esac
 done
+expect virtio-gpu $virtio_gpu "/dev/dri/card* of the virtio_gpu driver (QEMU -device virtio-gpu-pci)"
 expect vivid $vivid "/dev/video* of the vivid driver (a V4L2 capture node)"
 exit $bad

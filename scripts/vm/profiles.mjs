@@ -9,9 +9,10 @@
  * Everything the suite can use: dma-heaps (/dev/dma_heap/system), /dev/udmabuf, vgem (/dev/dri),
  * vivid (a V4L2 capture node, /dev/video*: a real videobuf2 driver that imports and exports
  * dma-bufs), and python3 (the independent FdChannel peer: the x86 guest runs the host's userland,
- * which has it).
+ * which has it), virtio-gpu (QEMU's virtio-gpu-pci: a KMS screen whose picture the runner takes
+ * with screendump, screen.mjs; on the x86_64 profiles).
  */
-export const FEATURES = ['heaps', 'udmabuf', 'vgem', 'vivid', 'python3'];
+export const FEATURES = ['heaps', 'udmabuf', 'vgem', 'vivid', 'virtio-gpu', 'python3'];
 
 /** What the two arm64 profiles share: only the kernel flavour and its page size differ. */
 const ARM64 = {
@@ -55,6 +56,11 @@ const X86_64 = {
   qemu: 'qemu-system-x86_64',
   qemuPackage: 'qemu-system-x86',
   machine: ['-cpu', 'max'],
+  // A second real exporter, and a screen: QEMU's virtio-gpu (module virtio-gpu, initramfs.mjs). On
+  // 6.12 it exports dumb buffers as dma-bufs; the runner photographs its screen (screen.mjs).
+  devices: ['-device', 'virtio-gpu-pci,id=screen'],
+  // The device whose picture screendump takes: x86's default VGA is console 0 (720×400 text mode).
+  screen: 'screen',
   // One TCG thread for both vCPUs: with a thread each, about one boot in 40 died of "Oops: int3"
   // in sched_clock_cpu, a race between TCG and the kernel patching live code; one thread cannot
   // race and measured no slower on a 2-core host.
@@ -73,7 +79,7 @@ export const PROFILES = {
     // take 2 minutes each); the run's default time limit follows.
     timeoutSeconds: 2700,
     // gst: the GStreamer root (amd64) of the unixfd tests, from the host's cache (scripts/gst/root.mjs).
-    provides: ['heaps', 'udmabuf', 'vgem', 'vivid', 'python3', 'gst'],
+    provides: ['heaps', 'udmabuf', 'vgem', 'vivid', 'virtio-gpu', 'python3', 'gst'],
   },
   'x86_64-next': {
     ...X86_64,
@@ -85,7 +91,7 @@ export const PROFILES = {
     meta: 'linux-image-amd64',
     timeoutSeconds: 2700,
     // gst: the GStreamer root (amd64) of the unixfd tests, from the host's cache (scripts/gst/root.mjs).
-    provides: ['heaps', 'udmabuf', 'vgem', 'vivid', 'python3', 'gst'],
+    provides: ['heaps', 'udmabuf', 'vgem', 'vivid', 'virtio-gpu', 'python3', 'gst'],
   },
   arm64: {
     ...ARM64,

@@ -16,7 +16,7 @@ const opt = (s) => s.replaceAll(',', ',,');
  * command's exit status) or { error, tail, booted } when the guest stopped without reporting one
  * (booted: the command had started).
  */
-export function boot({ profile, kernel, initramfs, root, repo, jobDir, accel, memory = '2048', verbose = false }) {
+export function boot({ profile, kernel, initramfs, root, repo, jobDir, accel, memory = '2048', verbose = false, qmpSocket }) {
   const args = [
     ...profile.machine,
     '-accel',
@@ -42,6 +42,11 @@ export function boot({ profile, kernel, initramfs, root, repo, jobDir, accel, me
     `local,path=${opt(jobDir)},mount_tag=job,security_model=none,readonly=on`,
     '-virtfs',
     `local,path=${opt(repo)},mount_tag=repo,security_model=none,multidevs=remap`,
+    // The profile's own devices (x86_64: virtio-gpu-pci, a KMS screen the suite scans out to).
+    ...(profile.devices ?? []),
+    // QMP, for the screendumps the guest asks for (screen.mjs); -nographic keeps the consoles
+    // headless, and screendump reads a console's surface all the same.
+    ...(qmpSocket ? ['-qmp', `unix:${opt(qmpSocket)},server=on,wait=off`] : []),
   ];
   const t0 = Date.now();
   let tStart = 0;

@@ -32,6 +32,7 @@ import { getKernel } from './kernel.mjs';
 import { cleanupAll, exitAfterKill, isExiting, log, secs, temp } from './proc.mjs';
 import { getProfile } from './profiles.mjs';
 import { boot } from './qemu.mjs';
+import { serveScreendumps } from './screen.mjs';
 import { getArm64Userland, GUEST_NODE, GUEST_NODE_PATH } from './userland.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -102,7 +103,7 @@ const shQuote = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
  * Writes the job the guest's /init runs: the repo path (read with `read -r`) and a shell script
  * with every argument single-quoted, so spaces and quotes reach the command unchanged.
  */
-function writeJob(command, profile) {
+function writeJob(command, profile, screenDir) {
   const dir = temp(mkdtempSync(join(tmpdir(), 'dmabuf-vm-')));
   const nodeDir = profile.userland === 'host' ? dirname(process.execPath) : dirname(GUEST_NODE);
   const env = {
@@ -115,6 +116,8 @@ function writeJob(command, profile) {
     DMABUF_VM_PROVIDES: profile.provides.join(','),
     DMABUF_VM_SLOWDOWN: String(profile.slowdown ?? 1),
     DMABUF_VM_ISOLATE: profile.isolateFiles ? '1' : '0',
+    // Where the guest asks for screendumps of its virtio-gpu screen (screen.mjs), on profiles with one.
+    ...(screenDir ? { DMABUF_VM_SCREEN_DIR: screenDir } : {}),
     LANG: 'C.UTF-8',
     // The arm64 guest cannot load the host's native/build/Release: PREBUILDS_ONLY makes it take
     // the arm64 prebuild, as an installed package would; the test runner's arm64 binding is in /opt.
@@ -181,7 +184,12 @@ async function main() {
     log(`${profile.name} prepared in ${secs(t0)}s`);
     return 0;
   }
-  const jobDir = writeJob(o.command, profile);
+  // A profile with a screen (virtio-gpu) gets the screendump channel: a folder on the repo share,
+  // which the guest sees at the same path, and QMP on a socket of ours.
+  const screenDir = profile.screen ? temp(join(REPO, '.cache', 'vm-screen', String(process.pid))) : undefined;
+  const qmpSocket = profile.screen ? temp(join(tmpdir(), `dmabuf-vm-qmp-${process.pid}.sock`)) : undefined;
+  const screen = screenDir && qmpSocket ? serveScreendumps({ dir: screenDir, socket: qmpSocket, device: profile.screen }) : undefined;
+  const jobDir = writeJob(o.command, profile, screenDir);
   // TCG: /dev/kvm here is a paravirtual flavour under which a stock guest kernel hangs
   // (docs/TESTING.md, "The real-kernel suite"); the profile says which TCG threading its guest runs best with.
   const accel = process.env.DMABUF_VM_ACCEL || profile.accel;
@@ -189,7 +197,7 @@ async function main() {
   let r;
   for (let attempt = 1; ; attempt++) {
     log(`booting ${kernel.release} (${profile.name}: ${accel}, ${memory} MiB); ready after ${secs(t0)}s`);
-    r = await boot({ profile, kernel: kernel.vmlinuz, initramfs, root, repo: REPO, jobDir, accel, memory, verbose: o.verbose });
+    r = await boot({ profile, kernel: kernel.vmlinuz, initramfs, root, repo: REPO, jobDir, accel, memory, verbose: o.verbose, qmpSocket });
     if (isExiting()) return new Promise(() => {}); // a signal or the timeout is ending the run
     // A guest that died before the command started ran nothing: one more try is safe.
     if (!r.error || r.booted || attempt === 2) break;
@@ -201,6 +209,7 @@ async function main() {
     );
     log('the guest died while booting; trying once more');
   }
+  screen?.stop();
   if (r.error) {
     const tail = r.tail.length ? `\n[vm] last console lines:\n${r.tail.map((l) => `  | ${l}`).join('\n')}` : '';
     process.stderr.write(`[vm] ${r.error}${tail}\n`);

@@ -35,7 +35,12 @@ const isKernel = (t) => /\/test\/kernel\//.test(t.file) || /\bkernel\b/.test(t.n
 const count = (list, status) => list.filter((t) => t.status === status).length;
 const kernel = tests.filter(isKernel);
 // The marks of test/helpers/env.ts, for the features a profile may declare absent.
-const MARKS = { heaps: '[needs dma-heaps]', python3: '[needs python3]', gst: '[needs the GStreamer root: npm run gst:prepare]' };
+const MARKS = {
+  heaps: '[needs dma-heaps]',
+  'virtio-gpu': '[needs virtio-gpu]',
+  python3: '[needs python3]',
+  gst: '[needs the GStreamer root: npm run gst:prepare]',
+};
 const provided = (process.env.DMABUF_VM_PROVIDES ?? Object.keys(MARKS).join(',')).split(',');
 const absentMarks = Object.entries(MARKS)
   .filter(([feature]) => !provided.includes(feature))

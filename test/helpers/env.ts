@@ -47,6 +47,11 @@ export const provides = {
   vgem: declared ? declared.includes('vgem') : addonLoads && hasVgem,
   /** vivid, the kernel's virtual V4L2 driver (dmabuf/testing's VividCamera). */
   vivid: declared ? declared.includes('vivid') : addonLoads && hasVivid,
+  /**
+   * QEMU's virtio-gpu (dmabuf/testing's DrmScanout) with the runner's screendump channel
+   * (DMABUF_VM_SCREEN_DIR): only in a VM whose profile declares it; nowhere else can a test see the screen.
+   */
+  virtioGpu: declared ? declared.includes('virtio-gpu') : false,
   /** Python 3.9+ (socket.send_fds), the independent peer of the FdChannel interop tests. */
   python3: declared ? declared.includes('python3') : addonLoads && hasUdmabuf && hasPython3(),
 } as const;
@@ -58,6 +63,7 @@ export const provides = {
  */
 export const NEEDS_HEAPS = '[needs dma-heaps]';
 export const NEEDS_PYTHON = '[needs python3]';
+export const NEEDS_VIRTIO_GPU = '[needs virtio-gpu]';
 /** Tests of the heap-less case: out of a profile whose kernel has heaps. */
 export const NEEDS_NO_HEAPS = '[needs a kernel without dma-heaps]';
 
@@ -70,6 +76,7 @@ export const runKernel = provides.heaps || provides.udmabuf;
 export const runHeaps = provides.heaps;
 export const runVgem = provides.vgem;
 export const runVivid = provides.vivid;
+export const runVirtioGpu = provides.virtioGpu;
 
 /**
  * A kernel buffer source for tests that need any real dma-buf: the system heap where the kernel

@@ -6,7 +6,7 @@
  */
 import * as root from '../../lib/index.js';
 import * as testing from '../../lib/testing/index.js';
-import { addonLoads, hasVgem, hasVivid } from './env.js';
+import { addonLoads, hasVgem, hasVivid, provides } from './env.js';
 
 const { AbortError, DmaBufError, emulation, FdChannel, Frame, FramePool, Memfd, region, UnixFdSink, UnixFdSrc } = root;
 
@@ -113,4 +113,7 @@ export const samples: Record<string, Sample> = {
   },
   VgemFenceSource: { needs: hasVgem ? undefined : 'vgem (/dev/dri)', make: () => ({ value: testing.VgemFenceSource.open() }) },
   VividCamera: { needs: addonLoads && hasVivid ? undefined : 'vivid (/dev/video*)', make: () => ({ value: testing.VividCamera.open() }) },
+  VividLoop: { needs: addonLoads && hasVivid ? undefined : 'vivid (/dev/video*)', make: () => ({ value: testing.VividLoop.open() }) },
+  // Only where a profile declares it: the mark is suite.mjs's, so the arm64 profiles count it out by declaration.
+  DrmScanout: { needs: provides.virtioGpu ? undefined : 'virtio-gpu', make: () => ({ value: testing.DrmScanout.open() }) },
 };

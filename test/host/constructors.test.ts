@@ -14,7 +14,7 @@ import {
   UnixFdSink,
   UnixFdSrc,
 } from '../../lib/index.js';
-import { VgemFenceSource, VividCamera } from '../../lib/testing/index.js';
+import { DrmScanout, VgemFenceSource, VividCamera, VividLoop } from '../../lib/testing/index.js';
 import { exportedClasses } from '../helpers/samples.js';
 
 describe('the public classes are made by their factories only', () => {
@@ -52,6 +52,8 @@ describe('the public classes are made by their factories only', () => {
     ['UnixFdSrc', UnixFdSrc, /UnixFdSrc.connect\(\)/],
     ['VgemFenceSource', VgemFenceSource, /VgemFenceSource.open\(\)/],
     ['VividCamera', VividCamera, /VividCamera.open\(\)/],
+    ['VividLoop', VividLoop, /VividLoop.open\(\)/],
+    ['DrmScanout', DrmScanout, /DrmScanout.open\(\)/],
   ])('new %s() throws a TypeError naming the factory, and builds nothing', (name, Class, factory) => {
     const Ctor = Class as unknown as new (...args: unknown[]) => unknown;
     for (const args of [[], [Symbol('forged'), 3], [undefined, undefined, 7]]) {

@@ -16,6 +16,7 @@ import {
 import { addon } from '../helpers/addon.js';
 import { backendInfo, DmaHeap, Udmabuf } from '../../lib/index.js';
 import { openVgemCard } from '../../lib/testing/vgem.js';
+import { openCardOf } from '../../lib/backend/kernel/drm-kms.js';
 
 // vgem's device: a platform device up to 6.16, a faux device (drivers/base/faux.c, bound to
 // faux_driver) from 6.17 (upstream "drm/vgem/vgem_drv convert to use faux_device"); seen on 6.12
@@ -31,6 +32,11 @@ describe.runIf(requireKernel)('real-kernel VM (DMABUF_REQUIRE_KERNEL=1): the dev
   it('has /dev/udmabuf', () => expect(hasUdmabuf).toBe(provides.udmabuf));
   it('has a vgem DRM device', () => expect(hasVgem).toBe(provides.vgem));
   it('has a vivid capture node', () => expect(hasVivid).toBe(provides.vivid));
+  it(`has a virtio_gpu DRM card exactly when the profile declares virtio-gpu (${provides.virtioGpu})`, () => {
+    const card = openCardOf(addon(), 'virtio_gpu');
+    if (card) addon().close(card.fd);
+    expect(card !== undefined).toBe(provides.virtioGpu);
+  });
   it.runIf(provides.vgem)(`finds the vgem card by its driver name; its sysfs device is vgem on the ${vgemBus} bus`, () => {
     const card = openVgemCard(addon());
     addon().close(card.fd);

@@ -6,6 +6,46 @@ import { kernelAllocator, runVgem } from '../helpers/env.js';
 import { addon, addonPath } from '../helpers/addon.js';
 import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { ticksDuring, sleep } from '../helpers/loop.js';
+import { fixturePath } from '../helpers/fixtures.js';
+import { warmUpWorkers } from '../helpers/workers.js';
+
+type WorkerReport =
+  | { kind: 'ready' }
+  | { kind: 'waiting' }
+  | { kind: 'done'; elapsedMs: number; first: number }
+  | { kind: 'error'; elapsedMs: number; code: string };
+
+/** A worker (fixtures/fence-blocked-worker.mjs) that opens a read bracket on a shared buffer: its reports so far, the next of a kind, its exit code. */
+function blockedReader(
+  buf: DmaBuf,
+  timeoutMs: number,
+): { reports: WorkerReport[]; next(kind: WorkerReport['kind']): Promise<WorkerReport>; go(): void; exited: Promise<number> } {
+  const go = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(fixturePath('fence-blocked-worker.mjs'), { workerData: { handle: buf.share(), timeoutMs, go } });
+  const reports: WorkerReport[] = [];
+  worker.on('message', (m: WorkerReport) => reports.push(m));
+  const exited = new Promise<number>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', resolve);
+  });
+  const next = (kind: WorkerReport['kind']): Promise<WorkerReport> =>
+    new Promise((resolve, reject) => {
+      const found = reports.find((r) => r.kind === kind);
+      if (found) return resolve(found);
+      const onMessage = (m: WorkerReport): void => {
+        if (m.kind !== kind) return;
+        worker.off('message', onMessage);
+        resolve(m);
+      };
+      worker.on('message', onMessage);
+      void exited.then(() => reject(new Error(`the worker exited without a '${kind}' report`)), reject);
+    });
+  const release = (): void => {
+    Atomics.store(go, 0, 1);
+    Atomics.notify(go, 0);
+  };
+  return { reports, next, go: release, exited };
+}
 
 describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM driver)', () => {
   const c = () => addon().constants;
@@ -37,6 +77,54 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     expect(value.bytes.length).toBe(buf.size);
     value.end();
     expect(after).toBeLessThan(100);
+  });
+
+  // Issue 20, item 5: the synchronous bracket honours a real dma_resv fence from another thread.
+  it('beginCpuAccess("read") in a worker blocks until the vgem write fence signals, while the main loop runs; then reads what was written before the fence', async () => {
+    await warmUpWorkers();
+    using vgem = VgemFenceSource.open();
+    using heap = kernelAllocator();
+    using buf = heap.allocate(4096, { name: 'fenced' });
+    buf.withCpuAccess('write', undefined, (a) => a.bytes.fill(0x5a));
+    const fds = fdSnapshot();
+    const reader = blockedReader(buf, 10_000);
+    await reader.next('ready');
+    const fence = vgem.attachFence(buf, 'write');
+    reader.go();
+    await reader.next('waiting');
+    // The worker sits in SYNC START (dma_resv_wait_timeout on the write fence); the main thread's
+    // loop keeps turning meanwhile.
+    const { ticks } = await ticksDuring(sleep(300));
+    expect(ticks).toBeGreaterThanOrEqual(10);
+    expect(reader.reports.map((r) => r.kind)).toEqual(['ready', 'waiting']);
+    vgem.signal(fence);
+    const done = await reader.next('done');
+    expect(await reader.exited).toBe(0);
+    expect(done).toMatchObject({ kind: 'done', first: 0x5a });
+    if (done.kind !== 'done') throw new Error('unreachable');
+    expect(done.elapsedMs).toBeGreaterThanOrEqual(250);
+    expect(done.elapsedMs).toBeLessThan(5_000);
+    expect(fdsMadeSince(fds)).toEqual([]);
+  });
+
+  it('beginCpuAccess in a worker with timeoutMs against a fence that stays pending throws ETIMEDOUT near its time, and the worker leaves no fd', async () => {
+    await warmUpWorkers();
+    using vgem = VgemFenceSource.open();
+    using heap = kernelAllocator();
+    using buf = heap.allocate(4096);
+    const fds = fdSnapshot();
+    const reader = blockedReader(buf, 150);
+    await reader.next('ready');
+    const fence = vgem.attachFence(buf, 'write');
+    reader.go();
+    const failed = await reader.next('error');
+    expect(await reader.exited).toBe(0);
+    expect(failed).toMatchObject({ kind: 'error', code: 'ETIMEDOUT' });
+    if (failed.kind !== 'error') throw new Error('unreachable');
+    expect(failed.elapsedMs).toBeGreaterThanOrEqual(140);
+    expect(failed.elapsedMs).toBeLessThan(2_000);
+    vgem.signal(fence);
+    expect(fdsMadeSince(fds)).toEqual([]);
   });
 
   it('poll semantics: a reader fence blocks writers only; a writer fence blocks both', async () => {

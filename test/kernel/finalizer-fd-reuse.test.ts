@@ -7,8 +7,8 @@ import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaHeap, FdChannel, Memfd, type SyncFile, UnixFdSink, UnixFdSrc } from '../../lib/index.js';
-import { addonLoads, kernelAllocator, provides, runKernel, runVgem, runVivid } from '../helpers/env.js';
-import { VgemFenceSource, VividCamera } from '../../lib/testing/index.js';
+import { addonLoads, kernelAllocator, provides, runKernel, runVgem, runVirtioGpu, runVivid } from '../helpers/env.js';
+import { DrmScanout, VgemFenceSource, VividCamera, VividLoop } from '../../lib/testing/index.js';
 import { collect } from '../helpers/gc.js';
 import { fdSnapshot, fdsMadeSince, fileId } from '../helpers/proc.js';
 
@@ -71,6 +71,19 @@ const cases: Record<string, Case> = {
   },
   VgemFenceSource: { file: 'testing/vgem.ts', needs: runVgem, make: async () => ({ owner: VgemFenceSource.open() }) },
   VividCamera: { file: 'testing/vivid.ts', needs: runVivid, make: async () => ({ owner: VividCamera.open() }) },
+  // Two nodes: the output node's fd is the later one, the one tested.
+  VividLoop: { file: 'testing/vivid-loop.ts', needs: runVivid, make: async () => ({ owner: VividLoop.open() }) },
+  DrmScanout: {
+    file: 'testing/drm-scanout.ts',
+    needs: runVirtioGpu,
+    make: async () => {
+      // The card's fd (the dumb buffer's dma-buf, opened after it, is a DmaBuf's own case).
+      const before = fdSnapshot();
+      const owner = DrmScanout.open();
+      const card = fdsMadeSince(before).find((line) => line.includes('/dev/dri/card'));
+      return { owner, fd: Number(card?.split(' ')[0]) };
+    },
+  },
   UnixFdSink: {
     file: 'unixfd/sink.ts',
     needs: addonLoads,
@@ -148,13 +161,15 @@ describe('a dropped object never closes an fd number it no longer owns', () => {
         ? '[needs dma-heaps]'
         : name === 'VgemFenceSource'
           ? '[needs vgem]'
-          : name === 'VividCamera'
+          : name === 'VividCamera' || name === 'VividLoop'
             ? '[needs vivid]'
-            : c.needs
-              ? ''
-              : addonLoads
-                ? '[needs a kernel with dma-buf devices]'
-                : '[needs the native addon]';
+            : name === 'DrmScanout'
+              ? '[needs virtio-gpu]'
+              : c.needs
+                ? ''
+                : addonLoads
+                  ? '[needs a kernel with dma-buf devices]'
+                  : '[needs the native addon]';
     describe.runIf(c.needs)(`${name} ${needs}`, () => {
       it('its fd closed behind its back and the number reused: the finalizer leaves the new file open', async () => {
         let fd = -1;

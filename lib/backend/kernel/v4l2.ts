@@ -5,7 +5,14 @@
  * lib/testing's camera that reaches the addon.
  */
 import { readdirSync } from 'node:fs';
-import type { NativeAddon, NativeV4l2Capability, NativeV4l2Control, NativeV4l2DoneBuffer, NativeV4l2PixFormat } from '../../native/addon.js';
+import type {
+  NativeAddon,
+  NativeV4l2Capability,
+  NativeV4l2Connector,
+  NativeV4l2Control,
+  NativeV4l2DoneBuffer,
+  NativeV4l2PixFormat,
+} from '../../native/addon.js';
 import { requireAddon } from '../../native/load.js';
 import { fsError } from '../../common/errors.js';
 
@@ -15,6 +22,8 @@ export type V4l2PixFormat = NativeV4l2PixFormat;
 export type V4l2Capability = NativeV4l2Capability;
 export type V4l2Control = NativeV4l2Control;
 export type V4l2DoneBuffer = NativeV4l2DoneBuffer;
+/** A connector of a node (VIDIOC_ENUMINPUT / ENUMOUTPUT), with whether it is a digital (DV timings, HDMI-like) one. */
+export type V4l2Connector = NativeV4l2Connector & { readonly dvTimings: boolean };
 
 /** The /dev/video* nodes, in number order (video2 before video10). */
 export function videoNodes(): string[] {
@@ -31,11 +40,29 @@ export class V4l2Device {
   readonly path: string;
   readonly #addon: NativeAddon;
   #fd: number;
+  /** The file the fd named at open (fstat's dev and ino): see ownsFd(). */
+  readonly #file: { dev: number; ino: number };
 
   private constructor(addon: NativeAddon, path: string, fd: number) {
     this.#addon = addon;
     this.path = path;
     this.#fd = fd;
+    const { dev, ino } = addon.fstat(fd);
+    this.#file = { dev, ino };
+  }
+
+  /**
+   * Whether the fd still names the node this device opened. A user's fs.closeSync(fd) frees the
+   * number, and the next open() takes it: an ioctl on it would reach a stranger's file.
+   */
+  ownsFd(): boolean {
+    if (this.#fd === -1) return false;
+    try {
+      const { dev, ino } = this.#addon.fstat(this.#fd);
+      return dev === this.#file.dev && ino === this.#file.ino;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -74,6 +101,36 @@ export class V4l2Device {
   isStreamingCapture(cap: V4l2Capability): boolean {
     const c = this.#addon.v4l2Constants;
     return (cap.deviceCaps & c.V4L2_CAP_VIDEO_CAPTURE) !== 0 && (cap.deviceCaps & c.V4L2_CAP_STREAMING) !== 0;
+  }
+
+  /** Whether the node is a single-planar output node that streams (where VividLoop sends our frames). */
+  isStreamingOutput(cap: V4l2Capability): boolean {
+    const c = this.#addon.v4l2Constants;
+    return (cap.deviceCaps & c.V4L2_CAP_VIDEO_OUTPUT) !== 0 && (cap.deviceCaps & c.V4L2_CAP_STREAMING) !== 0;
+  }
+
+  /** The node's connectors (VIDIOC_ENUMINPUT or ENUMOUTPUT to the end of the list). */
+  connectors(queue: V4l2Queue): V4l2Connector[] {
+    const a = this.#addon;
+    const c = a.v4l2Constants;
+    const list: V4l2Connector[] = [];
+    for (let i = 0; ; i++) {
+      const found = queue === 'capture' ? a.v4l2EnumInput(this.#fd, i) : a.v4l2EnumOutput(this.#fd, i);
+      if (!found) return list;
+      const dv = queue === 'capture' ? c.V4L2_IN_CAP_DV_TIMINGS : c.V4L2_OUT_CAP_DV_TIMINGS;
+      list.push({ ...found, dvTimings: (found.capabilities & dv) !== 0 });
+    }
+  }
+
+  /** The selected connector's index (VIDIOC_G_INPUT or G_OUTPUT). */
+  connector(queue: V4l2Queue): number {
+    return queue === 'capture' ? this.#addon.v4l2GetInput(this.#fd) : this.#addon.v4l2GetOutput(this.#fd);
+  }
+
+  /** Select a connector (VIDIOC_S_INPUT or S_OUTPUT). */
+  selectConnector(queue: V4l2Queue, index: number): void {
+    if (queue === 'capture') this.#addon.v4l2SetInput(this.#fd, index);
+    else this.#addon.v4l2SetOutput(this.#fd, index);
   }
 
   /** VIDIOC_ENUM_FMT to the end of the list: the fourcc codes the queue offers. */
@@ -210,9 +267,18 @@ export class V4l2Device {
 /**
  * Open every video node in turn and keep the first whose QUERYCAP driver is `driver` (and bus_info
  * `busInfo`, when given) and that is a streaming single-planar capture node; undefined when there
- * is none.
+ * is none. (vivid makes its capture and output nodes separate: a node is one or the other.)
  */
 export function openCaptureNode(driver: string, busInfo?: string): { device: V4l2Device; cap: V4l2Capability } | undefined {
+  return openNode(driver, busInfo, 'capture');
+}
+
+/** Like openCaptureNode(), for a streaming single-planar output node. */
+export function openOutputNode(driver: string, busInfo?: string): { device: V4l2Device; cap: V4l2Capability } | undefined {
+  return openNode(driver, busInfo, 'output');
+}
+
+function openNode(driver: string, busInfo: string | undefined, queue: V4l2Queue): { device: V4l2Device; cap: V4l2Capability } | undefined {
   for (const path of videoNodes()) {
     let device: V4l2Device;
     try {
@@ -223,7 +289,8 @@ export function openCaptureNode(driver: string, busInfo?: string): { device: V4l
     }
     try {
       const cap = device.queryCap();
-      if (cap.driver === driver && (busInfo === undefined || cap.busInfo === busInfo) && device.isStreamingCapture(cap)) return { device, cap };
+      const streams = queue === 'capture' ? device.isStreamingCapture(cap) : device.isStreamingOutput(cap);
+      if (cap.driver === driver && (busInfo === undefined || cap.busInfo === busInfo) && streams) return { device, cap };
     } catch {
       // Not a V4L2 node we can query: try the next one.
     }
