@@ -89,7 +89,7 @@ Napi::Value FdKindJs(const Napi::CallbackInfo &info) {
 }  // namespace
 
 int ClassifyFd(int fd, const struct stat &st, const char **failed) {
-  Fs fs;
+  Fs fs = Fs::kOther;
   int error = FilesystemOf(fd, st.st_dev, &fs);
   if (error < 0) {
     *failed = "fstatfs";
