@@ -154,10 +154,7 @@ await stage('vms', async () => {
     times.push([`  vm ${profile}`, secs(Date.now() - t0)]);
     return r.code === 0;
   };
-  const results = await Promise.all([
-    (async () => [await suite('x86_64'), await suite(PAGE_16K.profile, PAGE_16K.files)])(),
-    suite('arm64'),
-  ]);
+  const results = await Promise.all([(async () => [await suite('x86_64'), await suite(PAGE_16K.profile, PAGE_16K.files)])(), suite('arm64')]);
   return results.flat().every(Boolean);
 });
 

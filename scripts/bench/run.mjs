@@ -185,7 +185,10 @@ async function main() {
   const missed = figures.filter((f) => f.met === false).map((f) => f.id);
   say();
   say(missed.length ? `goals missed: ${missed.join(', ')}` : 'every goal met');
-  if (!kernel) say('not run here: the kernel figures (P1, P2k, P5, P6k, P7, P9, P11) need a dma-buf heap and vgem; `npm run bench -- --vm` runs them in the real-kernel VM');
+  if (!kernel)
+    say(
+      'not run here: the kernel figures (P1, P2k, P5, P6k, P7, P9, P11) need a dma-buf heap and vgem; `npm run bench -- --vm` runs them in the real-kernel VM',
+    );
   mkdirSync(OUT, { recursive: true });
   const file = join(OUT, `${where}.json`);
   writeFileSync(file, `${JSON.stringify({ ...header, figures }, null, 2)}\n`);
