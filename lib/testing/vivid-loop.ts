@@ -46,6 +46,24 @@ interface Saved {
   control?: { id: number; value: number };
 }
 
+/**
+ * Run every undo step even when one fails; the first failure becomes `error`'s cause (the error
+ * the caller is about to see), or is thrown when there is none.
+ */
+function undoAll(steps: (() => unknown)[], error: unknown): void {
+  let first: unknown;
+  for (const step of steps) {
+    try {
+      step();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first === undefined) return;
+  if (error === undefined) throw first;
+  if (error instanceof Error && error.cause === undefined) Object.defineProperty(error, 'cause', { value: first, configurable: true });
+}
+
 function hdmi(list: V4l2Connector[], what: string, device: V4l2Device): V4l2Connector {
   const found = list.find((c) => c.dvTimings);
   if (!found) {
@@ -197,17 +215,7 @@ export class VividLoop {
         nodes.capture.setFormat('capture', { width: f.width, height: f.height, pixelformat: f.pixelformat, bytesperline: f.bytesperline }, false);
       },
     ];
-    let first: unknown;
-    for (const step of steps) {
-      try {
-        step();
-      } catch (e) {
-        first ??= e;
-      }
-    }
-    if (first === undefined) return;
-    if (error === undefined) throw first;
-    if (error instanceof Error && error.cause === undefined) Object.defineProperty(error, 'cause', { value: first, configurable: true });
+    undoAll(steps, error);
   }
 
   #live(operation: string): Nodes {
@@ -326,23 +334,13 @@ export class VividLoop {
    * are thrown when there is none.
    */
   static #stop(nodes: Nodes, error?: unknown): void {
-    let first: unknown;
     const steps = [
       () => nodes.capture.streamOff('capture'),
       () => nodes.capture.requestBuffers('capture', 'dmabuf', 0),
       () => nodes.output.streamOff('output'),
       () => nodes.output.requestBuffers('output', 'dmabuf', 0),
     ];
-    for (const step of steps) {
-      try {
-        step();
-      } catch (e) {
-        first ??= e;
-      }
-    }
-    if (first === undefined) return;
-    if (error === undefined) throw first;
-    if (error instanceof Error && error.cause === undefined) Object.defineProperty(error, 'cause', { value: first, configurable: true });
+    undoAll(steps, error);
   }
 
   async #dequeue(capture: V4l2Device, timeoutMs: number): Promise<VividCapture> {
