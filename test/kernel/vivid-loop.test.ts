@@ -3,29 +3,12 @@
 // through its HDMI input into another of our buffers (the driver writes it), byte for byte. The
 // suite runs checked (DMABUF_CHECK=1): the driver's reads and writes happen outside any bracket.
 import { describe, expect, it } from 'vitest';
-import { type DmaBuf, DmaHeap, emulation, Frame, Udmabuf } from '../../lib/index.js';
+import { type DmaBuf, emulation, Frame, Udmabuf } from '../../lib/index.js';
 import { VividCamera, VividLoop } from '../../lib/testing/index.js';
 import { thrown } from '../helpers/errors.js';
-import { NEEDS_HEAPS, PAGE, provides, runVivid } from '../helpers/env.js';
+import { PAGE, runVivid } from '../helpers/env.js';
 import { expectNothingLeftEachTest } from '../helpers/leaks.js';
-
-type Allocator = { name: string; marks: string; make(): { create(size: number, options?: { name?: string }): DmaBuf; close(): void } };
-
-const allocators: Allocator[] = [
-  ...(provides.heaps
-    ? [
-        {
-          name: 'the system heap',
-          marks: ` ${NEEDS_HEAPS}`,
-          make: () => {
-            const heap = DmaHeap.open('system');
-            return { create: (size: number, options?: { name?: string }) => heap.allocate(size, options), close: () => heap.close() };
-          },
-        },
-      ]
-    : []),
-  { name: 'udmabuf', marks: '', make: () => ({ create: (size: number, options?: { name?: string }) => Udmabuf.create(size, options), close: () => {} }) },
-];
+import { allocators } from '../helpers/kernel-allocators.js';
 
 const pageRound = (n: number): number => Math.ceil(n / PAGE) * PAGE;
 

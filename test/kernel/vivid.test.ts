@@ -6,35 +6,17 @@
 import { spawnSync } from 'node:child_process';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { DmaBuf, DmaBufError, DmaHeap, Frame, FramePool, Memfd, Udmabuf } from '../../lib/index.js';
+import { DmaBuf, DmaBufError, Frame, FramePool, Memfd, Udmabuf } from '../../lib/index.js';
 import { VividCamera } from '../../lib/testing/index.js';
 import { thrown } from '../helpers/errors.js';
-import { NEEDS_HEAPS, PAGE, provides, runVivid } from '../helpers/env.js';
+import { PAGE, runVivid } from '../helpers/env.js';
 import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { rounds } from '../helpers/rounds.js';
 import { expectNothingLeftEachTest } from '../helpers/leaks.js';
+import { allocators } from '../helpers/kernel-allocators.js';
 
 const BIN = new URL('../../bin/dmabuf.js', import.meta.url).pathname;
 const CAPTURES = rounds(1000, 200);
-
-type Allocator = { name: string; marks: string; make(): { create(size: number, options?: { name?: string }): DmaBuf; close(): void } };
-
-// Our two kernel allocators: the system heap (x86_64 profiles) and udmabuf (every profile).
-const allocators: Allocator[] = [
-  ...(provides.heaps
-    ? [
-        {
-          name: 'the system heap',
-          marks: ` ${NEEDS_HEAPS}`,
-          make: () => {
-            const heap = DmaHeap.open('system');
-            return { create: (size: number, options?: { name?: string }) => heap.allocate(size, options), close: () => heap.close() };
-          },
-        },
-      ]
-    : []),
-  { name: 'udmabuf', marks: '', make: () => ({ create: (size: number, options?: { name?: string }) => Udmabuf.create(size, options), close: () => {} }) },
-];
 
 /** The bytes of each plane row by row, read under a read bracket. */
 function readPlanes(frame: Frame): { rows: Uint8Array[] }[] {
