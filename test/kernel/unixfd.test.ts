@@ -3,7 +3,7 @@
 // GstVideoMeta, `unixfdsrc ! videoconvert ! filesink` converts them (GStreamer reads every plane
 // through our memories: one per plane), and the file holds exactly what Node wrote, frame for frame. The pool is smaller than the run: every frame is reused only after
 // GStreamer's RELEASE_BUFFER, so a frame written while GStreamer still read it would show in the file.
-import { readFileSync, rmSync } from 'node:fs';
+import { fstatSync, readFileSync, rmSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBuf, DmaHeap, type Frame, FramePool, type UnixFdBuffer, type UnixFdMemory, UnixFdSink, UnixFdSrc } from '../../lib/index.js';
 import { VividCamera } from '../../lib/testing/index.js';
@@ -236,4 +236,83 @@ describe.runIf(addonLoads && provides.vivid && hasGst)(`GStreamer → UnixFdSrc 
       await gst.done;
     }
   }, 300000);
+});
+
+describe.runIf(addonLoads && provides.vivid && hasGst)(`A slow Node consumer holds GStreamer's buffers: v4l2src on vivid waits ${NEEDS_GST}`, () => {
+  it("with DMA_DRM caps: while Node holds every buffer it took, no new one comes (v4l2src's pool is spent); each release lets the next in, in the buffer just released", async () => {
+    const camera = VividCamera.open();
+    const device = camera.path;
+    camera.close();
+    const name = abstractName();
+    const before = fdSnapshot();
+    const total = 48;
+    const gst = gstLaunch([
+      'v4l2src',
+      `device=${device}`,
+      'io-mode=dmabuf',
+      `num-buffers=${total}`,
+      '!',
+      // DMA_DRM caps: the v4l2 pool then never falls back to copying into system memory when
+      // downstream holds its buffers (gstv4l2bufferpool.c: no copy threshold with memory:DMABuf
+      // caps); it allocates more of vivid's buffers (CREATE_BUFS) up to its maximum, then waits.
+      'video/x-raw(memory:DMABuf),format=DMA_DRM,drm-format=YUYV,width=320,height=180',
+      '!',
+      'unixfdsink',
+      `socket-path=${name}`,
+      'socket-type=abstract',
+      'wait-for-connection=true',
+    ]);
+    const held: UnixFdBuffer[] = [];
+    let connected: UnixFdSrc | undefined;
+    try {
+      const src = await connectWhenListening(() => UnixFdSrc.connect(`\0${name}`));
+      connected = src;
+      const inodeOf = (b: UnixFdBuffer): number => fstatSync((b.memories[0] as UnixFdMemory).handle.fd).ino;
+      held.push(await src.receive({ timeoutMs: 120000 }));
+      // Take buffers without releasing any until none comes for 10 s (vivid sends one every few
+      // hundred ms here): then every buffer of v4l2src's pool is here and GStreamer waits for one back.
+      for (;;) {
+        try {
+          held.push(await src.receive({ timeoutMs: 10000 }));
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'ETIMEDOUT') throw error;
+          break;
+        }
+      }
+      const pool = held.length;
+      expect(pool).toBeGreaterThanOrEqual(2);
+      expect(pool).toBeLessThan(total);
+      expect(src.held).toBe(pool);
+      // The held buffers are the pool's distinct buffers (vivid's own dma-bufs).
+      expect(new Set(held.map(inodeOf)).size).toBe(pool);
+      let received = pool;
+      for (let k = 0; k < 3; k++) {
+        const oldest = held.shift() as UnixFdBuffer;
+        const freed = inodeOf(oldest);
+        oldest.release();
+        const next = await src.receive({ timeoutMs: 60000 });
+        received++;
+        // Only the released buffer could be filled again.
+        expect(inodeOf(next)).toBe(freed);
+        held.push(next);
+        await expect(src.receive({ timeoutMs: 3000 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+      }
+      for (const b of held.splice(0)) b.release();
+      for await (const b of src) {
+        b.release();
+        received++;
+      }
+      expect(received).toBe(total);
+      expect(src.held).toBe(0);
+      src.close();
+      const done = await gst.done;
+      expect(done, done.output).toMatchObject({ code: 0 });
+      expect(fdsMadeSince(before)).toEqual([]);
+    } finally {
+      for (const b of held) b.release();
+      connected?.close();
+      gst.child.kill();
+      await gst.done;
+    }
+  }, 400000);
 });
