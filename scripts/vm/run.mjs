@@ -110,7 +110,8 @@ function writeJob(command, profile, screenDir) {
     HOME: '/tmp',
     // The host's cache, read-only in the guest: the GStreamer root of the unixfd tests (scripts/gst/root.mjs).
     DMABUF_DEV_CACHE: CACHE_ROOT,
-    PATH: `${nodeDir}:${REPO}/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    // scripts/gst/bin: gst-launch-1.0 from that root, for examples/gstreamer.mjs.
+    PATH: `${nodeDir}:${REPO}/node_modules/.bin:${REPO}/scripts/gst/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
     DMABUF_REQUIRE_KERNEL: '1',
     DMABUF_VM_PROFILE: profile.name,
     DMABUF_VM_PROVIDES: profile.provides.join(','),

@@ -5,7 +5,9 @@
 // anywhere), its caps as GStreamer re-serialised them (plain and DMA_DRM forms), its pixels what
 // the producer wrote for that frame. Every few frames the run drains (every frame back in the
 // pool, nothing held) and counts its fds and dma-buf mappings: the counts stay where they were.
+import { spawn } from 'node:child_process';
 import { fstatSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DmaHeap, type Frame, FramePool, UnixFdSink, UnixFdSrc } from '../../lib/index.js';
 import { addonLoads, runHeaps } from '../helpers/env.js';
@@ -149,4 +151,17 @@ describe.runIf(addonLoads && runHeaps && hasGst)(`Node → unixfdsrc ! identity 
       }
     }, 600000);
   }
+});
+
+describe.runIf(addonLoads && runHeaps && hasGst)(`examples/gstreamer.mjs as the README runs it ${NEEDS_GST}`, () => {
+  it('sends its frames through gst-launch-1.0 (found on PATH: scripts/gst/bin here) and every one comes back with its square', async () => {
+    const example = join(import.meta.dirname, '..', '..', 'examples', 'gstreamer.mjs');
+    const child = spawn(process.execPath, [example, '--frames', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d));
+    child.stderr.on('data', (d: Buffer) => (output += d));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(output).toMatch(/sent 30 frames through GStreamer; 30 came back, 30 with the square where it was drawn; gst-launch exited 0/);
+    expect(code, output).toBe(0);
+  }, 300000);
 });
