@@ -3,15 +3,15 @@
 // memfds); and hostile peers built from raw stream sockets. Real dma-bufs both ways run in the
 // x86_64 VM (test/kernel/unixfd.test.ts).
 import { readSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DmaBufError, Memfd, OwnedFd, UnixFdSink, UnixFdSrc } from '../../lib/index.js';
 import { CAPS, EOS, encodeCaps, encodeMessage, encodeNewBuffer, MEMORY_DEFAULT, NEW_BUFFER, NONE, RELEASE_BUFFER } from '../../lib/unixfd/protocol.js';
 import { addon } from '../helpers/addon.js';
 import { addonLoads } from '../helpers/env.js';
 import { rejection } from '../helpers/errors.js';
 import { abstractName, connectWhenListening, gstLaunch, hasGst, NEEDS_GST } from '../helpers/gst.js';
+import { expectNothingLeftEachTest } from '../helpers/leaks.js';
 import { ticksDuring } from '../helpers/loop.js';
-import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 
 function readMemory(fd: number, offset: number, size: number): Uint8Array {
   const out = new Uint8Array(size);
@@ -21,13 +21,7 @@ function readMemory(fd: number, offset: number, size: number): Uint8Array {
 }
 
 describe.runIf(addonLoads)('unixfd (needs the native addon: Linux)', () => {
-  let fdsBefore: Map<number, string>;
-  beforeEach(() => {
-    fdsBefore = fdSnapshot();
-  });
-  afterEach(() => {
-    expect(fdsMadeSince(fdsBefore)).toEqual([]);
-  });
+  expectNothingLeftEachTest();
 
   describe.runIf(hasGst)(`GStreamer → UnixFdSrc ${NEEDS_GST}`, () => {
     it('videotestsrc ! unixfdsink: CAPS, NV12 buffers in memfds with the pattern, EOS; every release reaches GStreamer', async () => {

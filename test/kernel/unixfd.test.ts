@@ -4,11 +4,12 @@
 // through our memories: one per plane), and the file holds exactly what Node wrote, frame for frame. The pool is smaller than the run: every frame is reused only after
 // GStreamer's RELEASE_BUFFER, so a frame written while GStreamer still read it would show in the file.
 import { fstatSync, readFileSync, rmSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaHeap, type Frame, FramePool, type UnixFdBuffer, type UnixFdMemory, UnixFdSink, UnixFdSrc } from '../../lib/index.js';
 import { VividCamera } from '../../lib/testing/index.js';
 import { addonLoads, kernelAllocator, provides, runHeaps, runKernel } from '../helpers/env.js';
 import { abstractName, connectWhenListening, gstLaunch, hasGst, NEEDS_GST } from '../helpers/gst.js';
+import { expectNothingLeftEachTest } from '../helpers/leaks.js';
 import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { rounds } from '../helpers/rounds.js';
 
@@ -63,13 +64,7 @@ function check(format: string, file: Uint8Array, i: number, size: number): strin
 }
 
 describe.runIf(addonLoads && runHeaps && hasGst)(`UnixFdSink → GStreamer with dma-bufs ${NEEDS_GST}`, () => {
-  let fdsBefore: Map<number, string>;
-  beforeEach(() => {
-    fdsBefore = fdSnapshot();
-  });
-  afterEach(() => {
-    expect(fdsMadeSince(fdsBefore)).toEqual([]);
-  });
+  expectNothingLeftEachTest();
 
   const n = rounds(1000, 100);
   for (const [format, out, outSize] of [
