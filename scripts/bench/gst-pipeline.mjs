@@ -24,16 +24,17 @@
  * warm-up (process.cpuUsage, as P11); the middle of Node's chain from /proc/<pid>/stat at the
  * window's edges, where the chain is idle (every frame back in the pool, the consumer done:
  * nothing moves, so the read races nothing; 10 ms ticks). GStreamer's processes run a fixed
- * number of buffers and exit: wait4() in c/cputime.c charges each, and a run of `warm` buffers is
- * subtracted from a run of `warm + frames` in the same round, so start-up (plugin loading),
- * negotiation and teardown cancel and what is left is the steady state.
+ * number of buffers and exit: wait4() in c/cputime.c charges each, and a run of `short` (100)
+ * buffers is subtracted from a run of `short + frames` in the same round, so start-up (plugin
+ * loading), negotiation, the pool's first buffers and teardown cancel and what is left is the
+ * steady state.
  *
  * Checked on the way, failing the run: every frame reaches the Node consumer once and in order
  * (its stamp), with the image's bytes; every frame comes back to the pool each round (no
  * deadlock: a round has a time limit); each process exits 0 (GStreamer's at EOS); the consumer
  * holds nothing; no fd of this process is left open.
  *
- *   node scripts/bench/gst-pipeline.mjs [frames] [rounds] [warm]   standalone, as root where a
+ *   node scripts/bench/gst-pipeline.mjs [frames] [rounds] [warm]   standalone (default 1000 1 2000), as root where a
  *                      heap is (in the VM: `node scripts/vm/run.mjs -- node scripts/bench/gst-pipeline.mjs 250 4`):
  *                      every round printed; the meter is bench-results/bin/cputime, which run.mjs
  *                      compiles (any `npm run bench` on Linux)
@@ -327,11 +328,13 @@ const ends = (r) => r.producerNs + r.consumerNs;
 
 /**
  * The figure: `rounds` rounds of `frames` frames, each a Node round then GStreamer's chain of
- * `warm` and of `warm + frames` buffers; Node's chain after a warm-up round of `warm` frames at
- * least (the JIT settles). Reported per process and per chain; the ratio is CPU per frame of the
- * whole chain, Node's over GStreamer's, round by round.
+ * `short` and of `short + frames` buffers (C: its first buffers only fill videotestsrc's pool);
+ * Node's chain after a warm-up of `warm` frames (the JIT settles: in the VM, Node's CPU per frame
+ * still fell by a fifth from rounds of 1,000 frames after 1,000 to rounds after 4,000, and by a
+ * tenth after 2,000). Reported per process and per chain; the ratio is CPU per frame of the whole
+ * chain, Node's over GStreamer's, round by round.
  */
-export async function p10GstPipeline({ rounds, frames, warm, bin, log = () => {} }) {
+export async function p10GstPipeline({ rounds, frames, warm, short = 100, bin, log = () => {} }) {
   const root = gstRootPath();
   if (!root) throw new Error('P10 needs the GStreamer root: npm run gst:prepare');
   const registryMs = await warmRegistry(root);
@@ -350,9 +353,9 @@ export async function p10GstPipeline({ rounds, frames, warm, bin, log = () => {}
       const t1 = Date.now();
       node.push(await chain.round(frames, limitMs));
       const t2 = Date.now();
-      const short = await gstChain(root, bin.cputime, warm, limitMs);
-      const long = await gstChain(root, bin.cputime, warm + frames, limitMs);
-      gst.push(Object.fromEntries(Object.keys(long).map((k) => [k, (long[k] - short[k]) / frames])));
+      const less = await gstChain(root, bin.cputime, short, limitMs);
+      const more = await gstChain(root, bin.cputime, short + frames, limitMs);
+      gst.push(Object.fromEntries(Object.keys(more).map((k) => [k, (more[k] - less[k]) / frames])));
       log(`round ${r + 1}: Node ${((t2 - t1) / 1000).toFixed(1)} s, GStreamer ${((Date.now() - t2) / 1000).toFixed(1)} s`);
     }
   } finally {
@@ -373,7 +376,7 @@ export async function p10GstPipeline({ rounds, frames, warm, bin, log = () => {}
     subjectSamples: node,
     baselineSamples: gst,
   });
-  const counts = `${frames} frames a round (Node after ${warm} frames' warm-up; GStreamer: a run of ${warm + frames} less a run of ${warm})`;
+  const counts = `${rounds} rounds of ${frames} frames (Node's after ${warm} frames' warm-up; GStreamer's a run of ${short + frames} buffers less a run of ${short})`;
   const nodeText = `Node: FramePool (4, system heap) + whole-frame copy of an image under a write bracket + UnixFdSink → gst-launch unixfdsrc ! identity ! unixfdsink → UnixFdSrc, 64×64 read bracket; ${counts}: ${text(node)}`;
   const gstText = `gst-launch videotestsrc pattern=smpte75 (static: a whole-frame copy per buffer) ! unixfdsink (memfds) → the same middle → unixfdsrc ! fakesink: ${text(gst)}`;
   return [
@@ -400,7 +403,7 @@ export async function p10GstPipeline({ rounds, frames, warm, bin, log = () => {}
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const frames = Number(process.argv[2] ?? 1000);
   const rounds = Number(process.argv[3] ?? 1);
-  const warm = Number(process.argv[4] ?? Math.min(frames, 200));
+  const warm = Number(process.argv[4] ?? 2000);
   const meter = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench-results', 'bin', 'cputime');
   if (!existsSync(meter)) throw new Error(`no ${meter}: any \`npm run bench\` on Linux compiles it`);
   const figures = await p10GstPipeline({
