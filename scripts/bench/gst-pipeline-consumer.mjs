@@ -29,6 +29,7 @@ async function connect() {
 
 const src = await connect();
 const expected = expectedSquare();
+const expectedTail = expected.subarray(4);
 const copy = new Uint8Array(SIDE * SIDE);
 let next = 0;
 let received = 0;
@@ -36,7 +37,7 @@ const problems = [];
 
 async function consume(n) {
   for (let i = 0; i < n; i++) {
-    const buffer = await src.receive({ timeoutMs: 120000 });
+    const buffer = await src.receive(); // no timer per frame: the producer's round has the time limit
     const { frame } = buffer;
     if (!frame) {
       buffer.release();
@@ -54,13 +55,10 @@ async function consume(n) {
     const stamp = (copy[0] | (copy[1] << 8) | (copy[2] << 16) | (copy[3] << 24)) >>> 0;
     if (stamp !== next) {
       if (problems.length < 5) problems.push(`frame ${next} arrived stamped ${stamp}`);
-    } else if (problems.length < 5) {
-      for (let k = 4; k < copy.length; k++) {
-        if (copy[k] !== expected[k]) {
-          problems.push(`frame ${next}: square byte ${k} is ${copy[k]}, the image's is ${expected[k]}`);
-          break;
-        }
-      }
+    } else if (problems.length < 5 && Buffer.compare(copy.subarray(4), expectedTail) !== 0) {
+      // A memcmp, so the check costs next to nothing of the CPU time measured here.
+      const k = copy.findIndex((byte, at) => at >= 4 && byte !== expected[at]);
+      problems.push(`frame ${next}: square byte ${k} is ${copy[k]}, the image's is ${expected[k]}`);
     }
     next = stamp + 1;
   }

@@ -25,7 +25,7 @@
  * window's edges, where the chain is idle (every frame back in the pool, the consumer done:
  * nothing moves, so the read races nothing; 10 ms ticks). GStreamer's processes run a fixed
  * number of buffers and exit: wait4() in c/cputime.c charges each, and a run of `short` (100)
- * buffers is subtracted from a run of `short + frames` in the same round, so start-up (plugin
+ * buffers is subtracted from a run of `short + gstFrames` in the same round, so start-up (plugin
  * loading), negotiation, the pool's first buffers and teardown cancel and what is left is the
  * steady state.
  *
@@ -327,20 +327,22 @@ const sum = (r) => r.producerNs + r.middleNs + r.consumerNs;
 const ends = (r) => r.producerNs + r.consumerNs;
 
 /**
- * The figure: `rounds` rounds of `frames` frames, each a Node round then GStreamer's chain of
- * `short` and of `short + frames` buffers (C: its first buffers only fill videotestsrc's pool);
+ * The figure: `rounds` rounds, each `frames` frames through Node's chain then GStreamer's chain
+ * run twice, `short` and `short + gstFrames` buffers (C: its first buffers only fill
+ * videotestsrc's pool; the more buffers the longer run has, the less the start-up's variation
+ * from run to run weighs: in the VM ±20 % of the per-frame figure with 400);
  * Node's chain after a warm-up of `warm` frames (the JIT settles: in the VM, Node's CPU per frame
  * still fell by a fifth from rounds of 1,000 frames after 1,000 to rounds after 4,000, and by a
  * tenth after 2,000). Reported per process and per chain; the ratio is CPU per frame of the whole
  * chain, Node's over GStreamer's, round by round.
  */
-export async function p10GstPipeline({ rounds, frames, warm, short = 100, bin, log = () => {} }) {
+export async function p10GstPipeline({ rounds, frames, gstFrames = frames, warm, short = 100, bin, log = () => {} }) {
   const root = gstRootPath();
   if (!root) throw new Error('P10 needs the GStreamer root: npm run gst:prepare');
   const registryMs = await warmRegistry(root);
   log(`registry and first gst-launch: ${(registryMs / 1000).toFixed(1)} s`);
   // Generous: a deadlock fails the run in minutes, a slow software CPU does not.
-  const limitMs = 120000 + frames * 500;
+  const limitMs = 120000 + Math.max(frames, gstFrames) * 500;
   const fdsBefore = openFds();
   const chain = await startNodeChain(root);
   const node = [];
@@ -354,8 +356,8 @@ export async function p10GstPipeline({ rounds, frames, warm, short = 100, bin, l
       node.push(await chain.round(frames, limitMs));
       const t2 = Date.now();
       const less = await gstChain(root, bin.cputime, short, limitMs);
-      const more = await gstChain(root, bin.cputime, short + frames, limitMs);
-      gst.push(Object.fromEntries(Object.keys(more).map((k) => [k, (more[k] - less[k]) / frames])));
+      const more = await gstChain(root, bin.cputime, short + gstFrames, limitMs);
+      gst.push({ ...Object.fromEntries(Object.keys(more).map((k) => [k, (more[k] - less[k]) / gstFrames])), runs: [less, more] });
       log(`round ${r + 1}: Node ${((t2 - t1) / 1000).toFixed(1)} s, GStreamer ${((Date.now() - t2) / 1000).toFixed(1)} s`);
     }
   } finally {
@@ -376,7 +378,7 @@ export async function p10GstPipeline({ rounds, frames, warm, short = 100, bin, l
     subjectSamples: node,
     baselineSamples: gst,
   });
-  const counts = `${rounds} rounds of ${frames} frames (Node's after ${warm} frames' warm-up; GStreamer's a run of ${short + frames} buffers less a run of ${short})`;
+  const counts = `${rounds} rounds of ${frames} frames after ${warm} frames' warm-up (GStreamer's chain: a run of ${short + gstFrames} buffers less a run of ${short})`;
   const nodeText = `Node: FramePool (4, system heap) + whole-frame copy of an image under a write bracket + UnixFdSink → gst-launch unixfdsrc ! identity ! unixfdsink → UnixFdSrc, 64×64 read bracket; ${counts}: ${text(node)}`;
   const gstText = `gst-launch videotestsrc pattern=smpte75 (static: a whole-frame copy per buffer) ! unixfdsink (memfds) → the same middle → unixfdsrc ! fakesink: ${text(gst)}`;
   return [

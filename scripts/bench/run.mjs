@@ -11,8 +11,8 @@
 //                                              `run.mjs --kernel --where vm` in the real-kernel VM
 //                                              (scripts/vm/run.mjs): `npm run bench -- --vm`
 // options: --where <name> (the JSON's name, default host or kernel), --only P1,P3,…, --rounds <n>,
-//          --frames <n> (P10's and P11's frames per round; P10 default 1000, 400 in the VM; P11 default
-//          2000, 500 in the VM),
+//          --frames <n> (P10's and P11's frames per round; P10 default 1000, Node's 400 in the VM; P11
+//          default 2000, 500 in the VM),
 //          --no-build (use dist/ and bench-results/bin/ as they are).
 // Output: a table on stdout and bench-results/<where>.json. The C baselines (scripts/bench/c/)
 // are compiled with the host's cc into bench-results/bin/.
@@ -155,11 +155,10 @@ async function main() {
     plan.push(['P7', () => kernel.p7Alloc({ rounds, targetMs, bin })]);
     plan.push(['P9', () => kernel.p9Checked({ rounds, targetMs })]);
     // Three processes a chain, GStreamer's started twice per round (a run of 100 buffers is
-    // subtracted from a longer one): in the VM 5 rounds of 400 frames after Node's 2,000 frames of
-    // warm-up take about three minutes; rounds of 250 left GStreamer's side noisier (its start-up
-    // varies from run to run).
+    // subtracted from one of 1,100, so its start-up, which varies from run to run, weighs little):
+    // in the VM 5 rounds, Node's of 400 frames after 2,000 frames of warm-up, take about three minutes.
     if (gstRootPath()) {
-      const p10 = { rounds: Math.min(rounds, 5), frames: o.frames ?? (slow ? 400 : 1000), warm: 2000 };
+      const p10 = { rounds: Math.min(rounds, 5), frames: o.frames ?? (slow ? 400 : 1000), gstFrames: o.frames ?? 1000, warm: 2000 };
       const log = (s) => process.stderr.write(`[bench] P10: ${s}\n`);
       plan.push(['P10', async () => (await import('./gst-pipeline.mjs')).p10GstPipeline({ ...p10, bin, log })]);
     } else notRun.push(['P10', 'P10 (Node → GStreamer → Node) needs the GStreamer root, made on x86_64 by `npm run gst:prepare` (as root, once)']);
