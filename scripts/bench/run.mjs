@@ -4,13 +4,15 @@
 //
 //   node scripts/bench/run.mjs                 emulated figures on this machine (P2e, P3, P4, P6),
 //                                              and on Linux fd passing (P8)
-//   node scripts/bench/run.mjs --kernel        also the kernel figures (P1, P2k, P5, P6k, P7, P11); needs
-//                                              /dev/dma_heap/system and vgem, as root
+//   node scripts/bench/run.mjs --kernel        also the kernel figures (P1, P2k, P5, P6k, P7, P9, P10, P11);
+//                                              needs /dev/dma_heap/system and vgem, as root; P10 also
+//                                              the GStreamer root (npm run gst:prepare, x86_64)
 //   node scripts/bench/run.mjs --vm            build here (dist/, the C baselines), then run
 //                                              `run.mjs --kernel --where vm` in the real-kernel VM
 //                                              (scripts/vm/run.mjs): `npm run bench -- --vm`
 // options: --where <name> (the JSON's name, default host or kernel), --only P1,P3,…, --rounds <n>,
-//          --frames <n> (P11's frames per round; default 2000, 500 in the VM),
+//          --frames <n> (P10's and P11's frames per round; P10 default 1000, Node's 400 in the VM; P11
+//          default 2000, 500 in the VM),
 //          --no-build (use dist/ and bench-results/bin/ as they are).
 // Output: a table on stdout and bench-results/<where>.json. The C baselines (scripts/bench/c/)
 // are compiled with the host's cc into bench-results/bin/.
@@ -19,6 +21,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { cpus, release } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gstRootPath } from '../gst/root.mjs';
 import { buildC, formatNs } from './measure.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -113,9 +116,10 @@ async function main() {
     if (o.kernel || o.vm) compileC();
   }
   if (o.vm) {
-    // Everything is built here; the guest only runs (its software CPU is slow). P11 alone takes
-    // about two minutes there (two processes and two C pairs per round, after 1,000 frames' warm-up).
-    const args = ['scripts/vm/run.mjs', '--timeout', '600', '--', process.execPath, 'scripts/bench/run.mjs', '--kernel', '--no-build'];
+    // Everything is built here; the guest only runs (its software CPU is slow). P10 takes about
+    // three minutes there (three processes a chain, GStreamer's started twice per round, after
+    // 2,000 frames' warm-up), P11 about two (two processes and two C pairs per round, after 1,000).
+    const args = ['scripts/vm/run.mjs', '--timeout', '900', '--', process.execPath, 'scripts/bench/run.mjs', '--kernel', '--no-build'];
     if (!o.rest.includes('--where')) args.push('--where', 'vm');
     const r = spawnSync(process.execPath, [...args, ...o.rest.filter((a) => a !== '--kernel')], { cwd: ROOT, stdio: 'inherit' });
     process.exit(r.status ?? 1);
@@ -136,6 +140,7 @@ async function main() {
   const p6Goal = slow ? undefined : { op: '<=', value: 20, unit: ' ms' };
 
   const plan = [];
+  const notRun = [];
   if (kernel) {
     plan.push(['P1', () => kernel.p1Bracket({ rounds, targetMs, bin })]);
     plan.push(['P2k', () => kernel.p2Kernel({ rounds, targetMs })]);
@@ -149,6 +154,14 @@ async function main() {
     plan.push(['P6k', () => kernel.p6Kernel({ rounds: Math.min(rounds, 7), windowMs })]);
     plan.push(['P7', () => kernel.p7Alloc({ rounds, targetMs, bin })]);
     plan.push(['P9', () => kernel.p9Checked({ rounds, targetMs })]);
+    // Three processes a chain, GStreamer's started twice per round (a run of 100 buffers is
+    // subtracted from one of 1,100, so its start-up, which varies from run to run, weighs little):
+    // in the VM 5 rounds, Node's of 400 frames after 2,000 frames of warm-up, take about three minutes.
+    if (gstRootPath()) {
+      const p10 = { rounds: Math.min(rounds, 5), frames: o.frames ?? (slow ? 400 : 1000), gstFrames: o.frames ?? 1000, warm: 2000 };
+      const log = (s) => process.stderr.write(`[bench] P10: ${s}\n`);
+      plan.push(['P10', async () => (await import('./gst-pipeline.mjs')).p10GstPipeline({ ...p10, bin, log })]);
+    } else notRun.push(['P10', 'P10 (Node → GStreamer → Node) needs the GStreamer root, made on x86_64 by `npm run gst:prepare` (as root, once)']);
     // Two processes and a C pair per round: fewer rounds and frames under the VM's software CPU.
     const frames = o.frames ?? (slow ? 500 : 2000);
     plan.push(['P11', async () => (await import('./pipeline.mjs')).p11Pipeline({ rounds: slow ? Math.min(rounds, 5) : rounds, frames, bin })]);
@@ -187,8 +200,9 @@ async function main() {
   say(missed.length ? `goals missed: ${missed.join(', ')}` : 'every goal met');
   if (!kernel)
     say(
-      'not run here: the kernel figures (P1, P2k, P5, P6k, P7, P9, P11) need a dma-buf heap and vgem; `npm run bench -- --vm` runs them in the real-kernel VM',
+      'not run here: the kernel figures (P1, P2k, P5, P6k, P7, P9, P10, P11) need a dma-buf heap and vgem; `npm run bench -- --vm` runs them in the real-kernel VM',
     );
+  for (const [id, why] of notRun) if (want(id)) say(`not run here: ${why}`);
   mkdirSync(OUT, { recursive: true });
   const file = join(OUT, `${where}.json`);
   writeFileSync(file, `${JSON.stringify({ ...header, figures }, null, 2)}\n`);
