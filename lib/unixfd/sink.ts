@@ -1,7 +1,7 @@
 /**
  * UnixFdSink: this process in unixfdsink's role. It listens; GStreamer pipelines connect with
  * `unixfdsrc socket-path=PATH` (socket-type=abstract for '\0name'), each gets the current caps
- * first and then every frame sent, as DMABUF memories (one per plane) with a GstVideoMeta for the
+ * first and then every frame sent, as DMABUF memories (one per distinct buffer) with a GstVideoMeta for the
  * offsets and strides. A frame is lent to every client it went to until that client sends
  * RELEASE_BUFFER (or disconnects): a FramePool reuses it only then.
  */
@@ -97,6 +97,37 @@ function refuseUnlessDefaultLayout(syscall: string, frame: Frame, offsets: numbe
     `the frame's layout would reach GStreamer only through its GstVideoMeta: ${why}. GStreamer 1.24–1.26's unixfdsrc skips that meta (its process has not registered it) and would read the planes wrong; allocate frames with strideAlign: 4 and a linear modifier, or listen with { trustVideoMeta: true } when every receiving pipeline runs GStreamer 1.28 or newer`,
     { syscall, argument: 'frame' },
   );
+}
+
+/**
+ * The frame as a GStreamer buffer's memories: one DMABUF memory per distinct buffer, spanning the
+ * planes in it, as GStreamer's own buffers of a multi-plane format are one memory. A memory per
+ * plane would make every process on the way receive, type, map and close the same buffer once
+ * per plane (benchmark P10: two fds per NV12 frame, each typed, mapped and closed). `offsets` are the
+ * planes' offsets in the memories one after the other (gst_buffer_find_memory's view), for the
+ * GstVideoMeta and the default-layout check.
+ */
+function memoriesOf(planes: readonly { fd: number; offset: number; size: number }[]): {
+  memories: { fd: number; offset: number; size: number }[];
+  offsets: number[];
+} {
+  const spans = new Map<number, { start: number; end: number }>();
+  for (const p of planes) {
+    const span = spans.get(p.fd);
+    if (span) {
+      span.start = Math.min(span.start, p.offset);
+      span.end = Math.max(span.end, p.offset + p.size);
+    } else spans.set(p.fd, { start: p.offset, end: p.offset + p.size });
+  }
+  const memories: { fd: number; offset: number; size: number }[] = [];
+  const at = new Map<number, number>();
+  let total = 0;
+  for (const [fd, { start, end }] of spans) {
+    memories.push({ fd, offset: start, size: end - start });
+    at.set(fd, total - start);
+    total += end - start;
+  }
+  return { memories, offsets: planes.map((p) => (at.get(p.fd) as number) + p.offset) };
 }
 
 function u64(syscall: string, name: string, value: unknown): bigint | undefined {
@@ -253,7 +284,7 @@ export class UnixFdSink {
 
   /**
    * Send `frame` to every connected client: CAPS first when they changed, then NEW_BUFFER with one
-   * DMABUF memory per plane and a GstVideoMeta. Resolves with the number of clients it went to
+   * DMABUF memory per distinct buffer and a GstVideoMeta. Resolves with the number of clients it went to
    * (0 when none is connected and `waitForConnection` is off: the frame is dropped, as unixfdsink
    * drops it). A frame of a FramePool stays lent until each of those clients releases it. Keep
    * any other frame open until then too: GStreamer reads it after this resolves.
@@ -278,13 +309,7 @@ export class UnixFdSink {
     if (d.planes.length > 4) throw invalidArgument(syscall, 'frame', `has ${d.planes.length} planes; GstVideoMeta holds at most 4`);
     const gst = gstFormatOf(frame.format);
     const caps = capsFor(frame, this.#options.framerate, this.#options.drmCaps || frame.modifier !== 0n || !gst);
-    // The buffer GStreamer sees is the planes' memories one after the other.
-    let at = 0;
-    const offsets = d.planes.map((p) => {
-      const o = at;
-      at += p.size;
-      return o;
-    });
+    const { memories, offsets } = memoriesOf(d.planes);
     const strides = d.planes.map((p) => p.stride);
     if (!this.#options.trustVideoMeta) refuseUnlessDefaultLayout(syscall, frame, offsets, strides);
     if (this.#options.waitForConnection && this.#clients.size === 0) {
@@ -298,7 +323,6 @@ export class UnixFdSink {
       for (const client of this.#clients) client.connection.write(message, [], CLASS).catch((e: unknown) => this.#drop(client, e));
     }
     const id = this.#nextId++;
-    const memories = d.planes.map((p) => ({ size: p.size, offset: p.offset }));
     const message = encodeNewBuffer({
       id,
       pts: pts ?? (frame.timestamp !== undefined ? BigInt(Math.round(frame.timestamp * 1000)) : process.hrtime.bigint()),
@@ -308,7 +332,7 @@ export class UnixFdSink {
       offsetEnd: NONE,
       flags: 0,
       memoryType: MEMORY_DMABUF,
-      memories,
+      memories: memories.map((m) => ({ size: m.size, offset: m.offset })),
       videoMeta: {
         flags: 0,
         format: gst?.number ?? 0,
@@ -318,7 +342,7 @@ export class UnixFdSink {
         strides,
       },
     });
-    const fds = d.planes.map((p) => p.fd);
+    const fds = memories.map((m) => m.fd);
     const writes: Promise<boolean>[] = [];
     for (const client of this.#clients) {
       client.loans.set(id, frame._lend() ?? (() => undefined));

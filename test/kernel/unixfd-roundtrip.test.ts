@@ -109,6 +109,8 @@ describe.runIf(addonLoads && runHeaps && hasGst)(`Node → unixfdsrc ! identity 
                 caps = b.caps;
                 shape = [frame.width, frame.height, frame.format.name, frame.modifier];
               }
+              // One memory for both planes of the pool's one-buffer frame, as GStreamer's own NV12 buffers are.
+              if (b.memories.length !== 1) wrong.push(`frame ${received} came as ${b.memories.length} memories`);
               for (const p of frame.describe().planes) if (!ours.has(inode(p.fd))) wrong.push(`frame ${received}: fd ${p.fd} is not one of the pool's buffers`);
               const bad = wrongByte(frame, Number(b.offset));
               if (bad) wrong.push(bad);

@@ -155,6 +155,9 @@ describe.runIf(addonLoads && runKernel)('UnixFdSink: a layout only the GstVideoM
     pool.release(again);
     const buffer = (await src[Symbol.asyncIterator]().next()).value as UnixFdBuffer;
     expect(buffer.frame?.describe().planes.map((p) => p.stride)).toEqual([128, 128]);
+    // One memory spanning both planes of the frame's one buffer; the meta places the chroma in it.
+    expect(buffer.memories).toHaveLength(1);
+    expect(buffer.frame?.describe().planes.map((p) => p.offset)).toEqual([0, 128 * H]);
     buffer.release();
     src.close();
     trusting.close();
