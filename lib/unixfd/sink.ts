@@ -101,11 +101,12 @@ function refuseUnlessDefaultLayout(syscall: string, frame: Frame, offsets: numbe
 
 /**
  * The frame as a GStreamer buffer's memories: one DMABUF memory per distinct buffer, spanning the
- * planes in it, as GStreamer's own buffers of a multi-plane format are one memory. A memory per
- * plane would make every process on the way receive, type, map and close the same buffer once
- * per plane (benchmark P10: two fds per NV12 frame, each typed, mapped and closed). `offsets` are the
- * planes' offsets in the memories one after the other (gst_buffer_find_memory's view), for the
- * GstVideoMeta and the default-layout check.
+ * planes in it, as GStreamer's own buffers of a multi-plane format are one memory. With a memory
+ * per plane, an element that maps the whole buffer (filesink, appsink: gst_buffer_map) gets the
+ * memories merged by a copy into new system memory (gstbuffer.c, _actual_merged_memory: two
+ * dma-buf memories are no span of one parent), and every hop passes, types and closes one fd per
+ * plane. `offsets` are the planes' offsets in the memories one after the other
+ * (gst_buffer_find_memory's view), for the GstVideoMeta and the default-layout check.
  */
 function memoriesOf(planes: readonly { fd: number; offset: number; size: number }[]): {
   memories: { fd: number; offset: number; size: number }[];
