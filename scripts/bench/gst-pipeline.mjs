@@ -6,7 +6,7 @@
  * Node's chain: this process produces (a FramePool of 4 frames from the system heap, strideAlign 4
  * for GStreamer 1.26's default layout; per frame it copies a whole prepared NV12 image of 75 %
  * colour bars into the frame under a write bracket, stamps the frame's number into a 64×64 luma
- * square, and UnixFdSink#send()s it: one DMABUF memory per plane, so two fds), the middle
+ * square, and UnixFdSink#send()s it: one DMABUF memory spanning both planes, one fd), the middle
  * forwards the dma-bufs, and gst-pipeline-consumer.mjs (UnixFdSrc) copies the square out under a
  * read bracket, checks the stamp and the image, and releases the buffer. GStreamer's chain:
  * `videotestsrc pattern=smpte75` (a static pattern: videotestsrc draws it once and copies the
