@@ -3,14 +3,14 @@
 // GstVideoMeta, `unixfdsrc ! videoconvert ! filesink` converts them (GStreamer reads every plane
 // through our memories: one per plane), and the file holds exactly what Node wrote, frame for frame. The pool is smaller than the run: every frame is reused only after
 // GStreamer's RELEASE_BUFFER, so a frame written while GStreamer still read it would show in the file.
-import { fstatSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaHeap, type Frame, FramePool, type UnixFdBuffer, type UnixFdMemory, UnixFdSink, UnixFdSrc } from '../../lib/index.js';
 import { VividCamera } from '../../lib/testing/index.js';
 import { addonLoads, kernelAllocator, provides, runHeaps, runKernel } from '../helpers/env.js';
 import { abstractName, connectWhenListening, gstLaunch, hasGst, NEEDS_GST } from '../helpers/gst.js';
 import { expectNothingLeftEachTest } from '../helpers/leaks.js';
-import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
+import { fdSnapshot, fdsMadeSince, fileId } from '../helpers/proc.js';
 import { rounds } from '../helpers/rounds.js';
 
 const W = 100;
@@ -265,7 +265,7 @@ describe.runIf(addonLoads && provides.vivid && hasGst)(`A slow Node consumer hol
     try {
       const src = await connectWhenListening(() => UnixFdSrc.connect(`\0${name}`));
       connected = src;
-      const inodeOf = (b: UnixFdBuffer): number => fstatSync((b.memories[0] as UnixFdMemory).handle.fd).ino;
+      const fileOf = (b: UnixFdBuffer): string | undefined => fileId((b.memories[0] as UnixFdMemory).handle.fd);
       held.push(await src.receive({ timeoutMs: 120000 }));
       // Take buffers without releasing any until none comes for 10 s (vivid sends one every few
       // hundred ms here): then every buffer of v4l2src's pool is here and GStreamer waits for one back.
@@ -282,16 +282,16 @@ describe.runIf(addonLoads && provides.vivid && hasGst)(`A slow Node consumer hol
       expect(pool).toBeLessThan(total);
       expect(src.held).toBe(pool);
       // The held buffers are the pool's distinct buffers (vivid's own dma-bufs).
-      expect(new Set(held.map(inodeOf)).size).toBe(pool);
+      expect(new Set(held.map(fileOf)).size).toBe(pool);
       let received = pool;
       for (let k = 0; k < 3; k++) {
         const oldest = held.shift() as UnixFdBuffer;
-        const freed = inodeOf(oldest);
+        const freed = fileOf(oldest);
         oldest.release();
         const next = await src.receive({ timeoutMs: 60000 });
         received++;
         // Only the released buffer could be filled again.
-        expect(inodeOf(next)).toBe(freed);
+        expect(fileOf(next)).toBe(freed);
         held.push(next);
         await expect(src.receive({ timeoutMs: 3000 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
       }
