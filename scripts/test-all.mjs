@@ -17,13 +17,15 @@
 //              (the files that depend on the page size and the devices) takes its core
 //
 // A failed stage does not stop the later ones (each says what it found); the exit status is
-// non-zero if any failed. The last line sums every suite: `total: N passed, N failed, N skipped`.
+// non-zero if any failed. The summary sums every suite (`total: N passed, N failed, N skipped`),
+// then names each failed test with the first line of why (`[vm x86_64] failed: file > test: …`).
 // Options: --skip <stage>[,<stage>…] (e.g. --skip vms on a machine that cannot run them).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { printedFailures, reportFailures } from './failures.mjs';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const skipAt = process.argv.indexOf('--skip');
@@ -32,6 +34,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'dmabuf-test-all-'));
 const started = Date.now();
 const times = [];
 const counts = [];
+const failures = []; // [suite, line]: every failed test, printed again at the end
 let failed = false;
 
 const secs = (ms) => `${Math.round(ms / 1000)} s`;
@@ -82,8 +85,10 @@ function vitestCounts(suite, file) {
   try {
     const report = JSON.parse(readFileSync(file, 'utf8'));
     counts.push([suite, report.numPassedTests, report.numFailedTests, report.numPendingTests + report.numTodoTests]);
+    for (const line of reportFailures(report)) failures.push([suite, line]);
   } catch {
     counts.push([suite, 0, 1, 0]); // no report: the run itself failed
+    failures.push([suite, 'failed: no vitest report (the run itself failed; its output above says why)']);
   }
 }
 
@@ -91,6 +96,8 @@ function vitestCounts(suite, file) {
 function vmCounts(suite, output) {
   const m = /^vm: (\d+) passed, (\d+) failed, (\d+) skipped/m.exec(output);
   counts.push(m ? [suite, Number(m[1]), Number(m[2]), Number(m[3])] : [suite, 0, 1, 0]);
+  for (const line of printedFailures(output)) failures.push([suite, line]);
+  if (!m) failures.push([suite, 'failed: no summary from the VM (its output above says why)']);
 }
 
 let gst = false;
@@ -165,4 +172,5 @@ console.log(`  ${'total'.padEnd(12)} ${secs(Date.now() - started)}`);
 for (const [suite, p, f, s] of counts) console.log(`${suite}: ${p} passed, ${f} failed, ${s} skipped`);
 const sum = (i) => counts.reduce((a, c) => a + c[i], 0);
 console.log(`total: ${sum(1)} passed, ${sum(2)} failed, ${sum(3)} skipped`);
+for (const [suite, line] of failures) console.log(`[${suite}] ${line}`);
 process.exit(failed || sum(2) > 0 ? 1 : 0);

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { reportFailures } from '../failures.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'dmabuf-suite-'));
 const report = join(dir, 'vitest.json');
@@ -59,5 +60,7 @@ if (declaredOut.length)
   console.log(`out of profile ${process.env.DMABUF_VM_PROFILE} by declaration (it lacks ${absentMarks.join(' ')}): ${declaredOut.length} tests`);
 for (const t of skipped) console.log(`  not run (${t.status}): ${t.name}`);
 const failed = count(tests, 'failed');
+// Each failure again, one line each, among the last lines of the run: CI keeps only a run's tail.
+for (const line of reportFailures(results)) console.log(line);
 console.log(`vm: ${count(tests, 'passed')} passed, ${failed} failed, ${skipped.length} skipped`);
 process.exit(status !== 0 || failed > 0 || skipped.length > 0 || count(kernel, 'passed') === 0 ? 1 : 0);
