@@ -3,6 +3,7 @@
 // test-all): CI shows only the tail of a run, so a failure must be named there, with why.
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const PREFIX = 'failed: ';
@@ -10,8 +11,7 @@ const PREFIX = 'failed: ';
 // The first line of an error, without colours, cut so that each failure stays one line.
 const firstLine = (message = '') =>
   (
-    message
-      .replace(/\x1b\[[0-9;]*m/g, '')
+    stripVTControlCharacters(message)
       .split('\n')
       .find((line) => line.trim()) ?? '(no message)'
   )
