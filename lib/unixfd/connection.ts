@@ -24,6 +24,15 @@ export interface RawMessage {
   fds: number[];
 }
 
+/** A message being read: its header, then its payload once the header is whole; the fds that came. */
+interface Partial {
+  header: Uint8Array;
+  payload: Uint8Array | undefined;
+  type: number;
+  have: number;
+  fds: number[];
+}
+
 function protocolError(message: string): DmaBufError {
   return new DmaBufError(MisuseCode.PROTOCOL, `unixfd: ${message}`, { syscall: 'recvmsg' });
 }
@@ -35,6 +44,8 @@ export class Connection {
   readonly #waits = new Waits();
   #writing: Promise<unknown> = Promise.resolve();
   #reading: Promise<unknown> = Promise.resolve();
+  /** What came of a message whose read timed out or was aborted: the next read goes on with it. */
+  #partial: Partial | undefined;
 
   constructor(addon: SocketOps, fd: number) {
     this.#addon = addon;
@@ -92,7 +103,9 @@ export class Connection {
    * The next message. ERR_DMABUF_CHANNEL_CLOSED when the peer hung up between messages;
    * ERR_DMABUF_PROTOCOL when it hung up inside one, announced a payload over 1 MiB, or sent more
    * fds than fit (the fds that came are closed). After a protocol error the stream is out of step:
-   * close the connection.
+   * close the connection. A timeout or an abort in the middle of a message keeps what came of it
+   * (fds included) for the next read, so that a peer that stalls mid-message cannot hold a read
+   * past its time, and the stream stays in step.
    */
   read(className: string, timeoutMs = -1, signal?: AbortSignal): Promise<RawMessage> {
     const run = this.#reading.then(() => this.#readNow(className, timeoutMs, signal));
@@ -104,54 +117,57 @@ export class Connection {
     const a = this.#addon;
     const c = a.constants;
     const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
-    const header = new Uint8Array(HEADER_BYTES);
-    let payload: Uint8Array | undefined;
-    let type = 0;
-    let have = 0;
-    const fds: number[] = [];
+    // A message part-read by an earlier call that timed out or was aborted goes on where it stopped.
+    const m = this.#partial ?? { header: new Uint8Array(HEADER_BYTES), payload: undefined, type: 0, have: 0, fds: [] };
+    this.#partial = m;
     try {
       for (;;) {
-        if (signal?.aborted && payload === undefined && have === 0) throw abortErrorFor(signal);
+        if (signal?.aborted) throw abortErrorFor(signal);
         const fd = this.#live('recvmsg', className);
-        const want = payload === undefined ? HEADER_BYTES - have : payload.length - have;
+        const want = m.payload === undefined ? HEADER_BYTES - m.have : m.payload.length - m.have;
         const got = want === 0 ? { data: new Uint8Array(0), length: 0, fds: [], kinds: [], flags: 0 } : receiveMessage(a, fd, want, MAX_FDS, true);
         if (got) {
-          fds.push(...got.fds);
+          m.fds.push(...got.fds);
           if (got.flags & c.MSG_CTRUNC) throw protocolError(`a message carried more than ${MAX_FDS} fds; those that came were closed`);
           if (want > 0 && got.length === 0 && got.fds.length === 0) {
-            if (payload === undefined && have === 0) {
-              if (fds.length === 0) throw new DmaBufError(MisuseCode.CHANNEL_CLOSED, 'the other end closed the connection', { syscall: 'recvmsg' });
-            }
+            if (m.payload === undefined && m.have === 0 && m.fds.length === 0)
+              throw new DmaBufError(MisuseCode.CHANNEL_CLOSED, 'the other end closed the connection', { syscall: 'recvmsg' });
             throw protocolError('the other end closed the connection inside a message');
           }
-          const bytes = got.data;
-          if (payload === undefined) {
-            header.set(bytes, have);
-            have += bytes.length;
-            if (have === HEADER_BYTES) {
-              const h = decodeHeader(header);
+          if (m.payload === undefined) {
+            m.header.set(got.data, m.have);
+            m.have += got.data.length;
+            if (m.have === HEADER_BYTES) {
+              const h = decodeHeader(m.header);
               if (h.size > MAX_PAYLOAD_BYTES) throw protocolError(`a message announces a payload of ${h.size} bytes (at most ${MAX_PAYLOAD_BYTES})`);
-              type = h.type;
-              payload = new Uint8Array(h.size);
-              have = 0;
+              m.type = h.type;
+              m.payload = new Uint8Array(h.size);
+              m.have = 0;
             }
           } else {
-            payload.set(bytes, have);
-            have += bytes.length;
+            m.payload.set(got.data, m.have);
+            m.have += got.data.length;
           }
-          if (payload !== undefined && have === payload.length) return { type, payload, fds };
+          if (m.payload !== undefined && m.have === m.payload.length) {
+            this.#partial = undefined;
+            return { type: m.type, payload: m.payload, fds: m.fds };
+          }
           continue;
         }
-        // Once part of a message is in, it is read to its end whatever the timeout or signal
-        // say: giving up there would leave the stream out of step.
-        const started = payload !== undefined || have > 0;
-        const remaining = started || deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
-        const result = await this.#waits.wait(a, fd, c.POLLIN | c.POLLRDHUP, remaining, started ? undefined : signal);
+        const remaining = deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
+        const result = await this.#waits.wait(a, fd, c.POLLIN | c.POLLRDHUP, remaining, signal);
         if (result === 'timeout') throw new DmaBufError('ETIMEDOUT', `no message arrived within ${timeoutMs} ms`, { syscall: 'recvmsg' });
         if (result === 'cancelled') throw closedError(className, 'recvmsg');
       }
     } catch (error) {
-      closeAll(a, fds);
+      // A timeout or an abort keeps what came of the message (its fds too) for the next read: the
+      // stream stays in step. Anything else ends the message, and the fds that came are closed.
+      // (close() closes a kept message's fds itself, and clears it.)
+      const waiting = error instanceof DmaBufError ? error.code === 'ETIMEDOUT' : (error as Error).name === 'AbortError';
+      if (this.#partial === m && !waiting) {
+        this.#partial = undefined;
+        closeAll(a, m.fds);
+      }
       throw error;
     }
   }
@@ -160,6 +176,8 @@ export class Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#waits.cancelAll();
+    if (this.#partial) closeAll(this.#addon, this.#partial.fds);
+    this.#partial = undefined;
     this.#handle.close();
   }
 }
