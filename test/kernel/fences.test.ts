@@ -71,7 +71,9 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     const access = buf.cpuAccess('read').finally(() => (settled = true));
     const { ticks } = await ticksDuring(sleep(300));
     expect(settled).toBe(false);
-    expect(ticks).toBeGreaterThanOrEqual(10);
+    // A loop blocked in the wait would tick at most once; a software CPU shared with another VM
+    // may run a 10 ms interval only every few tens of ms.
+    expect(ticks).toBeGreaterThanOrEqual(5);
     vgem.signal(fence);
     const { value, ticks: after } = await ticksDuring(access);
     expect(value.bytes.length).toBe(buf.size);
@@ -95,7 +97,7 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
     // The worker sits in SYNC START (dma_resv_wait_timeout on the write fence); the main thread's
     // loop keeps turning meanwhile.
     const { ticks } = await ticksDuring(sleep(300));
-    expect(ticks).toBeGreaterThanOrEqual(10);
+    expect(ticks).toBeGreaterThanOrEqual(5); // at most one if the main thread were blocked
     expect(reader.reports.map((r) => r.kind)).toEqual(['ready', 'waiting']);
     vgem.signal(fence);
     const done = await reader.next('done');
@@ -253,7 +255,9 @@ describe.runIf(runVgem)('kernel: implicit fences from vgem (needs the vgem DRM d
       await expect(wait()).rejects.toMatchObject({ code: 'ETIMEDOUT' });
       const elapsed = performance.now() - t0;
       expect(elapsed).toBeGreaterThanOrEqual(95);
-      expect(elapsed).toBeLessThan(400);
+      // Near: the time given, not the default nor a unit off. The margin is the loop's lateness
+      // on a software CPU shared with another VM (CI), which can reach hundreds of ms.
+      expect(elapsed).toBeLessThan(100 + 1500);
     }
     const ac = new AbortController();
     const aborted = buf.waitIdle('write', { signal: ac.signal });

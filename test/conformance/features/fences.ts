@@ -237,12 +237,13 @@ export function fences(b: ConformanceBackend): void {
       expect(await leftoverResources(before)).toEqual([]);
     });
 
-    it(`holds last well under a second (the emulated hold is ${HOLD_MS} ms)`, async () => {
+    it(`a hold ends within its ${HOLD_MS} ms and the loop's lateness, far from vgem's 10 s expiry`, async () => {
       using buf = b.allocate(4096);
       const hold = b.busy(buf, 'read');
       const t0 = performance.now();
       await hold.release();
-      expect(performance.now() - t0).toBeLessThan(HOLD_MS + 500);
+      // The margin is for a software CPU shared with another VM (CI).
+      expect(performance.now() - t0).toBeLessThan(HOLD_MS + 2000);
       await buf.waitIdle('write', { timeoutMs: 0 });
     });
   });
