@@ -3,14 +3,16 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
 import { addon } from './addon.js';
 
 let fifoCount = 0;
-/** A new FIFO's path; opened O_RDWR it is a pipe whose both ends are one fd. */
+/** A new FIFO's path, removed when the test that made it ends; opened O_RDWR it is a pipe whose both ends are one fd. */
 export function makeFifoPath(): string {
-  // The random part: a module instance per test file restarts the count, and paths outlive files.
+  // The random part: a module instance per test file restarts the count.
   const path = join(tmpdir(), `dmabuf-test-fifo-${process.pid}-${fifoCount++}-${Math.random().toString(36).slice(2)}`);
   execFileSync('mkfifo', [path]);
+  onTestFinished(() => rmSync(path, { force: true }));
   return path;
 }
 
