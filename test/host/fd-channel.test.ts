@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AbortError, FdChannel, MAX_FDS_PER_MESSAGE, Memfd, type OwnedFd, type ChannelMessage } from '../../lib/index.js';
 import { addonLoads } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
+import { expectNothingLeftEachTest } from '../helpers/leaks.js';
 import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { ticksDuring } from '../helpers/loop.js';
 import { rejection, thrown } from '../helpers/errors.js';
@@ -18,15 +19,13 @@ function closeMessage(message: ChannelMessage): void {
 }
 
 describe.runIf(addonLoads)('FdChannel (needs the native addon: Linux)', () => {
-  let fdsBefore: Map<number, string>;
   let dir: string;
+  expectNothingLeftEachTest();
   beforeEach(() => {
-    fdsBefore = fdSnapshot();
     dir = mkdtempSync(join(tmpdir(), 'dmabuf-channel-'));
   });
   afterEach(() => {
     rmSync(dir, { recursive: true, force: true });
-    expect(fdsMadeSince(fdsBefore)).toEqual([]);
   });
 
   it("pair(): bytes and text cross whole, with the peer's credentials", async () => {

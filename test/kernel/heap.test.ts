@@ -2,20 +2,20 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBuf, DmaHeap, DmaBufError } from '../../lib/index.js';
 import { NEEDS_HEAPS, runHeaps } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
+import { expectNothingLeftEachTest } from '../helpers/leaks.js';
 import { fdinfo, fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 
 const HEAP = '/dev/dma_heap/system';
 
 describe.runIf(runHeaps)(`kernel: dma-heap allocation ${NEEDS_HEAPS}`, () => {
   let heapFd = -1;
-  let fdsBefore: Map<number, string>;
+  // Registered first, so that its check runs after the hook below closes the heap's fd.
+  expectNothingLeftEachTest();
   beforeEach(() => {
-    fdsBefore = fdSnapshot();
     heapFd = addon().open(HEAP, addon().constants.O_RDONLY);
   });
   afterEach(() => {
     addon().close(heapFd);
-    expect(fdsMadeSince(fdsBefore)).toEqual([]);
   });
 
   function rawAllocFails(len: number, fdFlags: number, heapFlags: number | bigint, inputFd?: number): DmaBufError {

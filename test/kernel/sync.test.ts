@@ -1,20 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DmaBuf, Udmabuf, region } from '../../lib/index.js';
 import { kernelAllocator, provides, runKernel } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
-import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
+import { expectNothingLeftEachTest } from '../helpers/leaks.js';
 import { openFifo } from '../helpers/fifo.js';
 import { gc } from '../helpers/gc.js';
 
 describe.runIf(runKernel)('kernel: DMA_BUF_IOCTL_SYNC and brackets (needs a dma-heap or udmabuf, and udmabuf)', () => {
   const c = () => addon().constants;
-  let fdsBefore: Map<number, string>;
-  beforeEach(() => {
-    fdsBefore = fdSnapshot();
-  });
-  afterEach(() => {
-    expect(fdsMadeSince(fdsBefore)).toEqual([]);
-  });
+  expectNothingLeftEachTest();
 
   it('the done-when scenario: heap and udmabuf, 2D write, read back through a second import, sync file out and in', () => {
     using heap = kernelAllocator();

@@ -3,22 +3,22 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DmaBufError, Udmabuf } from '../../lib/index.js';
 import { kernelAtLeast, PAGE, provides } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
+import { expectNothingLeftEachTest } from '../helpers/leaks.js';
 import { fdinfo, fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { openFifo } from '../helpers/fifo.js';
 
 describe.runIf(provides.udmabuf)('kernel: udmabuf (needs /dev/udmabuf)', () => {
   const c = () => addon().constants;
   let dev = -1;
-  let fdsBefore: Map<number, string>;
   const toClose: number[] = [];
+  // Registered first, so that its check runs after the hook below closes what the test left to it.
+  expectNothingLeftEachTest();
   beforeEach(() => {
-    fdsBefore = fdSnapshot();
     dev = addon().open('/dev/udmabuf', c().O_RDWR);
   });
   afterEach(() => {
     for (const fd of toClose.splice(0)) addon().close(fd);
     addon().close(dev);
-    expect(fdsMadeSince(fdsBefore)).toEqual([]);
   });
 
   function memfd(size: number, seals: number, flags = c().MFD_ALLOW_SEALING): number {
