@@ -9,7 +9,8 @@
 // so a lost, repeated or reordered frame shows; the rest of the square must be the image's.
 import { createInterface } from 'node:readline';
 import { region, UnixFdSrc } from 'dmabuf';
-import { expectedSquare, SIDE, X, Y } from './gst-pipeline.mjs';
+import { SIDE, X, Y } from './frame-geometry.mjs';
+import { expectedSquare } from './gst-pipeline.mjs';
 
 const name = process.argv[2];
 if (!name) throw new Error('usage: gst-pipeline-consumer.mjs <abstract socket name>');

@@ -45,15 +45,9 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { gstCommand, gstRootPath } from '../gst/root.mjs';
+import { COUNT, HEIGHT, SIDE, WIDTH, X, Y } from './frame-geometry.mjs';
 import { formatNs, median } from './measure.mjs';
 
-export const WIDTH = 1920;
-export const HEIGHT = 1080;
-const COUNT = 4;
-export const SIDE = 64;
-/** The checked square: 64×64 near the middle of the luma plane, as P11's. */
-export const X = 896;
-export const Y = 512;
 const CAPS = `video/x-raw,format=NV12,width=${WIDTH},height=${HEIGHT},framerate=30/1`;
 /**
  * Every sink: no clock (sync=false: buffers go on as fast as they come) and no last sample

@@ -7,8 +7,8 @@
 // the same getrusage the C baseline reads) and the frame message's size, which the C pair copies.
 import { createInterface } from 'node:readline';
 import { FdChannel, Frame, region } from 'dmabuf';
+import { SIDE } from './frame-geometry.mjs';
 
-const SIDE = 64;
 const channel = FdChannel.fromFd(3, { dup: false });
 const copy = new Uint8Array(SIDE * SIDE);
 let messageBytes = 0;

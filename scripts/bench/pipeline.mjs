@@ -14,15 +14,8 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { COUNT, HEIGHT, SIDE, WIDTH, X, Y } from './frame-geometry.mjs';
 import { formatNs, median, runC } from './measure.mjs';
-
-const WIDTH = 1920;
-const HEIGHT = 1080;
-const COUNT = 4;
-const SIDE = 64;
-/** The region: a 64×64 square near the middle of the luma plane, 64-byte aligned as a codec's block would be. */
-const X = 896;
-const Y = 512;
 
 async function produce(dmabuf, pool, channel, n) {
   const { region } = dmabuf;

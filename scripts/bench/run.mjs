@@ -43,7 +43,9 @@ function parseArgs(argv) {
     else if (a === '--no-build') o.build = false;
     else if (a === '--software-cpu') o.softwareCpu = true;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: node scripts/bench/run.mjs [--kernel | --vm] [--where <name>] [--only P1,P3] [--rounds n] [--frames n] [--no-build] [--software-cpu]\n`);
+      process.stdout.write(
+        `usage: node scripts/bench/run.mjs [--kernel | --vm] [--where <name>] [--only P1,P3] [--rounds n] [--frames n] [--no-build] [--software-cpu]\n`,
+      );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
     if (a !== '--vm') o.rest.push(a, ...(a === '--where' || a === '--only' || a === '--rounds' || a === '--frames' ? [argv[i]] : []));
