@@ -9,14 +9,17 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 const PREFIX = 'failed: ';
 
 // The first line of an error, without colours, cut so that each failure stays one line.
-const firstLine = (message = '') =>
-  (
+function firstLine(message = '') {
+  const line = (
     stripVTControlCharacters(message)
       .split('\n')
-      .find((line) => line.trim()) ?? '(no message)'
-  )
-    .trim()
-    .slice(0, 300);
+      .find((l) => l.trim()) ?? '(no message)'
+  ).trim();
+  // A test that fails inside a `using` block whose disposal then throws too (a bracket left open)
+  // ends with a SuppressedError without a message; the test's own error is in its report above.
+  if (line === 'SuppressedError:') return 'SuppressedError: a disposal threw after the test failed; its report in the log above has both errors';
+  return line.slice(0, 300);
+}
 
 /**
  * The failure lines of a vitest JSON report (its parsed object): one per failed test,

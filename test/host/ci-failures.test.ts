@@ -1,6 +1,7 @@
 // CI keeps only the tail of a run, so test-all's summary names every failed test with the first
-// line of why (scripts/failures.mjs). Here a real vitest run of two fixtures (a failing test, a
-// file that throws on import) writes the JSON report these lines are made from.
+// line of why (scripts/failures.mjs). Here a real vitest run of three fixtures (a failing test, a
+// file that throws on import, a failure followed by a throwing disposal) writes the JSON report
+// these lines are made from.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,7 @@ describe('the failure lines at the end of CI', () => {
     expect(lines.sort()).toEqual([
       'failed: test/fixtures/ci-failures/broken.fixture.mjs: the file itself failed',
       'failed: test/fixtures/ci-failures/failing.fixture.mjs > fails with a reason: Error: the first line of why',
+      expect.stringMatching(/^failed: test\/fixtures\/ci-failures\/suppressed.fixture.ts > fails, then its disposal throws: SuppressedError: \S/),
     ]);
   });
 
