@@ -165,7 +165,7 @@ describe.runIf(addonLoads)('unixfd (needs the native addon: Linux)', () => {
       );
     });
 
-    it('half a message, then nothing: receive() waits on the loop (it keeps ticking) and times out; the rest completes it', async () => {
+    it('half a message, then nothing: receive() waits on the loop (it keeps ticking), times out or is aborted; the rest completes it', async () => {
       let sink = -1;
       await withSink(
         (fd) => {
@@ -178,6 +178,10 @@ describe.runIf(addonLoads)('unixfd (needs the native addon: Linux)', () => {
           // A read that blocked the thread for the rest of the message would leave no tick.
           expect(ticks).toBeGreaterThanOrEqual(3);
           expect(src.closed).toBe(false);
+          // An abort in the middle of the message keeps its part too.
+          const ac = new AbortController();
+          setTimeout(() => ac.abort(), 50);
+          expect(await rejection(src.receive({ signal: ac.signal }))).toMatchObject({ name: 'AbortError' });
           a.sendMsg(sink, caps.subarray(20), []);
           a.sendMsg(sink, encodeMessage(EOS), []);
           for await (const b of src) throw new Error(`a buffer came: ${b.caps}`);
