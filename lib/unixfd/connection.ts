@@ -25,7 +25,7 @@ export interface RawMessage {
 }
 
 /** A message being read: its header, then its payload once the header is whole; the fds that came. */
-interface Partial {
+interface PartRead {
   header: Uint8Array;
   payload: Uint8Array | undefined;
   type: number;
@@ -45,7 +45,7 @@ export class Connection {
   #writing: Promise<unknown> = Promise.resolve();
   #reading: Promise<unknown> = Promise.resolve();
   /** What came of a message whose read timed out or was aborted: the next read goes on with it. */
-  #partial: Partial | undefined;
+  #partial: PartRead | undefined;
 
   constructor(addon: SocketOps, fd: number) {
     this.#addon = addon;
@@ -156,7 +156,10 @@ export class Connection {
         }
         const remaining = deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
         const result = await this.#waits.wait(a, fd, c.POLLIN | c.POLLRDHUP, remaining, signal);
-        if (result === 'timeout') throw new DmaBufError('ETIMEDOUT', `no message arrived within ${timeoutMs} ms`, { syscall: 'recvmsg' });
+        if (result === 'timeout') {
+          const what = m.payload === undefined && m.have === 0 ? 'no message arrived' : 'a message began but its rest did not arrive';
+          throw new DmaBufError('ETIMEDOUT', `${what} within ${timeoutMs} ms`, { syscall: 'recvmsg' });
+        }
         if (result === 'cancelled') throw closedError(className, 'recvmsg');
       }
     } catch (error) {
