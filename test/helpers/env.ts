@@ -12,6 +12,12 @@ import { addon } from './addon.js';
 
 /** The addon builds only on Linux: the native tests run there, and a broken build fails them. */
 export const isLinux = process.platform === 'linux';
+/**
+ * How much slower than x86_64's the VM profile's software CPU is (scripts/vm/profiles.mjs; 1 on
+ * the host and on x86_64): the factor vitest.config.ts scales the VM's test timeouts by, for the
+ * timeouts a test sets itself (a child process's).
+ */
+export const vmSlowdown = Number(process.env['DMABUF_VM_SLOWDOWN'] ?? 1);
 export const requireKernel = process.env['DMABUF_REQUIRE_KERNEL'] === '1';
 export const addonLoads = loadAddon().ok;
 export const hasSystemHeap = existsSync('/dev/dma_heap/system');

@@ -3,13 +3,15 @@
 // VMs the same run covers the kernel backend's calls too.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { addonLoads, requireKernel } from '../helpers/env.js';
+import { addonLoads, requireKernel, vmSlowdown } from '../helpers/env.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 describe.runIf(addonLoads)('at RLIMIT_NOFILE', () => {
   it('every call that needs an fd throws a DmaBufError (EMFILE) or succeeds, and leaks nothing', () => {
     const fixture = fixturePath('at-fd-limit.mjs');
-    const r = spawnSync(process.execPath, [fixture], { encoding: 'utf8', timeout: 120_000 });
+    // Under vitest's own timeout for the test (120 s × the slowdown in a VM): the child took about
+    // a minute under the arm64 profile's software CPU, and past 120 s on a busy machine.
+    const r = spawnSync(process.execPath, [fixture], { encoding: 'utf8', timeout: 110_000 * vmSlowdown });
     expect(r.status, r.stderr).toBe(0);
     const { calls: results, brackets } = JSON.parse(r.stdout) as {
       calls: { op: string; free: number; outcome: string; leaked: number }[];
