@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DmaBuf, DmaBufError, FdChannel, Memfd, SyncFile, Udmabuf } from '../../lib/index.js';
-import { kernelAllocator, NEEDS_PYTHON, PAGE, provides, runKernel } from '../helpers/env.js';
+import { kernelAllocator, NEEDS_PYTHON, PAGE, provides, runKernel, vmSlowdown } from '../helpers/env.js';
 import { fdSnapshot, fdsMadeSince } from '../helpers/proc.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { rounds } from '../helpers/rounds.js';
@@ -29,7 +29,7 @@ describe.runIf(runKernel)('kernel: FdChannel carries dma-bufs and sync files bet
     const fds = fdSnapshot();
     // 10,000 round trips; 2,000 under the arm64 profiles' slower software CPU (DMABUF_VM_SLOWDOWN);
     // 500 in CI (test/helpers/rounds.ts).
-    const ROUNDS = rounds(Number(process.env['DMABUF_VM_SLOWDOWN'] ?? 1) > 1 ? 2_000 : 10_000, 500);
+    const ROUNDS = rounds(vmSlowdown > 1 ? 2_000 : 10_000, 500);
     for (let n = 0; n < ROUNDS; n++) {
       const buf = n % 2 === 0 ? first : second;
       buf.withCpuAccess('write', undefined, (a) => (a.bytes[0] = n & 0xff));

@@ -3,7 +3,7 @@
 // or throw; the child must never die by a signal (a V8 OOM abort, a bad_alloc, a segfault).
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { isLinux } from '../helpers/env.js';
+import { isLinux, vmSlowdown } from '../helpers/env.js';
 import { addon } from '../helpers/addon.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
@@ -11,7 +11,7 @@ const FIXTURE = fixturePath('native-fuzz.mjs');
 // Fewer rounds on the VMs' emulated CPUs; the host runs the full 200. The arm64 profiles' CPU is
 // slower again (DMABUF_VM_SLOWDOWN): 20 rounds a seed there (60 took 33 s a seed), still every
 // export under three seeds for the arm64 addon.
-const slowVm = Number(process.env['DMABUF_VM_SLOWDOWN'] ?? 1) > 1;
+const slowVm = vmSlowdown > 1;
 const ROUNDS = process.env['DMABUF_REQUIRE_KERNEL'] === '1' ? (slowVm ? 20 : 60) : 200;
 
 describe.runIf(isLinux)('native addon: random arguments', () => {
